@@ -1,0 +1,118 @@
+"""Validated shape of the card data (card.yaml)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.common import StaffRole
+from schemas.decisions import DECISION_TYPES
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deadline(Strict):
+    """A span counted in clock hours or in working days (Mon-Fri except holidays)."""
+
+    hours: int | None = Field(default=None, ge=0)
+    working_days: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> Deadline:
+        if (self.hours is None) == (self.working_days is None):
+            raise ValueError("give exactly one of 'hours' or 'working_days'")
+        return self
+
+    def describe(self) -> str:
+        if self.hours == 0:
+            return "straks"
+        if self.hours is not None:
+            return f"{self.hours} timer"
+        return f"{self.working_days} arbejdsdage"
+
+
+class Offset(Strict):
+    """A calendar offset for durable timers (weeks, days, months, hours)."""
+
+    months: int = Field(default=0, ge=0)
+    weeks: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+    hours: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Offset:
+        if not (self.months or self.weeks or self.days or self.hours):
+            raise ValueError("an offset needs at least one of months, weeks, days, hours")
+        return self
+
+
+class Timers(Strict):
+    evaluation_after: Offset
+    follow_ups: list[Offset] = Field(min_length=1)
+    underretning_receipt_within: Deadline
+
+
+class TaskSpec(Strict):
+    title: str = Field(min_length=1)
+    guidance: str = Field(min_length=1)
+    role: StaffRole
+    deadline: Deadline
+    deadline_from: Literal["opened", "reported_at", "underretning_submitted"] = "opened"
+    escalate: bool = True
+    escalation_grace: Deadline | None = None
+
+    @model_validator(mode="after")
+    def _grace(self) -> TaskSpec:
+        if self.escalate and self.escalation_grace is None:
+            raise ValueError("a task that escalates needs 'escalation_grace'")
+        return self
+
+
+class Contact(Strict):
+    name: str
+    title: str | None = None
+    phone: str
+    mail: str
+
+
+class Contacts(Strict):
+    tk: Contact
+    consultant: Contact
+
+
+class ProcedureSpec(Strict):
+    version: str = Field(min_length=1)
+    municipality: str
+    timezone: str
+    extra_non_working_days: list[str] = Field(default_factory=list)
+    timers: Timers
+    contacts: Contacts
+    tasks: dict[str, TaskSpec]
+
+    @model_validator(mode="after")
+    def _every_task_known(self) -> ProcedureSpec:
+        unknown = set(self.tasks) - set(DECISION_TYPES)
+        missing = set(DECISION_TYPES) - set(self.tasks)
+        if unknown or missing:
+            raise ValueError(
+                f"tasks must match the decision models: unknown {sorted(unknown)}, "
+                f"missing {sorted(missing)}"
+            )
+        return self
+
+
+class Procedure(Strict):
+    """The procedure as a case runs it: the card plus the non-working days it counts with."""
+
+    spec: ProcedureSpec
+    non_working_days: list[date] = Field(
+        description="Danish public holidays (and configured extra days) for the years covered."
+    )
+    calendar_years: tuple[int, int] = Field(description="First and last year covered.")
+
+    def task(self, key: str) -> TaskSpec:
+        return self.spec.tasks[key]

@@ -1,0 +1,89 @@
+"""The recommendation engine, in plain rules, and the deviations that need a written reason.
+
+Pure functions over the case input and recorded decisions; the workflow records their advice.
+"""
+
+from __future__ import annotations
+
+from schemas.case import CaseInput
+from schemas.common import ViolationType
+from schemas.decisions import (
+    CooperateDecision,
+    EvaluateDecision,
+    FollowUpDecision,
+    InvolveCustodyDecision,
+    PoliceReportDecision,
+    UncoverDecision,
+)
+from schemas.snapshot import Recommendation
+
+AGE_OF_CRIMINAL_RESPONSIBILITY = 15  # straffeloven § 15
+
+SEXUAL_TYPES = {ViolationType.INTIMATE_IMAGES, ViolationType.SEXTORTION}
+
+
+def recommend(case: CaseInput, uncover: UncoverDecision | None) -> Recommendation:
+    police = underretning = ssp = False
+    reasons: list[str] = []
+    sexual_minor = uncover.sexual_material_of_minor if uncover else bool(
+        SEXUAL_TYPES & set(case.violation_types)
+    )
+    if sexual_minor:
+        police = underretning = True
+        reasons.append(
+            "Seksuelle billeder af en person under 18 år (straffeloven § 235): politianmeldelse "
+            "anbefales (Red Barnet), og der skal underrettes (Barnets lov § 133)."
+        )
+    if ViolationType.SEXTORTION in case.violation_types:
+        police = True
+        reasons.append("Sextortion (afpresning) er strafbart: politianmeldelse anbefales.")
+    if ViolationType.THREATS in case.violation_types:
+        police = True
+        reasons.append("Trusler (straffeloven § 266): politianmeldelse anbefales.")
+    young = [o for o in case.offenders() if o.age < AGE_OF_CRIMINAL_RESPONSIBILITY]
+    if young:
+        underretning = ssp = True
+        names = ", ".join(o.pseudonym for o in young)
+        reasons.append(
+            f"Krænker under 15 år ({names}) kan ikke straffes (straffeloven § 15): "
+            "underretning og SSP anbefales; den krænkedes familie kan stadig anmelde."
+        )
+    if case.parents_suspected:
+        underretning = True
+        reasons.append(
+            "Forældre mistænkes: der skal underrettes, og forældrene kontaktes ikke først "
+            "(Barnets lov § 133)."
+        )
+    if not reasons:
+        reasons.append("Ingen regel peger på politianmeldelse eller underretning.")
+    return Recommendation(police_report=police, underretning=underretning, ssp=ssp, reasons=reasons)
+
+
+def deviations(decision: object, recommendation: Recommendation | None) -> list[str]:
+    """Danish descriptions of how a decision departs from advice; each needs a reason."""
+    found: list[str] = []
+    if isinstance(decision, EvaluateDecision) and recommendation is not None:
+        if recommendation.police_report and decision.route != "police":
+            found.append("Politianmeldelse anbefales, men sagen håndteres internt.")
+        if recommendation.underretning and not decision.underretning:
+            found.append("Underretning anbefales, men der underrettes ikke.")
+        if recommendation.ssp and not decision.ssp:
+            found.append("SSP anbefales, men SSP inddrages ikke.")
+    elif isinstance(decision, PoliceReportDecision):
+        if not decision.recommended_to_family:
+            found.append("Politianmeldelse er ikke anbefalet over for familien.")
+    elif isinstance(decision, InvolveCustodyDecision):
+        if not decision.custody_holders_informed:
+            found.append("Forældremyndighedsindehaverne er ikke inddraget.")
+    elif isinstance(decision, CooperateDecision):
+        if not decision.material_deleted:
+            found.append("Delt materiale er ikke slettet.")
+    elif isinstance(decision, FollowUpDecision):
+        if decision.outcome == "close" and (
+            decision.rumours or decision.class_problems or not decision.help_received
+        ):
+            found.append(
+                "Sagen afsluttes, selv om der fortsat er rygter, problemer i klassen eller "
+                "manglende hjælp."
+            )
+    return found

@@ -1,0 +1,87 @@
+"""The input that opens a case."""
+
+from __future__ import annotations
+
+
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from schemas.common import (
+    Actor,
+    CaseNumber,
+    Model,
+    ParticipantRole,
+    Pseudonym,
+    SchoolId,
+    ViolationType,
+)
+
+
+class Participant(Model):
+    """A child involved in the case, by pseudonym only. Names live in the store, never here."""
+
+    pseudonym: Pseudonym
+    role: ParticipantRole
+    age: int = Field(ge=4, le=25, description="Age in years (4-25).")
+    same_school: bool = Field(description="Attends the same school as the case is opened at.")
+
+
+class CaseInput(Model):
+    case_number: CaseNumber
+    school_id: SchoolId
+    opened_by: Actor
+    reported_at: AwareDatetime = Field(
+        description="When the school learned of the violation (starts the legal deadlines)."
+    )
+    violation_types: list[ViolationType] = Field(min_length=1)
+    participants: list[Participant] = Field(min_length=1)
+    offender_known: bool
+    parents_suspected: bool = Field(
+        default=False,
+        description="Custody holders are suspected of abuse: they are not contacted first.",
+    )
+    procedure_version: str | None = Field(
+        default=None, description="Procedure version to run; the current one when empty."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaseInput:
+        pseudonyms = [p.pseudonym for p in self.participants]
+        if len(set(pseudonyms)) != len(pseudonyms):
+            raise ValueError(
+                "participants: hvert pseudonym må kun bruges én gang / "
+                "each pseudonym may be used only once"
+            )
+        roles = {p.role for p in self.participants}
+        if ParticipantRole.VICTIM not in roles:
+            raise ValueError(
+                "participants: mindst én krænket (role 'victim') skal angives / "
+                "at least one participant must have role 'victim'"
+            )
+        has_offender = ParticipantRole.OFFENDER in roles
+        if self.offender_known and not has_offender:
+            raise ValueError(
+                "offender_known: krænkeren er angivet som kendt, men ingen deltager har role "
+                "'offender' / offender_known is true but no participant has role 'offender'"
+            )
+        if not self.offender_known and has_offender:
+            raise ValueError(
+                "offender_known: en deltager har role 'offender', så krænkeren er kendt / "
+                "a participant has role 'offender', so offender_known must be true"
+            )
+        if len(set(self.violation_types)) != len(self.violation_types):
+            raise ValueError("violation_types: ingen gentagelser / no repeated types")
+        return self
+
+    def victims(self) -> list[Participant]:
+        return [p for p in self.participants if p.role == ParticipantRole.VICTIM]
+
+    def offenders(self) -> list[Participant]:
+        return [p for p in self.participants if p.role == ParticipantRole.OFFENDER]
+
+    def victim_and_offender_same_school(self) -> bool:
+        return any(v.same_school for v in self.victims()) and any(
+            o.same_school for o in self.offenders()
+        )
+
+

@@ -1,0 +1,109 @@
+"""Vocabulary shared by every model: roles, phases, identifiers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Case-local pseudonyms (P1, P2, ...). Children are never named in workflow payloads.
+Pseudonym = Annotated[
+    str,
+    StringConstraints(pattern=r"^P[1-9][0-9]{0,2}$"),
+    Field(description="Case-local pseudonym of a participant: P1, P2, ... (never a name)."),
+]
+
+# Case numbers and school ids end up in workflow ids and search attributes: keep them plain.
+CaseNumber = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}[A-Za-z0-9]$"),
+    Field(description="The municipality's case number, e.g. 2026-0042 (letters, digits, dashes)."),
+]
+SchoolId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$"),
+    Field(description="School identifier, e.g. 'vibeke-skolen' (lower case, digits, dashes)."),
+]
+StaffId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    Field(description="Staff identifier (initials or user id, not a full name)."),
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Model(BaseModel):
+    """Base for every contract model: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class StaffRole(StrEnum):
+    CASE_OWNER = "case_owner"
+    LEADERSHIP = "leadership"
+    TK = "tk"
+    COMMUNICATIONS = "communications"
+    OPERATOR = "operator"
+
+
+class ParticipantRole(StrEnum):
+    VICTIM = "victim"
+    OFFENDER = "offender"
+    WITNESS = "witness"
+
+
+class ViolationType(StrEnum):
+    INTIMATE_IMAGES = "intimate_images"
+    SEXTORTION = "sextortion"
+    THREATS = "threats"
+    HARASSMENT = "harassment"
+    FAKE_PROFILE = "fake_profile"
+    DEEPFAKE = "deepfake"
+    OTHER = "other"
+
+
+class Phase(StrEnum):
+    ASSESS = "assess"
+    DOCUMENT = "document"
+    STOP_REPORT = "stop_report"
+    TREAT = "treat"
+    CLOSE = "close"
+
+
+class CaseStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class Route(StrEnum):
+    UNDECIDED = "undecided"
+    INTERNAL = "internal"
+    POLICE = "police"
+
+
+class Severity(StrEnum):
+    UNASSESSED = "unassessed"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    SUPERSEDED = "superseded"  # a new incident re-opened assessment
+    WITHDRAWN = "withdrawn"  # the case was withdrawn
+
+
+class Actor(Model):
+    """Who acts: a staff id and the role they act in."""
+
+    id: StaffId
+    role: StaffRole
+
+
+def case_workflow_id(case_number: str) -> str:
+    return f"case-{case_number}"

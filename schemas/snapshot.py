@@ -1,0 +1,108 @@
+"""What the `snapshot` query returns, and the timeline events it holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from schemas.common import Actor, CaseStatus, Model, Phase, Route, Severity, StaffRole, TaskStatus
+
+
+class EventKind(StrEnum):
+    CASE_OPENED = "case_opened"
+    PHASE_ENTERED = "phase_entered"
+    RECOMMENDATION = "recommendation"
+    TASK_OPENED = "task_opened"
+    TASK_COMPLETED = "task_completed"
+    TASK_REMINDED = "task_reminded"
+    TASK_ESCALATED = "task_escalated"
+    TASK_REASSIGNED = "task_reassigned"
+    TASK_CLOSED = "task_closed"
+    REJECTED = "rejected"
+    PRESS_INQUIRY = "press_inquiry"
+    NEW_INCIDENT = "new_incident"
+    ASSESSMENT_REOPENED = "assessment_reopened"
+    NOTE_ADDED = "note_added"
+    TIMER_SET = "timer_set"
+    RECEIPT_MISSING = "receipt_missing"
+    CASE_CLOSED = "case_closed"
+    CASE_WITHDRAWN = "case_withdrawn"
+
+
+class TimelineEvent(Model):
+    seq: int = Field(ge=1, description="Position in the case's timeline, from 1.")
+    at: datetime
+    kind: EventKind
+    text: str = Field(description="Danish text for staff.")
+    actor: Actor | None = None
+    task_id: str | None = None
+    reason: str | None = None
+
+
+class Recommendation(Model):
+    police_report: bool
+    underretning: bool
+    ssp: bool
+    reasons: list[str] = Field(description="Danish reasons, each citing its rule.")
+
+
+class TaskView(Model):
+    task_id: str
+    key: str
+    title: str
+    role: StaffRole
+    round: int
+    status: TaskStatus
+    assignee: str | None = None
+    opened_at: datetime
+    due_at: datetime
+    escalate_at: datetime | None = None
+    reminded: bool = False
+    escalated: bool = False
+    completed_at: datetime | None = None
+    completed_by: Actor | None = None
+    decision: dict[str, Any] | None = None
+    reason: str | None = None
+    deviations: list[str] = Field(default_factory=list)
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status == TaskStatus.OPEN and now >= self.due_at
+
+
+class NextTimer(Model):
+    what: str
+    at: datetime
+
+
+class CaseSnapshot(Model):
+    case_number: str
+    school_id: str
+    workflow_id: str
+    procedure_version: str
+    phase: Phase
+    status: CaseStatus
+    round: int
+    route: Route
+    severity: Severity
+    underretning: bool | None = None
+    recommendation: Recommendation | None = None
+    open_tasks: list[TaskView]
+    done_tasks: list[TaskView]
+    timeline: list[TimelineEvent]
+    next_timer: NextTimer | None = None
+    has_overdue_task: bool
+    next_deadline: datetime | None = None
+    as_of: datetime
+
+
+class CaseOutcome(Model):
+    """The workflow's result."""
+
+    case_number: str
+    status: CaseStatus
+    rounds: int
+    closed_at: datetime
+    reason: str | None = None
