@@ -1,0 +1,20 @@
+"""The read model and record: inbox, timeline, outbox and case list (SQLAlchemy 2, async).
+
+The workflow is the source of truth for where a case stands; the store mirrors it for the
+platform's screens. Every write is idempotent so an activity retry never duplicates a row.
+"""
+
+from store.engine import DEFAULT_DATABASE_URL
+from store.models import CaseRow, OutboxRow, TaskRow, TimelineEventRow
+from store.repository import Store
+from store.types import NaiveDatetimeError
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "CaseRow",
+    "NaiveDatetimeError",
+    "OutboxRow",
+    "Store",
+    "TaskRow",
+    "TimelineEventRow",
+]

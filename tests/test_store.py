@@ -1,0 +1,232 @@
+"""The store on both databases: migrations, idempotent writes, aware datetimes, inbox queries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect
+
+from schemas.common import Phase, StaffRole, TaskStatus
+from store import NaiveDatetimeError, Store
+from store.migrate import alembic_config
+from store.models import Base
+from tests import storekit as kit
+
+TABLES = {"cases", "tasks", "timeline_events", "outbox"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = Store.from_url(database_url)
+    await store.create_schema()
+    try:
+        yield store
+    finally:
+        await store.dispose()
+
+
+def _schema_state(connection: Connection) -> tuple[set[str], str | None, list[object]]:
+    tables = set(inspect(connection).get_table_names())
+    context = MigrationContext.configure(connection)
+    return tables, context.get_current_revision(), compare_metadata(context, Base.metadata)
+
+
+async def test_create_schema_on_an_empty_database_matches_the_models(database_url: str) -> None:
+    store = Store.from_url(database_url)
+    try:
+        await store.create_schema()
+        await store.create_schema()  # already at head: nothing to do, no error
+        async with store.engine.connect() as connection:
+            tables, revision, differences = await connection.run_sync(_schema_state)
+    finally:
+        await store.dispose()
+    assert TABLES | {"alembic_version"} <= tables
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert differences == [], "the migrations and the models disagree"
+
+
+async def test_concurrent_schema_creation_is_safe(database_url: str) -> None:
+    stores = [Store.from_url(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(store.create_schema() for store in stores))
+        assert await stores[0].list_tasks() == []
+    finally:
+        for store in stores:
+            await store.dispose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
+    store = Store.from_url(sqlite_url)
+    try:
+        async with store.engine.connect() as connection:
+            journal = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    finally:
+        await store.dispose()
+    assert journal == "wal"
+    assert timeout and timeout >= 5000
+
+
+async def test_default_sqlite_file_gets_its_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = Store.from_url()
+    try:
+        await store.create_schema()
+    finally:
+        await store.dispose()
+    assert (tmp_path / "data" / "sagsflow.db").is_file()
+
+
+async def test_opening_a_task_twice_leaves_one_row(store: Store) -> None:
+    request = kit.open_task("2026-0001")
+    assert await store.open_task(request) is True
+    assert await store.open_task(request) is False
+    tasks = await store.list_tasks(workflow_id=request.workflow_id)
+    assert [(t.task_id, t.status, t.reminded, t.escalated) for t in tasks] == [
+        ("assess.uncover-1", "open", False, False)
+    ]
+
+
+async def test_concurrent_retries_leave_one_row_each(store: Store) -> None:
+    case = "2026-0002"
+    attempts = 5
+    results = await asyncio.gather(
+        *(store.open_task(kit.open_task(case)) for _ in range(attempts)),
+        *(store.append_events(kit.timeline(case)) for _ in range(attempts)),
+        *(store.enqueue_notification(kit.notification(case)) for _ in range(attempts)),
+        *(store.upsert_case(kit.case_record(case)) for _ in range(attempts)),
+    )
+    opened, appended, queued = (
+        results[:attempts],
+        results[attempts : 2 * attempts],
+        results[2 * attempts : 3 * attempts],
+    )
+    assert sorted(opened) == [False] * (attempts - 1) + [True]
+    assert sorted(appended) == [0] * (attempts - 1) + [3]
+    assert sorted(queued) == [False] * (attempts - 1) + [True]
+    workflow = kit.workflow_id(case)
+    assert len(await store.list_tasks(workflow_id=workflow)) == 1
+    assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3]
+    assert len(await store.list_outbox(workflow)) == 1
+    assert (await store.get_case(workflow)) is not None
+
+
+async def test_appending_events_is_idempotent_by_seq(store: Store) -> None:
+    case = "2026-0003"
+    assert await store.append_events(kit.timeline(case, range(1, 4))) == 3
+    assert await store.append_events(kit.timeline(case, range(1, 4))) == 0
+    assert await store.append_events(kit.timeline(case, range(3, 6))) == 2
+    events = await store.list_events(kit.workflow_id(case))
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    first = events[0]
+    assert (first.kind, first.actor_id, first.actor_role) == ("note_added", "ab", "case_owner")
+    assert await store.list_events(kit.workflow_id("2026-9999")) == []
+
+
+async def test_enqueueing_a_notification_twice_leaves_one_row(store: Store) -> None:
+    request = kit.notification("2026-0004")
+    assert await store.enqueue_notification(request) is True
+    assert await store.enqueue_notification(request) is False
+    rows = await store.list_outbox()
+    assert [(r.key, r.kind, r.role, r.sent_at, r.attempts) for r in rows] == [
+        (request.key, "task_opened", "case_owner", None, 0)
+    ]
+
+
+async def test_upserting_a_case_updates_where_it_stands(store: Store) -> None:
+    case = "2026-0005"
+    await store.upsert_case(kit.case_record(case, Phase.ASSESS))
+    first = await store.get_case(kit.workflow_id(case))
+    await store.upsert_case(kit.case_record(case, Phase.DOCUMENT))
+    second = await store.get_case(kit.workflow_id(case))
+    assert first is not None and second is not None
+    assert (first.id, first.phase) == (second.id, "assess")
+    assert second.phase == "document"
+    assert second.updated_at >= first.updated_at
+    assert await store.get_case(kit.workflow_id("2026-9999")) is None
+
+
+async def test_closing_a_task_keeps_the_first_close(store: Store) -> None:
+    case = "2026-0006"
+    await store.open_task(kit.open_task(case))
+    assert await store.update_task_flags(kit.reminded(case)) is True
+    close = kit.close_task(case)
+    assert await store.close_task(close) is True
+    later = close.model_copy(update={"closed_at": close.closed_at + timedelta(hours=1)})
+    assert await store.close_task(later) is False
+    assert await store.update_task_flags(kit.reminded(case)) is False  # closed: inbox unchanged
+    [task] = await store.list_tasks(workflow_id=kit.workflow_id(case))
+    assert (task.status, task.closed_at, task.completed_by, task.reminded) == (
+        "done",
+        close.closed_at,
+        "ab",
+        True,
+    )
+
+
+async def test_datetimes_are_stored_aware_and_read_back_in_utc(store: Store) -> None:
+    copenhagen = datetime(2026, 7, 1, 14, 5, 6, 789_000, tzinfo=ZoneInfo("Europe/Copenhagen"))
+    request = kit.open_task("2026-0007").model_copy(
+        update={"opened_at": copenhagen, "due_at": copenhagen + timedelta(days=2)}
+    )
+    await store.open_task(request)
+    [task] = await store.list_tasks(workflow_id=request.workflow_id)
+    assert task.opened_at == copenhagen
+    assert task.opened_at.tzinfo is UTC and task.due_at.tzinfo is UTC
+    assert task.opened_at.hour == 12  # 14:05 summer time in Copenhagen is 12:05 UTC
+    assert task.due_at == copenhagen + timedelta(days=2)
+    assert task.closed_at is None
+
+
+async def test_naive_datetimes_are_rejected(store: Store) -> None:
+    naive = kit.open_task("2026-0008").model_copy(update={"due_at": datetime(2026, 3, 3, 9, 0)})
+    with pytest.raises(NaiveDatetimeError):
+        await store.open_task(naive)
+    assert await store.list_tasks(workflow_id=naive.workflow_id) == []
+
+
+async def test_inbox_lists_by_deadline_and_filters(store: Store) -> None:
+    case_a, case_b = "2026-0010", "2026-0011"
+    await store.open_task(kit.open_task(case_a, "assess.uncover-1", due_in=timedelta(days=3)))
+    await store.open_task(
+        kit.open_task(
+            case_a,
+            "assess.involve_leadership-1",
+            due_in=timedelta(hours=2),
+            role=StaffRole.LEADERSHIP,
+        )
+    )
+    await store.open_task(
+        kit.open_task(case_b, "assess.uncover-1", due_in=timedelta(days=1), school_id="ny-skole")
+    )
+    await store.close_task(kit.close_task(case_b, "assess.uncover-1"))
+
+    everything = await store.list_tasks()
+    assert [(t.case_number, t.task_id) for t in everything] == [
+        (case_a, "assess.involve_leadership-1"),
+        (case_b, "assess.uncover-1"),
+        (case_a, "assess.uncover-1"),
+    ]
+    open_ones = await store.list_tasks(status=TaskStatus.OPEN)
+    assert [t.task_id for t in open_ones] == ["assess.involve_leadership-1", "assess.uncover-1"]
+    assert [t.task_id for t in await store.list_tasks(role=StaffRole.LEADERSHIP)] == [
+        "assess.involve_leadership-1"
+    ]
+    assert [t.case_number for t in await store.list_tasks(school_id="ny-skole")] == [case_b]
+    assert [t.task_id for t in await store.list_tasks(workflow_id=kit.workflow_id(case_a))] == [
+        "assess.involve_leadership-1",
+        "assess.uncover-1",
+    ]
+    assert await store.list_tasks(status="done", school_id=kit.SCHOOL) == []
