@@ -1,0 +1,77 @@
+"""`sagsflow`: the command line of the case-handling backend.
+
+Commands are added here as they are built (`dev`, `api`, `case …`, `task …`); each one keeps
+its work in the package it belongs to and only wires options to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from cli.dev import dev
+from workers.settings import Settings
+from workers.worker import TemporalUnreachable, run_worker
+
+app = typer.Typer(
+    name="sagsflow",
+    help=(
+        "Digital violations among school students: the action card as durable Temporal "
+        "workflows.\n\nDigitale krænkelser blandt elever: handlekortet som sagsforløb."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+app.command()(dev)
+
+
+@app.command()
+def worker(
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Temporal frontend host:port (env TEMPORAL_ADDRESS; default localhost:7233)."
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Temporal namespace (env TEMPORAL_NAMESPACE; default 'default')."),
+    ] = None,
+    task_queue: Annotated[
+        str | None,
+        typer.Option(help="Task queue to poll (env SAGSFLOW_TASK_QUEUE; default sagsflow-cases)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL of the store (env DATABASE_URL; default "
+            "sqlite+aiosqlite:///./data/sagsflow.db)."
+        ),
+    ] = None,
+) -> None:
+    """Run the worker that executes case workflows and their activities.
+
+    Kør workeren, der driver sagsforløbene. Stop med Ctrl+C.
+    """
+    try:
+        settings = Settings.from_env().with_overrides(
+            temporal_address=address,
+            temporal_namespace=namespace,
+            task_queue=task_queue,
+            database_url=database_url,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        asyncio.run(run_worker(settings))
+    except TemporalUnreachable as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+if __name__ == "__main__":
+    app()

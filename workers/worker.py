@@ -1,0 +1,95 @@
+"""Builds and runs the worker that executes case workflows and their activities."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Interceptor, Worker
+
+from activities import CaseActivities
+from store import Store
+from workers.connection import connect_client
+from workers.logs import configure_logging
+from workers.settings import Settings
+from workflows.case import DigitalViolationCase
+
+log = structlog.get_logger("sagsflow.worker")
+
+# How long running activities may finish after a shutdown request before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class TemporalUnreachable(RuntimeError):
+    """The Temporal frontend did not answer; the message says where we looked."""
+
+
+def build_worker(
+    client: Client,
+    store: Store,
+    task_queue: str,
+    *,
+    workflows: Sequence[type] | None = None,
+    interceptors: Sequence[Interceptor] = (),
+    procedure_path: Path | None = None,
+) -> Worker:
+    """A worker with the case workflow (or `workflows`) and every case activity."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows) if workflows is not None else [DigitalViolationCase],
+        activities=CaseActivities(store, procedure_path).all(),
+        interceptors=list(interceptors),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def run_worker(settings: Settings, *, workflows: Sequence[type] | None = None) -> None:
+    """Runs until SIGINT/SIGTERM (or a fatal worker error), then shuts down cleanly."""
+    configure_logging(settings.log_format, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Installed first, so a signal during connect or migration also ends in a clean stop.
+    for stop_signal in STOP_SIGNALS:
+        loop.add_signal_handler(stop_signal, stop.set)
+    store = Store.from_url(settings.database_url)
+    try:
+        try:
+            client = await connect_client(settings)
+        except RuntimeError as exc:
+            raise TemporalUnreachable(
+                f"cannot connect to Temporal at {settings.temporal_address} "
+                f"(namespace {settings.temporal_namespace}): {exc}"
+            ) from exc
+        await store.create_schema()
+        worker = build_worker(client, store, settings.task_queue, workflows=workflows)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            temporal_address=settings.temporal_address,
+        )
+        await _run_until_stopped(worker, stop)
+    finally:
+        for stop_signal in STOP_SIGNALS:
+            loop.remove_signal_handler(stop_signal)
+        await store.dispose()
+        log.info("worker stopped", task_queue=settings.task_queue)
+
+
+async def _run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
+    running = asyncio.create_task(worker.run(), name="temporal-worker")
+    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not running.done():
+        log.info("worker stopping", reason="signal")
+        await worker.shutdown()
+    # Surfaces a fatal worker error (after shutdown, so nothing is left running).
+    await running
