@@ -1,0 +1,406 @@
+"""Whole cases through every branch of the card, on the real time-skipping test server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.common import CaseStatus, TaskStatus, ViolationType
+from schemas.snapshot import EventKind
+from store import Store
+from tests.casekit import LEADER, TEACHER, CaseRun, case_input, running_case, save_history
+from workflows.case import DigitalViolationCase
+
+CPH = ZoneInfo("Europe/Copenhagen")
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    store = Store.from_url(sqlite_url)
+    await store.create_schema()
+    yield store
+    await store.dispose()
+
+
+def working_days_later(start: datetime, count: int) -> datetime:
+    """Independent of the product's calendar: weekdays not in the DK holiday list."""
+    local = start.astimezone(CPH)
+    day = local.date()
+    dk = holidays.country_holidays("DK", years=range(day.year, day.year + 2))
+    while count:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in dk:
+            count -= 1
+    return datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=CPH)
+
+
+def months_later(start: datetime, months: int) -> datetime:
+    """Same local wall-clock time, `months` calendar months on (day clamped to month end)."""
+    local = start.astimezone(CPH)
+    index = local.month - 1 + months
+    year, month = local.year + index // 12, index % 12 + 1
+    day = local.day
+    while True:
+        try:
+            return local.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
+async def assert_inbox(run: CaseRun, key: str, role: str, due_at: datetime) -> None:
+    view = await run.wait_open(key)
+    row = await run.wait_inbox(view.task_id)
+    assert (row.key, row.role, row.due_at) == (key, role, due_at)
+    assert view.due_at == due_at and view.role == role
+
+
+async def open_keys(run: CaseRun) -> set[str]:
+    return {t.key for t in (await run.snapshot()).open_tasks}
+
+
+async def through_assessment(run: CaseRun, **evaluate: object) -> None:
+    await run.complete("assess.involve_custody")
+    await run.complete("assess.uncover")
+    reason = evaluate.pop("reason", None)
+    await run.complete("assess.evaluate", reason=reason, **evaluate)  # type: ignore[arg-type]
+    await run.complete("assess.involve_leadership")
+    await run.complete("assess.involve_tk")
+
+
+async def through_documentation(run: CaseRun) -> None:
+    await run.wait_phase("document")
+    await run.complete("document.preserve")
+    await run.complete("document.note")
+
+
+async def skip_to(run: CaseRun, moment: datetime) -> None:
+    now = await run.now()
+    assert moment > now, f"{moment} is not after {now}"
+    await run.env.sleep(moment - now)
+
+
+async def test_internal_route_with_known_offender_to_closing(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    reported = await env.get_current_time()
+    case = case_input(reported, same_school=True)
+    async with running_case(env, store, task_queue, case) as run:
+        # Custody holders "as soon as possible": from the very start, beside uncovering.
+        first = await run.wait_for(lambda s: len(s.open_tasks) == 2, "two first tasks")
+        assert {t.key for t in first.open_tasks} == {"assess.uncover", "assess.involve_custody"}
+        assert first.phase == "assess" and first.status == "active"
+        opened = first.open_tasks[0].opened_at
+        await assert_inbox(run, "assess.involve_custody", "leadership", opened + timedelta(hours=24))
+        await assert_inbox(run, "assess.uncover", "case_owner", working_days_later(opened, 1))
+
+        await run.complete("assess.involve_custody")
+        await run.complete("assess.uncover")
+        snap = await run.snapshot()
+        assert snap.recommendation is not None and not snap.recommendation.police_report
+        await run.complete("assess.evaluate")
+        snap = await run.wait_open("assess.involve_leadership")
+        assert snap.role == "leadership"
+        assert (await run.snapshot()).route == "internal"
+        await run.complete("assess.involve_leadership")
+        await run.complete("assess.involve_tk")
+
+        await run.wait_phase("document")
+        await run.complete("document.preserve")
+        note = await run.wait_open("document.note")
+        row = await run.wait_inbox(note.task_id)
+        # The note is drafted from the recorded facts: who, what, where, when. Pseudonyms only.
+        assert "P1 (krænket, 14 år" in row.guidance and "Snapchat" in row.guidance
+        await run.complete("document.note")
+
+        snap = await run.wait_phase("stop_report")
+        await run.wait_for(lambda s: len(s.open_tasks) == 3, "stop and report tasks")
+        assert await open_keys(run) == {"stop.cooperate", "stop.action_plan", "report.insurance"}
+        # Undervisningsmiljøloven § 1 c: plan within 10 working days of learning of it.
+        await assert_inbox(
+            run, "stop.action_plan", "leadership", working_days_later(reported, 10)
+        )
+        await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
+
+        snap = await run.wait_phase("treat")
+        assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
+        stop_report_done = max(t.completed_at for t in snap.done_tasks if t.completed_at)
+        evaluation_at = snap.next_timer.at
+        assert stop_report_done <= evaluation_at - timedelta(weeks=4) < stop_report_done + MINUTE
+        await run.wait_for(lambda s: len(s.open_tasks) == 3, "treat tasks")
+        assert await open_keys(run) == {"treat.help", "treat.surroundings", "treat.same_school"}
+        await run.complete_all("treat.help", "treat.surroundings", "treat.same_school")
+
+        # The evaluation appears when the durable timer fires, four weeks later, not before.
+        await skip_to(run, evaluation_at - MINUTE)
+        assert "close.evaluate" not in await open_keys(run)
+        await skip_to(run, evaluation_at + MINUTE)
+        evaluation = await run.wait_open("close.evaluate")
+        assert evaluation_at <= evaluation.opened_at <= evaluation_at + MINUTE
+        done = await run.complete("close.evaluate")
+        assert done.completed_at is not None
+
+        # Follow-ups 2 weeks and 2 months after the evaluation.
+        first_follow_up = done.completed_at + timedelta(weeks=2)
+        await skip_to(run, first_follow_up - MINUTE)
+        assert "close.follow_up" not in await open_keys(run)
+        await skip_to(run, first_follow_up + MINUTE)
+        await run.complete("close.follow_up", outcome="continue")
+        second = (await run.wait_for(
+            lambda s: s.next_timer is not None and s.next_timer.what == "Opfølgning 2",
+            "second follow-up timer",
+        )).next_timer
+        assert second is not None
+        assert second.at == months_later(done.completed_at, 2)
+        await skip_to(run, second.at - MINUTE)
+        assert "close.follow_up" not in await open_keys(run)
+        await skip_to(run, second.at + MINUTE)
+        await run.complete("close.follow_up", outcome="close")
+
+        outcome = await run.handle.result()
+        assert outcome.status == CaseStatus.CLOSED and outcome.rounds == 1
+        await save_history(run.handle, "internal_route_closed")
+        rows = await store.list_tasks(workflow_id=run.handle.id)
+        assert rows and all(r.status == "done" for r in rows)
+        assert len(rows) == len({r.task_id for r in rows}) == 16  # 14 steps, 2 follow-ups
+        assert {r.task_id for r in rows if r.key == "close.follow_up"} == {
+            "close.follow_up", "close.follow_up-2"}
+        case_row = await store.get_case(run.handle.id)
+        assert case_row is not None and case_row.status == "closed"
+        events = await store.list_events(run.handle.id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert events[-1].kind == EventKind.CASE_CLOSED
+
+
+async def test_police_route_with_underretning_and_receipt_in_time(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(
+        await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES]
+    )
+    async with running_case(env, store, task_queue, case) as run:
+        await run.complete("assess.involve_custody")
+        await run.complete("assess.uncover", sexual_material_of_minor=True)
+        snap = await run.snapshot()
+        assert snap.recommendation is not None
+        assert snap.recommendation.police_report and snap.recommendation.underretning
+        await run.complete("assess.evaluate", route="police", underretning=True, severity="high")
+
+        # Underretning is due "straks": at once, not when the report phase comes.
+        underretning = await run.wait_open("report.underretning")
+        assert underretning.due_at == underretning.opened_at
+        assert (await run.snapshot()).phase == "assess"
+        await assert_inbox(run, "report.underretning", "case_owner", underretning.opened_at)
+        submitted = await run.complete("report.underretning")
+        receipt = await run.wait_open("report.underretning_receipt")
+        assert submitted.completed_at is not None
+        # The decision's submitted_at is the test's "now", the moment the form was sent.
+        assert receipt.due_at == working_days_later(
+            datetime.fromisoformat(submitted.decision["submitted_at"]), 6
+        )
+
+        await run.complete("assess.involve_leadership")
+        await run.complete("assess.involve_tk")
+        await through_documentation(run)
+        await run.wait_phase("stop_report")
+        await run.wait_for(lambda s: {"stop.police_handover", "report.police"} <= {
+            t.key for t in s.open_tasks}, "police tasks")
+        keys = await open_keys(run)
+        assert "stop.cooperate" not in keys and "stop.unknown_offender" not in keys
+        assert (await run.snapshot()).route == "police"
+        await run.complete("report.underretning_receipt")
+        await run.complete_all(
+            "stop.police_handover", "stop.action_plan", "report.police", "report.insurance"
+        )
+        snap = await run.wait_phase("treat")
+        assert not any(t.key == "report.underretning_follow_up"
+                       for t in snap.open_tasks + snap.done_tasks)
+
+
+async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), offender_age=13)
+    async with running_case(env, store, task_queue, case) as run:
+        await run.complete("assess.involve_custody")
+        await run.complete("assess.uncover")
+        await run.complete("assess.evaluate", underretning=True, ssp=True)
+        await run.complete("report.underretning")
+        receipt = await run.wait_open("report.underretning_receipt")
+
+        await skip_to(run, receipt.due_at - MINUTE)
+        assert "report.underretning_follow_up" not in await open_keys(run)
+        await skip_to(run, receipt.due_at + MINUTE)
+        follow_up = await run.wait_open("report.underretning_follow_up")
+        assert follow_up.role == "case_owner"
+        snap = await run.snapshot()
+        assert any(e.kind == EventKind.RECEIPT_MISSING for e in snap.timeline)
+        # The receipt task stays open: the receipt can still arrive.
+        assert "report.underretning_receipt" in {t.key for t in snap.open_tasks}
+        await run.complete("report.underretning_follow_up")
+        await run.complete("report.underretning_receipt")
+        await run.wait_done("report.underretning_receipt")
+        await save_history(run.handle, "underretning_receipt_missing")
+
+
+async def test_unknown_offender_gets_removal_guidance_once_evidence_is_secured(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), offender_known=False)
+    async with running_case(env, store, task_queue, case) as run:
+        await through_assessment(run)
+        await run.wait_phase("document")
+        assert "stop.unknown_offender" not in await open_keys(run)
+        await run.complete("document.preserve")
+        assert "stop.unknown_offender" not in await open_keys(run)
+        await run.complete("document.note")
+        view = await run.wait_open("stop.unknown_offender")
+        row = await run.wait_inbox(view.task_id)
+        assert "sletdet" in row.guidance.lower() and row.role == "case_owner"
+        await run.complete_all(
+            "stop.unknown_offender", "stop.cooperate", "stop.action_plan", "report.insurance"
+        )
+        await run.wait_phase("treat")
+
+
+async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communications(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        await through_assessment(run)
+        await through_documentation(run)
+        await run.wait_phase("stop_report")
+        await run.handle.signal(
+            DigitalViolationCase.press_inquiry,
+            {"received_by": LEADER.model_dump(mode="json"), "medium": "Lokalavisen"},
+        )
+        press = await run.wait_open("treat.press")
+        await assert_inbox(run, "treat.press", "communications", press.opened_at + timedelta(hours=2))
+        await run.wait_for_outbox(
+            lambda o: o.task_id == press.task_id and o.role == "communications"
+            and o.kind == "task_opened"
+        )
+        assert (await run.snapshot()).phase == "stop_report"
+        await run.complete("treat.press")
+        await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
+        await run.wait_phase("treat")
+        await run.wait_done("treat.press")
+
+
+async def test_new_incident_during_follow_up_reopens_assessment(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        await through_assessment(run)
+        await through_documentation(run)
+        await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
+        snap = await run.wait_phase("treat")
+        await run.complete_all("treat.help", "treat.surroundings")
+        assert snap.next_timer is not None
+        await skip_to(run, snap.next_timer.at + MINUTE)
+        await run.complete("close.evaluate")
+        await run.wait_for(lambda s: s.next_timer is not None and "Opfølgning" in s.next_timer.what,
+                           "follow-up timer")
+
+        await run.handle.signal(
+            DigitalViolationCase.new_incident,
+            {"reported_by": TEACHER.model_dump(mode="json"),
+             "description": "Nye billeder af P1 deles", "reopen_assessment": True},
+        )
+        snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
+        again = await run.wait_open("assess.uncover")
+        assert again.task_id == "assess.uncover-2" and again.round == 2
+        kinds = [e.kind for e in snap.timeline]
+        assert EventKind.NEW_INCIDENT in kinds and EventKind.ASSESSMENT_REOPENED in kinds
+        # Custody holders were involved in round 1 and are not asked again.
+        assert await open_keys(run) == {"assess.uncover"}
+        assert snap.status == "active"
+        await save_history(run.handle, "reopened_by_new_incident")
+
+
+async def test_withdrawal_ends_the_case_and_closes_its_tasks(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        await run.complete("assess.uncover")
+        await run.wait_open("assess.evaluate")
+        await run.handle.signal(
+            DigitalViolationCase.withdraw_case,
+            {"by": LEADER.model_dump(mode="json"), "reason": "Henvendelsen viste sig grundløs"},
+        )
+        outcome = await run.handle.result()
+        assert outcome.status == CaseStatus.WITHDRAWN
+        await save_history(run.handle, "withdrawn")
+        assert outcome.reason == "Henvendelsen viste sig grundløs"
+        rows = await store.list_tasks(workflow_id=run.handle.id)
+        statuses = {r.key: r.status for r in rows}
+        assert statuses == {
+            "assess.uncover": "done",
+            "assess.evaluate": TaskStatus.WITHDRAWN.value,
+            "assess.involve_custody": TaskStatus.WITHDRAWN.value,
+        }
+        assert (await store.get_case(run.handle.id)).status == "withdrawn"
+
+
+async def test_overdue_task_is_reminded_then_escalated_to_leadership(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        uncover = await run.wait_open("assess.uncover")
+        assert uncover.due_at == working_days_later(uncover.opened_at, 1)
+        escalate_at = working_days_later(uncover.due_at, 1)
+        assert uncover.escalate_at == escalate_at
+
+        async def kinds() -> list[tuple[str, str]]:
+            rows = await store.list_outbox(workflow_id=run.handle.id)
+            return [(o.kind, o.role) for o in rows if o.task_id == "assess.uncover"]
+
+        await skip_to(run, uncover.due_at - MINUTE)
+        assert await kinds() == [("task_opened", "case_owner")]
+        await skip_to(run, uncover.due_at + MINUTE)
+        snap = await run.wait_for(lambda s: s.has_overdue_task, "overdue")
+        assert next(t for t in snap.open_tasks if t.key == "assess.uncover").reminded
+        await run.wait_for(lambda s: any(e.kind == EventKind.TASK_REMINDED for e in s.timeline),
+                           "reminder")
+        reminders = [o for o in await store.list_outbox(workflow_id=run.handle.id)
+                     if o.kind == "reminder" and o.task_id == "assess.uncover"]
+        assert len(reminders) == 1
+        assert uncover.due_at <= reminders[0].created_at < uncover.due_at + MINUTE
+        assert ("escalation", "leadership") not in await kinds()
+
+        await skip_to(run, escalate_at - MINUTE)
+        assert ("escalation", "leadership") not in await kinds()
+        await skip_to(run, escalate_at + MINUTE)
+        await run.wait_for(lambda s: any(e.kind == EventKind.TASK_ESCALATED for e in s.timeline),
+                           "escalation")
+        assert await kinds() == [
+            ("task_opened", "case_owner"), ("reminder", "case_owner"), ("escalation", "leadership")
+        ]
+        row = await run.wait_inbox("assess.uncover")
+        assert row.reminded and row.escalated
+        # Completing late still works and moves the case on.
+        await run.complete("assess.uncover")
+        await run.wait_open("assess.evaluate")
+
+
+async def test_action_plan_deadline_skips_christmas_holidays(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    reported = datetime(2026, 12, 18, 10, 0, tzinfo=CPH)
+    case = case_input(reported)
+    async with running_case(env, store, task_queue, case) as run:
+        await through_assessment(run)
+        await through_documentation(run)
+        # 10 working days from Friday 18 December 2026: 25-26 Dec and 1 Jan are holidays.
+        await assert_inbox(
+            run, "stop.action_plan", "leadership", datetime(2027, 1, 5, 10, 0, tzinfo=CPH)
+        )

@@ -1,0 +1,122 @@
+"""Mistakes in completing a task: refused by the update, recorded as rejected by the signal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.common import ViolationType
+from schemas.snapshot import EventKind
+from store import Store
+from tests.casekit import LEADER, TEACHER, CaseRun, case_input, decision, running_case
+from workflows.case import DigitalViolationCase
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    store = Store.from_url(sqlite_url)
+    await store.create_schema()
+    yield store
+    await store.dispose()
+
+
+def completion(key: str, decision_body: dict[str, Any], actor=TEACHER, **extra: Any) -> dict:
+    return {"task_key": key, "actor": actor.model_dump(mode="json"), "decision": decision_body,
+            **extra}
+
+
+async def mistakes(run: CaseRun) -> list[tuple[dict, str]]:
+    """Each mistake staff could make at the point where evaluation is open."""
+    now = await run.now()
+    return [
+        (completion("assess.guesswork", decision("assess.evaluate", now)), "Ukendt opgave"),
+        (completion("assess.uncover", decision("assess.uncover", now)), "allerede udført"),
+        (completion("document.note", decision("document.note", now)), "ikke åben endnu"),
+        (completion("assess.evaluate", decision("assess.uncover", now)),
+         "hører til opgaven 'assess.uncover'"),
+        (completion("assess.evaluate", decision("assess.evaluate", now, route="sometimes")),
+         "decision.assess.evaluate.route"),
+        # Sexual images of a minor: police report and underretning are recommended.
+        (completion("assess.evaluate", decision("assess.evaluate", now)), "skal begrundes"),
+        (completion("assess.involve_custody", decision("assess.involve_custody", now)),
+         "rollen 'leadership', ikke 'case_owner'"),
+    ]
+
+
+async def at_evaluation(run: CaseRun) -> None:
+    await run.complete("assess.uncover", sexual_material_of_minor=True)
+    await run.wait_open("assess.evaluate")
+
+
+async def test_submit_task_rejects_mistakes_without_recording_anything(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
+    async with running_case(env, store, task_queue, case) as run:
+        await at_evaluation(run)
+        before = await run.snapshot()
+        for body, expected in await mistakes(run):
+            with pytest.raises(WorkflowUpdateFailedError) as exc:
+                await run.handle.execute_update(DigitalViolationCase.submit_task, body)
+            message = str(exc.value.cause)
+            assert expected in message, (expected, message)
+            assert " / " in message  # Danish and English
+        after = await run.snapshot()
+        assert len(after.timeline) == len(before.timeline)
+        assert [t.task_id for t in after.open_tasks] == [t.task_id for t in before.open_tasks]
+
+        # With a reason the deviating decision is accepted and its deviations recorded.
+        view = await run.complete("assess.evaluate", reason="Familien ønsker ikke anmeldelse nu")
+        assert view.reason and len(view.deviations) == 2
+
+
+async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
+    async with running_case(env, store, task_queue, case) as run:
+        await at_evaluation(run)
+        wrong = await mistakes(run)
+        for body, _ in wrong:
+            await run.handle.signal(DigitalViolationCase.complete_task, body)
+        await run.handle.signal(DigitalViolationCase.complete_task, "not even an object")
+        await run.handle.signal(DigitalViolationCase.press_inquiry, {"medium": ""})
+        snap = await run.wait_for(
+            lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == len(wrong) + 2,
+            "rejections",
+        )
+        rejected = [e for e in snap.timeline if e.kind == EventKind.REJECTED]
+        for (body, expected), event in zip(wrong, rejected):
+            assert expected in (event.reason or "")
+        assert rejected[0].actor == TEACHER
+        # The workflow is still running and the task still open: the right decision works.
+        assert snap.status == "active"
+        assert "assess.evaluate" in {t.key for t in snap.open_tasks}
+        await run.handle.signal(
+            DigitalViolationCase.complete_task,
+            completion("assess.evaluate", decision("assess.evaluate", await run.now(),
+                                                   route="police", underretning=True)),
+        )
+        await run.wait_open("assess.involve_leadership")
+        # The rejections are in the store's timeline too.
+        events = await store.list_events(run.handle.id)
+        assert sum(e.kind == "rejected" for e in events) == len(wrong) + 2
+
+
+async def test_leadership_cannot_complete_the_personal_underretning_duty(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), offender_age=13)
+    async with running_case(env, store, task_queue, case) as run:
+        await run.complete("assess.uncover")
+        await run.complete("assess.evaluate", underretning=True, ssp=True)
+        await run.wait_open("report.underretning")
+        body = completion("report.underretning",
+                          decision("report.underretning", await run.now()), actor=LEADER)
+        with pytest.raises(WorkflowUpdateFailedError) as exc:
+            await run.handle.execute_update(DigitalViolationCase.submit_task, body)
+        assert "rollen 'case_owner'" in str(exc.value.cause)

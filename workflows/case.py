@@ -1,0 +1,1012 @@
+"""`DigitalViolationCase`: one durable workflow per case, walking the whole action card.
+
+assess -> document -> stop || report -> treat -> [timer] close (evaluation, follow-ups).
+Every human step is a task: opened in the inbox (activity), awaited with its deadline as a
+durable timer, reminded at the deadline, escalated to leadership after the grace period, and
+closed (activity). The workflow is the source of truth; the store is its read model.
+
+Deterministic code only: time from workflow.now(), every side effect in an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from zoneinfo import ZoneInfo
+
+    from procedure import calendar, rules
+    from procedure.models import Procedure
+    from schemas.activities import (
+        CaseRecord,
+        CloseTaskRequest,
+        LoadProcedureRequest,
+        NoteFacts,
+        NotificationKind,
+        NotificationRequest,
+        OpenTaskRequest,
+        TaskFlagsRequest,
+        TimelineBatch,
+    )
+    from schemas.case import CaseInput
+    from schemas.common import (
+        Actor,
+        CaseStatus,
+        ParticipantRole,
+        Phase,
+        Route,
+        Severity,
+        StaffRole,
+        TaskStatus,
+    )
+    from schemas.decisions import (
+        DECISION_TYPES,
+        EvaluateDecision,
+        FollowUpDecision,
+        PreserveDecision,
+        UncoverDecision,
+        UnderretningDecision,
+    )
+    from schemas.messages import (
+        CaseNote,
+        NewIncident,
+        PressInquiry,
+        Reassignment,
+        TaskCompletion,
+        Withdrawal,
+    )
+    from schemas.snapshot import (
+        CaseOutcome,
+        CaseSnapshot,
+        EventKind,
+        NextTimer,
+        Recommendation,
+        TaskView,
+        TimelineEvent,
+    )
+    from workflows import rejections
+    from workflows import search_attributes as sa
+    from workflows.rejections import Rejection
+
+TASK_QUEUE = "sagsflow-cases"
+
+# Tasks that belong to the case, not to one round of assessment: a new incident that
+# re-opens assessment does not supersede them (press is always handled; the underretning is
+# a legal duty with its own deadline).
+CASE_LEVEL_TASKS = {
+    "treat.press",
+    "report.underretning",
+    "report.underretning_receipt",
+    "report.underretning_follow_up",
+    "assess.involve_custody",
+}
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["UnknownProcedureVersion", "InvalidProcedure"],
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+ROLE_DA = {
+    ParticipantRole.VICTIM: "krænket",
+    ParticipantRole.OFFENDER: "krænker",
+    ParticipantRole.WITNESS: "vidne",
+}
+PHASE_DA = {
+    Phase.ASSESS: "Vurder krænkelsen",
+    Phase.DOCUMENT: "Dokumenter krænkelsen",
+    Phase.STOP_REPORT: "Stop og anmeld krænkelsen",
+    Phase.TREAT: "Behandl krænkelsen",
+    Phase.CLOSE: "Afslut processen",
+}
+
+
+class Reopened(Exception):
+    """A new incident re-opened assessment: the current round stops where it is."""
+
+
+class Withdrawn(Exception):
+    """The case was withdrawn: everything stops."""
+
+
+@workflow.defn(name="DigitalViolationCase")
+class DigitalViolationCase:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        self._case = case
+        self._procedure: Procedure | None = None
+        self._tz: ZoneInfo | None = None
+        self._non_working: frozenset = frozenset()
+        self._phase = Phase.ASSESS
+        self._status = CaseStatus.ACTIVE
+        self._round = 1
+        self._route = Route.UNDECIDED
+        self._severity = Severity.UNASSESSED
+        self._underretning: bool | None = None
+        self._recommendation: Recommendation | None = None
+        self._tasks: dict[str, TaskView] = {}
+        self._decisions: dict[str, Any] = {}
+        self._timeline: list[TimelineEvent] = []
+        self._synced_events = 0
+        self._pending_flags: list[TaskFlagsRequest] = []
+        self._next_timer: NextTimer | None = None
+        self._press_queue: list[PressInquiry] = []
+        self._reopen_pending = False
+        self._withdrawal: Withdrawal | None = None
+        self._closing = False
+        self._press_closed = False
+        self._follow_ups_left = 0
+        self._round_started_at: datetime | None = None
+        self._round_jobs: list[asyncio.Task] = []
+        self._case_jobs: list[asyncio.Task] = []
+        self._published: dict[str, Any] = {}
+        self._custody_opened = False
+
+    # ------------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseOutcome:
+        self._round_started_at = case.reported_at
+        self._event(
+            EventKind.CASE_OPENED,
+            f"Sag {case.case_number} oprettet på {case.school_id}",
+            actor=case.opened_by,
+        )
+        self._procedure = await self._activity(
+            "load_procedure",
+            LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
+            summary="Indlæs handlekortet",
+            result_type=Procedure,
+        )
+        self._tz = calendar.zone(self._procedure.spec.timezone)
+        self._non_working = frozenset(self._procedure.non_working_days)
+        pump = asyncio.create_task(self._pump())
+        press = asyncio.create_task(self._press_loop())
+        self._publish()
+        await self._record_case()
+
+        try:
+            while True:
+                try:
+                    await self._run_round()
+                    await self._finish_case_jobs()
+                    break
+                except Reopened:
+                    await self._supersede_round()
+            # No await between these two lines: no press inquiry can slip in unhandled.
+            self._status = CaseStatus.CLOSED
+            self._press_closed = True
+            await press
+            self._event(EventKind.CASE_CLOSED, "Sagen er afsluttet")
+        except Withdrawn:
+            await self._settle(self._round_jobs + self._case_jobs + [press])
+            for view in self._open_tasks():
+                await self._close_task(view, TaskStatus.WITHDRAWN)
+            self._status = CaseStatus.WITHDRAWN
+            assert self._withdrawal is not None
+            self._event(
+                EventKind.CASE_WITHDRAWN,
+                "Sagen er trukket tilbage",
+                actor=self._withdrawal.by,
+                reason=self._withdrawal.reason,
+            )
+        self._next_timer = None
+        self._publish()
+        await self._record_case(closed=True)
+        self._closing = True
+        await pump
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseOutcome(
+            case_number=case.case_number,
+            status=self._status,
+            rounds=self._round,
+            closed_at=workflow.now(),
+            reason=self._withdrawal.reason if self._withdrawal else None,
+        )
+
+    async def _run_round(self) -> None:
+        case = self._require_case()
+        self._reopen_pending = False
+        self._set_phase(Phase.ASSESS)
+        if not case.parents_suspected and not self._custody_opened:
+            # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
+            self._custody_opened = True
+            self._case_jobs.append(asyncio.create_task(self._run_task("assess.involve_custody")))
+
+        uncover = await self._run_task("assess.uncover")
+        evaluation = self._decision(await self._run_task("assess.evaluate"), EvaluateDecision)
+        self._route = Route(evaluation.route)
+        self._severity = Severity(evaluation.severity)
+        self._underretning = evaluation.underretning
+        self._publish()
+        await self._record_case()
+        underretning_done: asyncio.Future[TaskView] | None = None
+        if evaluation.underretning:
+            # The duty arises "straks": it does not wait for the report phase.
+            underretning_done = asyncio.get_running_loop().create_future()
+            self._case_jobs.append(asyncio.create_task(self._underretning_flow(underretning_done)))
+        await self._all(
+            self._run_task("assess.involve_leadership"), self._run_task("assess.involve_tk")
+        )
+
+        self._set_phase(Phase.DOCUMENT)
+        preserve = await self._run_task("document.preserve")
+        draft = await self._activity(
+            "draft_note",
+            self._note_facts(self._decision(preserve, PreserveDecision)),
+            summary="Udkast til notat om forløbet",
+            result_type=str,
+        )
+        await self._run_task("document.note", extra_guidance=f"Udkast til notat:\n\n{draft}")
+
+        self._set_phase(Phase.STOP_REPORT)
+        uncovered = self._decision(uncover, UncoverDecision)
+        stop: list[Awaitable[Any]] = [
+            self._run_task(
+                "stop.cooperate" if self._route == Route.INTERNAL else "stop.police_handover"
+            ),
+            self._run_task("stop.action_plan", due_from=self._round_started_at),
+        ]
+        if not case.offender_known or uncovered.material_online:
+            stop.append(self._run_task("stop.unknown_offender"))
+        report: list[Awaitable[Any]] = [self._run_task("report.insurance")]
+        if self._route == Route.POLICE:
+            report.append(self._run_task("report.police"))
+        if underretning_done is not None:
+            report.append(self._wait_future(underretning_done))
+        await self._all(*stop, *report)
+
+        self._set_phase(Phase.TREAT)
+        spec = self._require_procedure().spec
+        evaluation_at = calendar.offset_after(
+            workflow.now(), spec.timers.evaluation_after, self._require_tz()
+        )
+        treat = [self._run_task("treat.help"), self._run_task("treat.surroundings")]
+        if case.victim_and_offender_same_school():
+            treat.append(self._run_task("treat.same_school"))
+        treat_job = asyncio.create_task(self._all(*treat))
+        self._round_jobs.append(treat_job)
+        await self._sleep_until(evaluation_at, "Evaluering")
+
+        self._set_phase(Phase.CLOSE)
+        evaluated = await self._run_task("close.evaluate")
+        assert evaluated.completed_at is not None
+        follow_ups = spec.timers.follow_ups
+        for number, offset in enumerate(follow_ups, start=1):
+            self._follow_ups_left = len(follow_ups) - number
+            at = calendar.offset_after(evaluated.completed_at, offset, self._require_tz())
+            await self._sleep_until(at, f"Opfølgning {number}")
+            view = await self._run_task("close.follow_up")
+            outcome = self._decision(view, FollowUpDecision).outcome
+            if outcome == "close":
+                break
+            if outcome == "reopen":
+                self._reopen_pending = True
+                raise Reopened()
+        await self._all(treat_job)
+        self._round_jobs.clear()
+
+    # ------------------------------------------------------------ branches
+
+    async def _underretning_flow(self, submitted: asyncio.Future[TaskView]) -> None:
+        """Underretning "straks", then the municipality's receipt within 6 weekdays."""
+        case = self._require_case()
+        view = await self._run_task("report.underretning")
+        submitted.set_result(view)
+        submitted_at = self._decision(view, UnderretningDecision).submitted_at
+        if case.parents_suspected and not self._custody_opened:
+            # Suspected parents are not contacted first: only now that the municipality knows.
+            self._custody_opened = True
+            self._case_jobs.append(asyncio.create_task(self._run_task("assess.involve_custody")))
+        await self._run_task(
+            "report.underretning_receipt",
+            due_from=submitted_at,
+            on_overdue=self._receipt_missing,
+        )
+
+    async def _receipt_missing(self, receipt: TaskView) -> None:
+        self._event(
+            EventKind.RECEIPT_MISSING,
+            "Kommunen har ikke kvitteret for underretningen inden 6 hverdage",
+            task_id=receipt.task_id,
+        )
+        self._case_jobs.append(
+            asyncio.create_task(self._run_task("report.underretning_follow_up"))
+        )
+
+    async def _press_loop(self) -> None:
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._press_queue)
+                or self._press_closed
+                or self._withdrawal is not None
+            )
+            if self._withdrawal is not None:
+                return
+            if not self._press_queue:
+                return
+            self._press_queue.pop(0)
+            self._case_jobs.append(asyncio.create_task(self._run_task("treat.press")))
+
+    async def _finish_case_jobs(self) -> None:
+        """Before closing: every case-level task (press, underretning) must be done too."""
+        self._next_timer = None
+        self._publish()
+        while True:
+            await self._wait(
+                lambda: not self._press_queue
+                and all(job.done() for job in self._case_jobs),
+                until=None,
+                summary=None,
+                reopenable=True,
+            )
+            # Raise any failure; a new press inquiry may have arrived in between.
+            for job in list(self._case_jobs):
+                await job
+            if not self._press_queue and all(job.done() for job in self._case_jobs):
+                break
+
+    async def _supersede_round(self) -> None:
+        await self._settle(self._round_jobs)
+        self._round_jobs.clear()
+        for view in self._open_tasks():
+            if view.key not in CASE_LEVEL_TASKS:
+                await self._close_task(view, TaskStatus.SUPERSEDED)
+        self._round += 1
+        self._round_started_at = workflow.now()
+        self._event(
+            EventKind.ASSESSMENT_REOPENED,
+            f"Ny hændelse: vurderingen genåbnes (runde {self._round})",
+        )
+
+    # --------------------------------------------------------------- tasks
+
+    async def _run_task(
+        self,
+        key: str,
+        *,
+        due_from: datetime | None = None,
+        extra_guidance: str | None = None,
+        on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
+    ) -> TaskView:
+        """Open a task, wait for it with reminder and escalation, close it; return it done."""
+        case = self._require_case()
+        spec = self._require_procedure().task(key)
+        tz = self._require_tz()
+        now = workflow.now()
+        due = calendar.deadline_after(due_from or now, spec.deadline, self._non_working, tz)
+        escalate_at = (
+            calendar.deadline_after(due, spec.escalation_grace, self._non_working, tz)
+            if spec.escalate and spec.escalation_grace is not None
+            else None
+        )
+        count = sum(1 for view in self._tasks.values() if view.key == key)
+        task_id = key if count == 0 else f"{key}-{count + 1}"
+        view = TaskView(
+            task_id=task_id,
+            key=key,
+            title=spec.title,
+            role=spec.role,
+            round=self._round,
+            status=TaskStatus.OPEN,
+            opened_at=now,
+            due_at=due,
+            escalate_at=escalate_at,
+        )
+        self._tasks[task_id] = view
+        self._event(
+            EventKind.TASK_OPENED,
+            f"Opgave åbnet: {spec.title} (frist {self._local(due)})",
+            task_id=task_id,
+        )
+        guidance = spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        await self._activity(
+            "open_task",
+            OpenTaskRequest(
+                workflow_id=workflow.info().workflow_id,
+                case_number=case.case_number,
+                school_id=case.school_id,
+                task_id=task_id,
+                key=key,
+                title=spec.title,
+                guidance=guidance,
+                role=spec.role,
+                opened_at=now,
+                due_at=due,
+            ),
+            summary=f"Åbn opgave: {spec.title}",
+        )
+        await self._notify(view, NotificationKind.TASK_OPENED, view.role)
+        self._publish()
+
+        reopenable = key not in CASE_LEVEL_TASKS
+        if not await self._wait_task(view, due, f"Frist: {spec.title}", reopenable):
+            if on_overdue is not None:
+                await on_overdue(view)
+                self._publish()
+            else:
+                await self._remind(view)
+            if escalate_at is not None and not await self._wait_task(
+                view, escalate_at, f"Eskalering: {spec.title}", reopenable
+            ):
+                await self._escalate(view)
+            await self._wait_task(view, None, None, reopenable)
+        await self._close_task(view, TaskStatus.DONE)
+        return view
+
+    async def _wait_task(
+        self, view: TaskView, until: datetime | None, summary: str | None, reopenable: bool
+    ) -> bool:
+        return await self._wait(
+            lambda: view.status != TaskStatus.OPEN,
+            until=until,
+            summary=summary,
+            reopenable=reopenable,
+        )
+
+    async def _remind(self, view: TaskView) -> None:
+        view.reminded = True
+        self._event(
+            EventKind.TASK_REMINDED,
+            f"Påmindelse: fristen for '{view.title}' er overskredet",
+            task_id=view.task_id,
+        )
+        await self._update_task(TaskFlagsRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id, reminded=True
+        ))
+        await self._notify(view, NotificationKind.REMINDER, view.role)
+        self._publish()
+
+    async def _escalate(self, view: TaskView) -> None:
+        view.escalated = True
+        self._event(
+            EventKind.TASK_ESCALATED,
+            f"Eskaleret til ledelsen: '{view.title}' er ikke udført",
+            task_id=view.task_id,
+        )
+        await self._update_task(TaskFlagsRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id, escalated=True
+        ))
+        await self._notify(view, NotificationKind.ESCALATION, StaffRole.LEADERSHIP)
+        self._publish()
+
+    async def _close_task(self, view: TaskView, status: TaskStatus) -> None:
+        if view.status == TaskStatus.OPEN:
+            view.status = status
+        if status != TaskStatus.DONE:
+            self._event(
+                EventKind.TASK_CLOSED,
+                f"Opgave lukket ({status.value}): {view.title}",
+                task_id=view.task_id,
+            )
+        await self._activity(
+            "close_task",
+            CloseTaskRequest(
+                workflow_id=workflow.info().workflow_id,
+                task_id=view.task_id,
+                status=view.status,
+                closed_at=view.completed_at or workflow.now(),
+                completed_by=view.completed_by.id if view.completed_by else None,
+            ),
+            summary=f"Luk opgave: {view.title}",
+        )
+        self._publish()
+
+    async def _notify(self, view: TaskView, kind: NotificationKind, role: StaffRole) -> None:
+        case = self._require_case()
+        subject, body = self._notification_text(view, kind)
+        await self._activity(
+            "enqueue_notification",
+            NotificationRequest(
+                key=f"{workflow.info().workflow_id}:{view.task_id}:{kind.value}",
+                workflow_id=workflow.info().workflow_id,
+                case_number=case.case_number,
+                school_id=case.school_id,
+                kind=kind,
+                role=role,
+                assignee=view.assignee if role == view.role else None,
+                task_id=view.task_id,
+                subject=subject,
+                body=body,
+                created_at=workflow.now(),
+            ),
+            summary=f"Besked ({kind.value}): {view.title}",
+        )
+
+    def _notification_text(self, view: TaskView, kind: NotificationKind) -> tuple[str, str]:
+        number = self._require_case().case_number
+        due = self._local(view.due_at)
+        if kind == NotificationKind.TASK_OPENED:
+            subject = f"Sag {number}: Ny opgave – {view.title}"
+            body = f"Der er en ny opgave i sag {number}: {view.title}. Frist: {due}."
+        elif kind == NotificationKind.REMINDER:
+            subject = f"Sag {number}: Påmindelse – {view.title}"
+            body = f"Fristen for opgaven '{view.title}' i sag {number} var {due}."
+        else:
+            subject = f"Sag {number}: Eskalering – {view.title}"
+            body = (
+                f"Opgaven '{view.title}' i sag {number} er ikke udført. Fristen var {due}. "
+                "Ledelsen bedes følge op."
+            )
+        return subject, body + " Se sagen på platformen. Beskeden indeholder ingen personoplysninger."
+
+    # -------------------------------------------------------------- waiting
+
+    async def _wait(
+        self,
+        done: Callable[[], bool],
+        *,
+        until: datetime | None,
+        summary: str | None,
+        reopenable: bool,
+    ) -> bool:
+        """Wait for `done` until a moment; False at the timeout.
+
+        Raises Withdrawn / Reopened as soon as the case is withdrawn or assessment re-opened, so
+        that every waiting step of the case stops at once and deterministically.
+        """
+
+        def interrupted() -> bool:
+            return self._withdrawal is not None or (reopenable and self._reopen_pending)
+
+        timeout: timedelta | None = None
+        if until is not None:
+            timeout = until - workflow.now()
+            if timeout <= timedelta(0):
+                return done()
+        try:
+            await workflow.wait_condition(
+                lambda: done() or interrupted(), timeout=timeout, timeout_summary=summary
+            )
+        except asyncio.TimeoutError:
+            return done()
+        if done():
+            return True
+        if self._withdrawal is not None:
+            raise Withdrawn()
+        raise Reopened()
+
+    async def _sleep_until(self, at: datetime, what: str) -> None:
+        self._next_timer = NextTimer(what=what, at=at)
+        self._event(EventKind.TIMER_SET, f"{what} planlagt til {self._local(at)}")
+        self._publish()
+        await self._wait(lambda: False, until=at, summary=f"{what} {self._local(at)}", reopenable=True)
+        self._next_timer = None
+
+    async def _wait_future(self, future: asyncio.Future) -> None:
+        await self._wait(lambda: future.done(), until=None, summary=None, reopenable=True)
+
+    @staticmethod
+    async def _all(*steps: Awaitable[Any]) -> list[Any]:
+        """Run steps side by side; when one is interrupted, let all stop before raising."""
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    @staticmethod
+    async def _settle(jobs: list[asyncio.Task]) -> None:
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+    # ------------------------------------------------------------ messages
+
+    @workflow.signal(name="complete_task")
+    def complete_task(self, raw: Any = None) -> None:
+        try:
+            completion, view, deviations = self._check_completion(raw)
+        except Rejection as rejection:
+            self._reject("complete_task", rejection, raw)
+            return
+        self._accept(completion, view, deviations)
+
+    @workflow.update(name="submit_task")
+    def submit_task(self, raw: Any = None) -> TaskView:
+        completion, view, deviations = self._check_completion(raw)
+        self._accept(completion, view, deviations)
+        return view
+
+    @submit_task.validator
+    def _validate_submit_task(self, raw: Any = None) -> None:
+        try:
+            self._check_completion(raw)
+        except Rejection as rejection:
+            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+
+    @workflow.signal(name="press_inquiry")
+    def press_inquiry(self, raw: Any = None) -> None:
+        try:
+            self._require_active()
+            inquiry = rejections.parse(PressInquiry, raw)
+        except Rejection as rejection:
+            self._reject("press_inquiry", rejection, raw)
+            return
+        self._press_queue.append(inquiry)
+        self._event(
+            EventKind.PRESS_INQUIRY,
+            f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages",
+            actor=inquiry.received_by,
+        )
+
+    @workflow.signal(name="new_incident")
+    def new_incident(self, raw: Any = None) -> None:
+        try:
+            self._require_active()
+            incident = rejections.parse(NewIncident, raw)
+        except Rejection as rejection:
+            self._reject("new_incident", rejection, raw)
+            return
+        self._event(
+            EventKind.NEW_INCIDENT,
+            f"Ny hændelse registreret: {incident.description}",
+            actor=incident.reported_by,
+        )
+        if incident.reopen_assessment and self._phase != Phase.ASSESS:
+            self._reopen_pending = True
+
+    @workflow.signal(name="add_note")
+    def add_note(self, raw: Any = None) -> None:
+        try:
+            note = rejections.parse(CaseNote, raw)
+        except Rejection as rejection:
+            self._reject("add_note", rejection, raw)
+            return
+        self._event(EventKind.NOTE_ADDED, note.text, actor=note.author)
+
+    @workflow.signal(name="withdraw_case")
+    def withdraw_case(self, raw: Any = None) -> None:
+        try:
+            self._require_active()
+            withdrawal = rejections.parse(Withdrawal, raw)
+            if withdrawal.by.role not in (StaffRole.LEADERSHIP, StaffRole.OPERATOR,
+                                          StaffRole.CASE_OWNER):
+                raise rejections.Rejection(
+                    "Kun sagsejer, ledelse eller driften kan trække en sag tilbage / "
+                    "Only the case owner, leadership or an operator can withdraw a case"
+                )
+        except Rejection as rejection:
+            self._reject("withdraw_case", rejection, raw)
+            return
+        self._withdrawal = withdrawal
+
+    @workflow.signal(name="reassign_task")
+    def reassign_task(self, raw: Any = None) -> None:
+        try:
+            self._require_active()
+            change = rejections.parse(Reassignment, raw)
+            view = self._resolve_open_task(change.task_key, change.task_id)
+        except Rejection as rejection:
+            self._reject("reassign_task", rejection, raw)
+            return
+        view.assignee = change.assignee
+        self._event(
+            EventKind.TASK_REASSIGNED,
+            f"Opgaven '{view.title}' er tildelt {change.assignee}",
+            actor=change.by,
+            task_id=view.task_id,
+        )
+        self._pending_flags.append(TaskFlagsRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id, assignee=change.assignee
+        ))
+
+    @workflow.query(name="snapshot")
+    def snapshot(self) -> CaseSnapshot:
+        case = self._require_case()
+        now = workflow.now()
+        open_tasks = sorted(self._open_tasks(), key=lambda v: (v.due_at, v.task_id))
+        done = [v for v in self._tasks.values() if v.status != TaskStatus.OPEN]
+        return CaseSnapshot(
+            case_number=case.case_number,
+            school_id=case.school_id,
+            workflow_id=workflow.info().workflow_id,
+            procedure_version=self._procedure.spec.version if self._procedure else "",
+            phase=self._phase,
+            status=self._status,
+            round=self._round,
+            route=self._route,
+            severity=self._severity,
+            underretning=self._underretning,
+            recommendation=self._recommendation,
+            open_tasks=open_tasks,
+            done_tasks=done,
+            timeline=list(self._timeline),
+            next_timer=self._next_timer,
+            has_overdue_task=any(v.overdue(now) for v in open_tasks),
+            next_deadline=min((v.due_at for v in open_tasks), default=None),
+            as_of=now,
+        )
+
+    # ----------------------------------------------------------- completion
+
+    def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
+        self._require_active()
+        if isinstance(raw, dict) and isinstance(raw.get("task_key"), str):
+            # Name an unknown task plainly, before complaining about its decision's shape.
+            if raw["task_key"] not in DECISION_TYPES:
+                raise rejections.unknown_task(raw["task_key"])
+        completion = rejections.parse(TaskCompletion, raw)
+        key = completion.task_key
+        if key not in DECISION_TYPES:
+            raise rejections.unknown_task(key)
+        if completion.decision.task != key:
+            raise rejections.wrong_decision(key, completion.decision.task)
+        view = self._resolve_open_task(key, completion.task_id)
+        if completion.actor.role not in (view.role, StaffRole.OPERATOR):
+            raise rejections.wrong_role(key, view.role.value, completion.actor.role.value)
+        if (
+            isinstance(completion.decision, FollowUpDecision)
+            and completion.decision.outcome == "continue"
+            and self._follow_ups_left == 0
+        ):
+            raise rejections.no_follow_up_left()
+        deviations = rules.deviations(completion.decision, self._recommendation)
+        if deviations and not completion.reason:
+            raise rejections.reason_required(deviations)
+        return completion, view, deviations
+
+    def _resolve_open_task(self, key: str, task_id: str | None) -> TaskView:
+        if task_id is not None:
+            view = self._tasks.get(task_id)
+            if view is None or view.key != key:
+                raise rejections.unknown_instance(task_id)
+            if view.status != TaskStatus.OPEN:
+                raise rejections.already_done(task_id)
+            return view
+        if key not in DECISION_TYPES:
+            raise rejections.unknown_task(key)
+        candidates = [v for v in self._tasks.values() if v.key == key]
+        open_ones = [v for v in candidates if v.status == TaskStatus.OPEN]
+        if open_ones:
+            return min(open_ones, key=lambda v: v.opened_at)
+        if candidates:
+            raise rejections.already_done(key)
+        raise rejections.not_open_yet(key)
+
+    def _accept(self, completion: TaskCompletion, view: TaskView, deviations: list[str]) -> None:
+        view.status = TaskStatus.DONE
+        view.completed_at = workflow.now()
+        view.completed_by = completion.actor
+        view.decision = completion.decision.model_dump(mode="json")
+        view.reason = completion.reason
+        view.deviations = deviations
+        self._decisions[view.task_id] = completion.decision
+        self._event(
+            EventKind.TASK_COMPLETED,
+            f"Opgave udført: {view.title}"
+            + (" (afviger fra anbefalingen)" if deviations else ""),
+            actor=completion.actor,
+            task_id=view.task_id,
+            reason=completion.reason,
+        )
+        if isinstance(completion.decision, UncoverDecision):
+            self._recommend(completion.decision)
+
+    def _recommend(self, uncover: UncoverDecision) -> None:
+        """Advice is recorded the moment the facts are in, before anyone evaluates."""
+        advice = rules.recommend(self._case, uncover)
+        self._recommendation = advice
+        advised = [
+            label
+            for label, on in (
+                ("politianmeldelse", advice.police_report),
+                ("underretning", advice.underretning),
+                ("SSP", advice.ssp),
+            )
+            if on
+        ]
+        self._event(
+            EventKind.RECOMMENDATION,
+            "Anbefaling: " + (", ".join(advised) if advised else "intern håndtering"),
+            reason=" ".join(advice.reasons),
+        )
+
+    def _reject(self, message: str, rejection: Rejection, raw: Any) -> None:
+        actor = None
+        if isinstance(raw, dict):
+            for field in ("actor", "by", "author", "received_by", "reported_by"):
+                try:
+                    actor = Actor.model_validate(raw.get(field))
+                    break
+                except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
+                    continue
+        task_id = raw.get("task_key") if isinstance(raw, dict) else None
+        self._event(
+            EventKind.REJECTED,
+            f"Afvist besked '{message}'",
+            actor=actor,
+            task_id=task_id if isinstance(task_id, str) else None,
+            reason=str(rejection),
+        )
+
+    def _require_active(self) -> None:
+        if self._status != CaseStatus.ACTIVE or self._withdrawal is not None:
+            status = CaseStatus.WITHDRAWN if self._withdrawal else self._status
+            raise rejections.case_ended(status.value)
+
+    # ---------------------------------------------------------- bookkeeping
+
+    def _event(
+        self,
+        kind: EventKind,
+        text: str,
+        *,
+        actor: Actor | None = None,
+        task_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._timeline.append(
+            TimelineEvent(
+                seq=len(self._timeline) + 1,
+                at=workflow.now(),
+                kind=kind,
+                text=text,
+                actor=actor,
+                task_id=task_id,
+                reason=reason,
+            )
+        )
+
+    async def _pump(self) -> None:
+        """Carry timeline events and inbox changes recorded by handlers to the store."""
+        case = self._require_case()
+        while True:
+            await workflow.wait_condition(
+                lambda: self._synced_events < len(self._timeline)
+                or bool(self._pending_flags)
+                or self._closing
+            )
+            if self._synced_events < len(self._timeline):
+                end = len(self._timeline)
+                await self._activity(
+                    "append_timeline",
+                    TimelineBatch(
+                        workflow_id=workflow.info().workflow_id,
+                        case_number=case.case_number,
+                        events=self._timeline[self._synced_events:end],
+                    ),
+                    summary="Tidslinje",
+                )
+                self._synced_events = end
+            while self._pending_flags:
+                await self._update_task(self._pending_flags.pop(0))
+            if self._closing and self._synced_events == len(self._timeline):
+                return
+
+    async def _update_task(self, request: TaskFlagsRequest) -> None:
+        await self._activity("update_task", request, summary="Opdater opgave")
+
+    async def _record_case(self, closed: bool = False) -> None:
+        case = self._require_case()
+        await self._activity(
+            "record_case",
+            CaseRecord(
+                workflow_id=workflow.info().workflow_id,
+                case_number=case.case_number,
+                school_id=case.school_id,
+                phase=self._phase,
+                status=self._status,
+                route=self._route,
+                severity=self._severity,
+                opened_at=workflow.info().start_time,
+                closed_at=workflow.now() if closed else None,
+            ),
+            summary=f"Sagens status: {PHASE_DA[self._phase]}",
+        )
+
+    def _set_phase(self, phase: Phase) -> None:
+        self._phase = phase
+        self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_DA[phase]}")
+        self._publish()
+
+    def _publish(self) -> None:
+        """Keep search attributes and the UI's current details in step with the case."""
+        case = self._require_case()
+        now = workflow.now()
+        open_tasks = self._open_tasks()
+        values: dict[str, Any] = {
+            sa.CASE_NUMBER.name: case.case_number,
+            sa.SCHOOL_ID.name: case.school_id,
+            sa.CASE_PHASE.name: self._phase.value,
+            sa.CASE_STATUS.name: self._status.value,
+            sa.CASE_ROUTE.name: self._route.value,
+            sa.CASE_SEVERITY.name: self._severity.value,
+            sa.OPEN_TASK_COUNT.name: len(open_tasks),
+            sa.NEXT_DEADLINE.name: min((v.due_at for v in open_tasks), default=None),
+            sa.HAS_OVERDUE_TASK.name: any(v.overdue(now) for v in open_tasks),
+        }
+        changed = {k: v for k, v in values.items() if self._published.get(k, ...) != v}
+        if not changed:
+            return
+        updates = []
+        for key in sa.ALL:
+            if key.name not in changed:
+                continue
+            value = changed[key.name]
+            updates.append(key.value_unset() if value is None else key.value_set(value))
+        workflow.upsert_search_attributes(updates)
+        self._published.update(changed)
+        lines = [
+            f"**Sag {case.case_number}** · {case.school_id}",
+            f"Fase: {PHASE_DA[self._phase]} · Status: {self._status.value} · "
+            f"Spor: {self._route.value} · Alvor: {self._severity.value}",
+        ]
+        for view in sorted(open_tasks, key=lambda v: v.due_at):
+            lines.append(f"- {view.title} ({view.role.value}), frist {self._local(view.due_at)}")
+        if self._next_timer is not None:
+            lines.append(f"Næste timer: {self._next_timer.what} {self._local(self._next_timer.at)}")
+        workflow.set_current_details("\n".join(lines))
+
+    def _note_facts(self, preserve: PreserveDecision) -> NoteFacts:
+        case = self._require_case()
+        uncover = self._latest_decision("assess.uncover", UncoverDecision)
+        return NoteFacts(
+            case_number=case.case_number,
+            school_id=case.school_id,
+            reported_at=case.reported_at,
+            participants=[
+                f"{p.pseudonym} ({ROLE_DA[p.role]}, {p.age} år"
+                + (", samme skole)" if p.same_school else ", anden skole)")
+                for p in case.participants
+            ],
+            violation_types=[v.value for v in case.violation_types],
+            what=uncover.what,
+            where=uncover.where,
+            when_occurred=uncover.when_occurred,
+            evidence=[
+                f"{item.kind}, opbevares af {item.held_by}, sikret {self._local(item.secured_at)}"
+                + (", brugernavne noteret" if item.usernames_noted else "")
+                + (", tidspunkter noteret" if item.times_noted else "")
+                for item in preserve.evidence
+            ],
+            route=self._route,
+            severity=self._severity,
+        )
+
+    # --------------------------------------------------------------- helpers
+
+    async def _activity(
+        self, name: str, arg: Any, *, summary: str, result_type: type | None = None
+    ) -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            summary=summary,
+            result_type=result_type,
+        )
+
+    def _open_tasks(self) -> list[TaskView]:
+        return [v for v in self._tasks.values() if v.status == TaskStatus.OPEN]
+
+    def _decision(self, view: TaskView, kind: type) -> Any:
+        decision = self._decisions[view.task_id]
+        assert isinstance(decision, kind)
+        return decision
+
+    def _latest_decision(self, key: str, kind: type) -> Any:
+        done = [v for v in self._tasks.values() if v.key == key and v.task_id in self._decisions]
+        return self._decision(max(done, key=lambda v: v.completed_at or v.opened_at), kind)
+
+    def _local(self, moment: datetime) -> str:
+        tz = self._tz or calendar.COPENHAGEN
+        return moment.astimezone(tz).strftime("%d.%m.%Y kl. %H:%M")
+
+    def _require_case(self) -> CaseInput:
+        return self._case
+
+    def _require_procedure(self) -> Procedure:
+        assert self._procedure is not None
+        return self._procedure
+
+    def _require_tz(self) -> ZoneInfo:
+        assert self._tz is not None
+        return self._tz

@@ -1,0 +1,90 @@
+"""Why a message to a case is refused, in Danish and English for staff.
+
+Pure: used by the case workflow's signal handlers and the `submit_task` validator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Rejection(Exception):
+    """A message the case refuses; the text is shown to staff as it is."""
+
+
+def parse(model: type[M], raw: Any) -> M:
+    """Validate a raw message into its model, or refuse it naming each bad field."""
+    if raw is None:
+        raise Rejection("Beskeden har intet indhold / The message has no content")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise Rejection(describe_errors(exc.errors())) from None
+
+
+def describe_errors(errors: Iterable[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors:
+        field = ".".join(str(part) for part in error.get("loc", ())) or "(besked/message)"
+        message = str(error.get("msg", "ugyldig værdi / invalid value"))
+        message = message.removeprefix("Value error, ")
+        parts.append(f"felt/field '{field}': {message}")
+    return "Ugyldig besked / Invalid message: " + "; ".join(parts)
+
+
+def unknown_task(key: str) -> Rejection:
+    return Rejection(f"Ukendt opgave '{key}' / Unknown task '{key}'")
+
+
+def not_open_yet(key: str) -> Rejection:
+    return Rejection(
+        f"Opgaven '{key}' er ikke åben endnu / Task '{key}' is not open yet"
+    )
+
+
+def already_done(key: str) -> Rejection:
+    return Rejection(f"Opgaven '{key}' er allerede udført / Task '{key}' is already done")
+
+
+def unknown_instance(task_id: str) -> Rejection:
+    return Rejection(
+        f"Opgaven '{task_id}' findes ikke i sagen / Task '{task_id}' does not exist in this case"
+    )
+
+
+def wrong_role(key: str, required: str, given: str) -> Rejection:
+    return Rejection(
+        f"Opgaven '{key}' udføres af rollen '{required}', ikke '{given}' / "
+        f"Task '{key}' is for role '{required}', not '{given}'"
+    )
+
+
+def wrong_decision(key: str, decision_task: str) -> Rejection:
+    return Rejection(
+        f"Beslutningen hører til opgaven '{decision_task}', ikke '{key}' / "
+        f"The decision is of the type for task '{decision_task}', not '{key}'"
+    )
+
+
+def reason_required(deviations: list[str]) -> Rejection:
+    listed = " ".join(deviations)
+    return Rejection(
+        f"Beslutningen afviger fra anbefalingen og skal begrundes i feltet 'reason': {listed} / "
+        "The decision deviates from the recommendation: give a reason in the field 'reason'"
+    )
+
+
+def no_follow_up_left() -> Rejection:
+    return Rejection(
+        "Der er ingen flere planlagte opfølgninger: vælg 'close' eller 'reopen' / "
+        "No further follow-up is planned: choose 'close' or 'reopen'"
+    )
+
+
+def case_ended(status: str) -> Rejection:
+    return Rejection(f"Sagen er afsluttet ({status}) / The case has ended ({status})")
