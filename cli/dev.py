@@ -1,0 +1,264 @@
+"""`sagsflow dev`: everything on one machine — Temporal dev server + Web UI, worker, SQLite store.
+
+Start order: Temporal server → client → store (schema) → worker → extra services (the HTTP
+API joins here later). Ctrl+C or SIGTERM stops them in reverse order. All state lives in the
+data folder (`temporal.db`, `sagsflow.db`, `temporal.log`), so cases survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from cli.devserver import DevServer, DevServerError
+from store import Store
+from workers.connection import connect_client
+from workers.logs import configure_logging
+from workers.settings import Settings
+from workers.worker import build_worker
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path = Path("data")
+    port: int = 7233
+    ui_port: int = 8233
+    api_port: int = 8000  # reserved for the HTTP API, which is not part of `dev` yet
+    # None: sqlite+aiosqlite:///<data_dir>/sagsflow.db (filled in on construction).
+    database_url: str | None = None
+    task_queue: str = "sagsflow-cases"
+    codec_endpoint: str | None = None
+    headless: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+        if not self.database_url:
+            url = f"sqlite+aiosqlite:///{self.data_dir / 'sagsflow.db'}"
+            object.__setattr__(self, "database_url", url)
+
+
+@dataclass(frozen=True)
+class DevContext:
+    """What an extra service gets: the running pieces it may use."""
+
+    options: DevOptions
+    server: DevServer
+    client: Client
+    store: Store
+    settings: Settings = field(repr=False)
+
+
+# An extra service (e.g. the HTTP API) is an async context manager factory. It runs while the
+# context is entered and yields rows for the "where is everything" table, e.g.
+# [("HTTP API", "http://127.0.0.1:8000")]. Services start after the worker, stop before it.
+DevService = Callable[[DevContext], AbstractAsyncContextManager[Iterable[tuple[str, str]] | None]]
+
+
+class _StopRequested(Exception):
+    """SIGINT/SIGTERM arrived while starting up."""
+
+
+async def run_dev(
+    options: DevOptions,
+    *,
+    services: Sequence[DevService] = (),
+    console: Console | None = None,
+) -> None:
+    """Runs until SIGINT or SIGTERM (or a fatal worker error), then stops everything."""
+    console = console or Console()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # First thing: a signal during the (up to 30 s) startup also ends in a clean stop.
+    for stop_signal in STOP_SIGNALS:
+        loop.add_signal_handler(stop_signal, stop.set)
+    try:
+        async with AsyncExitStack() as stack:
+            started = await _start_everything(stack, options, services, stop, console)
+            console.print(_where_everything_is(started))
+            running = started.worker_task
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if running.done() and not stop.is_set():
+                console.print("[red]Workeren stoppede uventet / the worker stopped unexpectedly")
+            console.print("Stopper … / stopping …")
+    except _StopRequested:
+        pass
+    finally:
+        for stop_signal in STOP_SIGNALS:
+            loop.remove_signal_handler(stop_signal)
+    console.print("[bold]sagsflow dev er stoppet. Farvel! / sagsflow dev stopped. Goodbye![/]")
+
+
+@dataclass
+class _Started:
+    server: DevServer
+    options: DevOptions
+    worker_task: asyncio.Task[None]
+    extra_rows: list[tuple[str, str]]
+
+
+async def _start_everything(
+    stack: AsyncExitStack,
+    options: DevOptions,
+    services: Sequence[DevService],
+    stop: asyncio.Event,
+    console: Console,
+) -> _Started:
+    server = DevServer(
+        options.data_dir,
+        port=options.port,
+        ui_port=options.ui_port,
+        codec_endpoint=options.codec_endpoint,
+        headless=options.headless,
+    )
+    settings = Settings.from_env().with_overrides(
+        temporal_address=server.address,
+        temporal_namespace=server.namespace,
+        task_queue=options.task_queue,
+        database_url=options.database_url,
+    )
+    configure_logging(settings.log_format, settings.log_level)
+
+    with console.status("Starter Temporal-serveren … / starting the Temporal dev server …"):
+        await _unless_stopped(stack.enter_async_context(server), stop)
+    stack.push_async_callback(_say, console, "Temporal-serveren er stoppet / server stopped")
+
+    # The one place that knows the data converter (pydantic now, plus the codec later).
+    client = await _unless_stopped(connect_client(settings), stop)
+
+    store = Store.from_url(settings.database_url)
+    stack.push_async_callback(store.dispose)
+    await _unless_stopped(store.create_schema(), stop)
+
+    worker = build_worker(client, store, settings.task_queue)
+    worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
+    stack.push_async_callback(_shut_down_worker, worker, worker_task, console)
+
+    extra_rows: list[tuple[str, str]] = []
+    context = DevContext(options, server, client, store, settings)
+    for service in services:
+        rows = await _unless_stopped(stack.enter_async_context(service(context)), stop)
+        extra_rows.extend(rows or ())
+    return _Started(server, options, worker_task, extra_rows)
+
+
+async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
+    """Awaits `awaitable`, or cancels it and raises _StopRequested when a stop signal comes."""
+    task = asyncio.ensure_future(awaitable)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _StopRequested
+    return task.result()
+
+
+async def _shut_down_worker(worker: Worker, running: asyncio.Task[None], console: Console) -> None:
+    if not running.done():
+        await worker.shutdown()
+    console.print("Workeren er stoppet / worker stopped")
+    # Surfaces a fatal worker error, now that nothing is left running.
+    await running
+
+
+async def _say(console: Console, text: str) -> None:
+    console.print(text)
+
+
+def _where_everything_is(started: _Started) -> Table:
+    server, options = started.server, started.options
+    table = Table(
+        title="sagsflow dev kører / is running",
+        show_header=False,
+        title_justify="left",
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Temporal frontend", server.address)
+    table.add_row("Web UI", server.ui_url or "slået fra / disabled (--headless)")
+    table.add_row("Namespace", server.namespace)
+    table.add_row("Task queue", options.task_queue)
+    table.add_row("Database", str(options.database_url))
+    table.add_row("Datamappe / data folder", str(server.data_dir))
+    table.add_row("Temporal-log / server log", str(server.log_path))
+    for label, value in started.extra_rows:
+        table.add_row(label, value)
+    table.add_row("Stop", "Ctrl+C (SIGINT) eller/or SIGTERM")
+    return table
+
+
+def dev(
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for the Temporal and sagsflow databases and the server log. "
+            "Mappe til data.",
+        ),
+    ] = Path("data"),
+    port: Annotated[
+        int, typer.Option(help="Temporal frontend (gRPC) port. Port til Temporal.")
+    ] = 7233,
+    ui_port: Annotated[
+        int, typer.Option(help="Temporal Web UI port. Port til web-UI.")
+    ] = 8233,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            # No [brackets]: typer's rich help would read them as markup and drop them.
+            help="SQLAlchemy URL of the store (default: SQLite file sagsflow.db in the "
+            "data folder). Databasens adresse.",
+        ),
+    ] = None,
+    task_queue: Annotated[
+        str, typer.Option(help="Task queue of the case workflows. Opgavekø.")
+    ] = "sagsflow-cases",
+    ui_codec_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="Codec server URL the Web UI uses to decrypt payloads. "
+            "Codec-server til web-UI.",
+        ),
+    ] = None,
+    headless: Annotated[
+        bool, typer.Option(help="Run without the Web UI. Uden web-UI.")
+    ] = False,
+) -> None:
+    """Run Temporal (dev server + Web UI), the worker and the store on this machine.
+
+    Kør det hele lokalt: Temporal, web-UI, worker og database. Stop med Ctrl+C.
+    """
+    options = DevOptions(
+        data_dir=data_dir,
+        port=port,
+        ui_port=ui_port,
+        database_url=database_url,
+        task_queue=task_queue,
+        codec_endpoint=ui_codec_endpoint,
+        headless=headless,
+    )
+    try:
+        asyncio.run(run_dev(options))
+    except DevServerError as exc:
+        # markup=False: the server log tail in the message may contain [brackets].
+        Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(code=1) from exc
+
