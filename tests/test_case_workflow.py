@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -404,3 +405,63 @@ async def test_action_plan_deadline_skips_christmas_holidays(
         await assert_inbox(
             run, "stop.action_plan", "leadership", datetime(2027, 1, 5, 10, 0, tzinfo=CPH)
         )
+
+
+async def test_suspected_parents_are_involved_only_after_the_underretning(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), parents_suspected=True)
+    async with running_case(env, store, task_queue, case) as run:
+        await run.wait_open("assess.uncover")
+        assert await open_keys(run) == {"assess.uncover"}
+        await run.complete("assess.uncover")
+        snap = await run.snapshot()
+        assert snap.recommendation is not None and snap.recommendation.underretning
+        await run.complete("assess.evaluate", underretning=True)
+        await run.wait_open("report.underretning")
+        assert "assess.involve_custody" not in await open_keys(run)
+        await run.complete("report.underretning")
+        custody = await run.wait_open("assess.involve_custody")
+        assert custody.role == "leadership"
+        underretning = next(t for t in (await run.snapshot()).done_tasks
+                            if t.key == "report.underretning")
+        assert underretning.completed_at is not None
+        assert custody.opened_at >= underretning.completed_at
+
+
+async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        await run.wait_open("assess.uncover")
+        await run.handle.signal(
+            DigitalViolationCase.add_note,
+            {"author": TEACHER.model_dump(mode="json"), "text": "Mor til P1 har ringet"},
+        )
+        await run.handle.signal(
+            DigitalViolationCase.reassign_task,
+            {"task_key": "assess.uncover", "by": LEADER.model_dump(mode="json"),
+             "assignee": "kontaktlaerer7b"},
+        )
+        snap = await run.wait_for(
+            lambda s: any(e.kind == EventKind.TASK_REASSIGNED for e in s.timeline), "reassigned"
+        )
+        assert any(e.kind == EventKind.NOTE_ADDED and e.text == "Mor til P1 har ringet"
+                   and e.actor == TEACHER for e in snap.timeline)
+        assert next(t for t in snap.open_tasks if t.key == "assess.uncover").assignee == (
+            "kontaktlaerer7b")
+        for _ in range(100):
+            row = await run.wait_inbox("assess.uncover")
+            if row.assignee == "kontaktlaerer7b":
+                break
+            await asyncio.sleep(0.05)
+        assert row.assignee == "kontaktlaerer7b"
+        # Reassigning a task that is not open is refused and recorded, nothing else changes.
+        await run.handle.signal(
+            DigitalViolationCase.reassign_task,
+            {"task_key": "close.evaluate", "by": LEADER.model_dump(mode="json"),
+             "assignee": "x"},
+        )
+        await run.wait_for(lambda s: any(e.kind == EventKind.REJECTED for e in s.timeline),
+                           "rejected reassignment")
