@@ -5,7 +5,7 @@ platform's screens. Every write is idempotent so an activity retry never duplica
 """
 
 from store.engine import DEFAULT_DATABASE_URL
-from store.models import CaseRow, OutboxRow, TaskRow, TimelineEventRow
+from store.models import CaseRow, OutboxRow, ParticipantRow, TaskRow, TimelineEventRow
 from store.repository import Store
 from store.types import NaiveDatetimeError
 
@@ -14,6 +14,7 @@ __all__ = [
     "CaseRow",
     "NaiveDatetimeError",
     "OutboxRow",
+    "ParticipantRow",
     "Store",
     "TaskRow",
     "TimelineEventRow",

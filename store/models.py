@@ -134,3 +134,18 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class ParticipantRow(Base):
+    """A participant's name behind a case-local pseudonym. The only place names are kept:
+    never in workflow payloads, search attributes or logs."""
+
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("workflow_id", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(WORKFLOW_ID)
+    case_number: Mapped[str] = mapped_column(CASE_NUMBER)
+    pseudonym: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

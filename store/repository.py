@@ -28,7 +28,7 @@ from schemas.activities import (
 from schemas.common import StaffRole, TaskStatus
 from store.engine import DEFAULT_DATABASE_URL, create_engine
 from store.migrate import upgrade_to_head
-from store.models import Base, CaseRow, OutboxRow, TaskRow, TimelineEventRow
+from store.models import Base, CaseRow, OutboxRow, ParticipantRow, TaskRow, TimelineEventRow
 from store.types import NaiveDatetimeError
 
 # Advisory lock key that serialises schema upgrades on PostgreSQL.
@@ -163,7 +163,33 @@ class Store:
         )
         return bool(await self._execute_returning(statement))
 
+    async def save_participant_names(
+        self, workflow_id: str, case_number: str, names: dict[str, str]
+    ) -> None:
+        """Names behind pseudonyms (P1 → name); saving again replaces a name."""
+        if not names:
+            return
+        now = datetime.now(UTC)
+        insert = self._insert(ParticipantRow).values([
+            {"workflow_id": workflow_id, "case_number": case_number, "pseudonym": pseudonym,
+             "name": name, "updated_at": now}
+            for pseudonym, name in names.items()
+        ])
+        statement = insert.on_conflict_do_update(
+            index_elements=[ParticipantRow.workflow_id, ParticipantRow.pseudonym],
+            set_={"name": insert.excluded.name, "updated_at": insert.excluded.updated_at},
+        )
+        await self._execute(statement)
+
     # --- reads (API, CLI, tests) ---------------------------------------------------------
+
+    async def participant_names(self, workflow_id: str) -> dict[str, str]:
+        query = (
+            select(ParticipantRow)
+            .where(ParticipantRow.workflow_id == workflow_id)
+            .order_by(ParticipantRow.pseudonym)
+        )
+        return {row.pseudonym: row.name for row in await self._all(query)}
 
     async def get_case(self, workflow_id: str) -> CaseRow | None:
         return await self._first(select(CaseRow).where(CaseRow.workflow_id == workflow_id))

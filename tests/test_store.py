@@ -230,3 +230,12 @@ async def test_inbox_lists_by_deadline_and_filters(store: Store) -> None:
         "assess.uncover-1",
     ]
     assert await store.list_tasks(status="done", school_id=kit.SCHOOL) == []
+
+
+async def test_participant_names_are_kept_per_case_and_can_be_corrected(store: Store) -> None:
+    await store.save_participant_names("case-A", "A", {"P1": "Anna Jensen", "P2": "Bo Holm"})
+    await store.save_participant_names("case-B", "B", {"P1": "Carl Berg"})
+    await store.save_participant_names("case-A", "A", {"P2": "Bo Holm-Nielsen"})
+    assert await store.participant_names("case-A") == {"P1": "Anna Jensen", "P2": "Bo Holm-Nielsen"}
+    assert await store.participant_names("case-B") == {"P1": "Carl Berg"}
+    assert await store.participant_names("case-C") == {}
