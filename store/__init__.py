@@ -5,11 +5,19 @@ platform's screens. Every write is idempotent so an activity retry never duplica
 """
 
 from store.engine import DEFAULT_DATABASE_URL
-from store.models import CaseRow, OutboxRow, ParticipantRow, TaskRow, TimelineEventRow
+from store.models import (
+    AccessLogRow,
+    CaseRow,
+    OutboxRow,
+    ParticipantRow,
+    TaskRow,
+    TimelineEventRow,
+)
 from store.repository import Store
 from store.types import NaiveDatetimeError
 
 __all__ = [
+    "AccessLogRow",
     "DEFAULT_DATABASE_URL",
     "CaseRow",
     "NaiveDatetimeError",

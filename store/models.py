@@ -134,6 +134,11 @@ class OutboxRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Delivery bookkeeping for the dispatcher: a row is claimed before it is sent, so two
+    # dispatchers never send the same row; a failed attempt waits until next_attempt_at.
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ParticipantRow(Base):
@@ -149,3 +154,20 @@ class ParticipantRow(Base):
     pseudonym: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AccessLogRow(Base):
+    """Who read or did what to which case, when and why. The data subject may see it all."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index(None, "case_number", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(STAFF_ID)
+    actor_roles: Mapped[str] = mapped_column(String(200))  # comma-separated StaffRole values
+    action: Mapped[str] = mapped_column(String(64))  # e.g. read_case, complete_task
+    case_number: Mapped[str | None] = mapped_column(CASE_NUMBER)
+    purpose: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(VOCABULARY)  # allowed, denied, failed
+    detail: Mapped[str | None] = mapped_column(Text)  # ids only, never personal data
