@@ -109,6 +109,10 @@ PHASE_DA = {
 }
 
 
+def current_workflow_id() -> str:
+    return workflow.info().workflow_id
+
+
 class Reopened(Exception):
     """A new incident re-opened assessment: the current round stops where it is."""
 
@@ -411,7 +415,7 @@ class DigitalViolationCase:
         await self._activity(
             "open_task",
             OpenTaskRequest(
-                workflow_id=workflow.info().workflow_id,
+                workflow_id=current_workflow_id(),
                 case_number=case.case_number,
                 school_id=case.school_id,
                 task_id=task_id,
@@ -454,28 +458,38 @@ class DigitalViolationCase:
 
     async def _remind(self, view: TaskView) -> None:
         view.reminded = True
-        self._event(
+        await self._flag_overdue(
+            view,
             EventKind.TASK_REMINDED,
             f"Påmindelse: fristen for '{view.title}' er overskredet",
-            task_id=view.task_id,
+            TaskFlagsRequest(workflow_id=current_workflow_id(), task_id=view.task_id, reminded=True),
+            NotificationKind.REMINDER,
+            view.role,
         )
-        await self._update_task(TaskFlagsRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id, reminded=True
-        ))
-        await self._notify(view, NotificationKind.REMINDER, view.role)
-        self._publish()
 
     async def _escalate(self, view: TaskView) -> None:
         view.escalated = True
-        self._event(
+        await self._flag_overdue(
+            view,
             EventKind.TASK_ESCALATED,
             f"Eskaleret til ledelsen: '{view.title}' er ikke udført",
-            task_id=view.task_id,
+            TaskFlagsRequest(workflow_id=current_workflow_id(), task_id=view.task_id, escalated=True),
+            NotificationKind.ESCALATION,
+            StaffRole.LEADERSHIP,
         )
-        await self._update_task(TaskFlagsRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id, escalated=True
-        ))
-        await self._notify(view, NotificationKind.ESCALATION, StaffRole.LEADERSHIP)
+
+    async def _flag_overdue(
+        self,
+        view: TaskView,
+        kind: EventKind,
+        text: str,
+        flags: TaskFlagsRequest,
+        notification: NotificationKind,
+        recipient: StaffRole,
+    ) -> None:
+        self._event(kind, text, task_id=view.task_id)
+        await self._update_task(flags)
+        await self._notify(view, notification, recipient)
         self._publish()
 
     async def _close_task(self, view: TaskView, status: TaskStatus) -> None:
@@ -490,7 +504,7 @@ class DigitalViolationCase:
         await self._activity(
             "close_task",
             CloseTaskRequest(
-                workflow_id=workflow.info().workflow_id,
+                workflow_id=current_workflow_id(),
                 task_id=view.task_id,
                 status=view.status,
                 closed_at=view.completed_at or workflow.now(),
@@ -506,8 +520,8 @@ class DigitalViolationCase:
         await self._activity(
             "enqueue_notification",
             NotificationRequest(
-                key=f"{workflow.info().workflow_id}:{view.task_id}:{kind.value}",
-                workflow_id=workflow.info().workflow_id,
+                key=f"{current_workflow_id()}:{view.task_id}:{kind.value}",
+                workflow_id=current_workflow_id(),
                 case_number=case.case_number,
                 school_id=case.school_id,
                 kind=kind,
@@ -694,7 +708,7 @@ class DigitalViolationCase:
             task_id=view.task_id,
         )
         self._pending_flags.append(TaskFlagsRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id, assignee=change.assignee
+            workflow_id=current_workflow_id(), task_id=view.task_id, assignee=change.assignee
         ))
 
     @workflow.query(name="snapshot")
@@ -706,7 +720,7 @@ class DigitalViolationCase:
         return CaseSnapshot(
             case_number=case.case_number,
             school_id=case.school_id,
-            workflow_id=workflow.info().workflow_id,
+            workflow_id=current_workflow_id(),
             procedure_version=self._procedure.spec.version if self._procedure else "",
             phase=self._phase,
             status=self._status,
@@ -868,7 +882,7 @@ class DigitalViolationCase:
                 await self._activity(
                     "append_timeline",
                     TimelineBatch(
-                        workflow_id=workflow.info().workflow_id,
+                        workflow_id=current_workflow_id(),
                         case_number=case.case_number,
                         events=self._timeline[self._synced_events:end],
                     ),
@@ -888,7 +902,7 @@ class DigitalViolationCase:
         await self._activity(
             "record_case",
             CaseRecord(
-                workflow_id=workflow.info().workflow_id,
+                workflow_id=current_workflow_id(),
                 case_number=case.case_number,
                 school_id=case.school_id,
                 phase=self._phase,
