@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from schemas.evidence import RULE, material_kind
 
 # Case-local pseudonyms (P1, P2, ...). Children are never named in workflow payloads.
 Pseudonym = Annotated[
@@ -34,9 +36,31 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class Model(BaseModel):
-    """Base for every contract model: unknown fields are errors, not silently dropped."""
+    """Base for every contract model: unknown fields are errors, not silently dropped, and no
+    text anywhere may carry evidence material (images, video, encoded blobs)."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_evidence_material(cls, value: Any) -> Any:
+        for text in _texts(value):
+            kind = material_kind(text)
+            if kind is not None:
+                # Name the kind, never echo the content.
+                raise ValueError(f"{RULE} ({kind})")
+        return value
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings inside a field's value; nested models have checked their own."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        return [text for pair in value.items() for item in pair for text in _texts(item)]
+    return []
 
 
 class StaffRole(StrEnum):

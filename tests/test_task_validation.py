@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -103,7 +104,11 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         )
         await run.wait_open("assess.involve_leadership")
         # The rejections are in the store's timeline too.
-        events = await store.list_events(run.handle.id)
+        for _ in range(100):
+            events = await store.list_events(run.handle.id)
+            if sum(e.kind == "rejected" for e in events) == len(wrong) + 2:
+                break
+            await asyncio.sleep(0.05)
         assert sum(e.kind == "rejected" for e in events) == len(wrong) + 2
 
 
@@ -120,3 +125,34 @@ async def test_leadership_cannot_complete_the_personal_underretning_duty(
         with pytest.raises(WorkflowUpdateFailedError) as exc:
             await run.handle.execute_update(DigitalViolationCase.submit_task, body)
         assert "rollen 'case_owner'" in str(exc.value.cause)
+
+
+async def test_a_signal_carrying_an_image_is_rejected_without_storing_it(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    import base64
+
+    blob = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2).decode()
+    case = case_input(await env.get_current_time())
+    async with running_case(env, store, task_queue, case) as run:
+        await run.wait_open("assess.uncover")
+        await run.handle.signal(DigitalViolationCase.add_note, {
+            "author": TEACHER.model_dump(mode="json"), "text": f"data:image/png;base64,{blob}"})
+        await run.handle.signal(DigitalViolationCase.complete_task, completion(
+            f"assess.uncover{blob}", decision("assess.uncover", await run.now())))
+        await run.handle.signal(DigitalViolationCase.complete_task, completion(
+            "assess.uncover", decision("assess.uncover", await run.now(), where=blob)))
+        snap = await run.wait_for(
+            lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == 3, "rejections")
+        rejected = [e for e in snap.timeline if e.kind == EventKind.REJECTED]
+        assert "Gem aldrig materiale" in (rejected[0].reason or "")
+        assert "decision.assess.uncover.where" in (rejected[2].reason or "")
+        assert all(blob[:32] not in e.model_dump_json() for e in snap.timeline)
+        for _ in range(100):  # the store follows the workflow's timeline shortly after
+            events = await store.list_events(run.handle.id)
+            if sum(e.kind == "rejected" for e in events) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert sum(e.kind == "rejected" for e in events) == 3
+        assert all(blob[:32] not in (e.text + (e.reason or "")) for e in events)
+        assert snap.status == "active" and "assess.uncover" in {t.key for t in snap.open_tasks}

@@ -831,12 +831,14 @@ class DigitalViolationCase:
                     break
                 except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
                     continue
-        task_id = raw.get("task_key") if isinstance(raw, dict) else None
+        task_id = raw.get("task_id") or raw.get("task_key") if isinstance(raw, dict) else None
+        if task_id not in self._tasks and task_id not in DECISION_TYPES:
+            task_id = None  # only ids we know: a rejected message's text is not repeated
         self._event(
             EventKind.REJECTED,
             f"Afvist besked '{message}'",
             actor=actor,
-            task_id=task_id if isinstance(task_id, str) else None,
+            task_id=task_id,
             reason=str(rejection),
         )
 

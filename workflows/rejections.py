@@ -5,12 +5,14 @@ Pure: used by the case workflow's signal handlers and the `submit_task` validato
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+_KEY_SHAPE = re.compile(r"[a-z_]{1,20}\.[a-z_]{1,40}(-[0-9]{1,3})?")
 
 
 class Rejection(Exception):
@@ -38,7 +40,9 @@ def describe_errors(errors: Iterable[dict[str, Any]]) -> str:
 
 
 def unknown_task(key: str) -> Rejection:
-    return Rejection(f"Ukendt opgave '{key}' / Unknown task '{key}'")
+    # Echo only what looks like a task key: a message's text must never reach the timeline.
+    shown = f" '{key}'" if _KEY_SHAPE.fullmatch(key) else ""
+    return Rejection(f"Ukendt opgave{shown} / Unknown task{shown}")
 
 
 def not_open_yet(key: str) -> Rejection:
