@@ -154,6 +154,8 @@ class ParticipantRow(Base):
     pseudonym: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Contact details (e.g. the custody holders' phone and mail): as personal as the name.
+    contact: Mapped[str | None] = mapped_column(Text)
 
 
 class AccessLogRow(Base):

@@ -7,12 +7,12 @@ activity racing each other leave exactly one row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, and_, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -28,7 +28,15 @@ from schemas.activities import (
 from schemas.common import StaffRole, TaskStatus
 from store.engine import DEFAULT_DATABASE_URL, create_engine
 from store.migrate import upgrade_to_head
-from store.models import Base, CaseRow, OutboxRow, ParticipantRow, TaskRow, TimelineEventRow
+from store.models import (
+    AccessLogRow,
+    Base,
+    CaseRow,
+    OutboxRow,
+    ParticipantRow,
+    TaskRow,
+    TimelineEventRow,
+)
 from store.types import NaiveDatetimeError
 
 # Advisory lock key that serialises schema upgrades on PostgreSQL.
@@ -227,6 +235,99 @@ class Store:
             query = query.where(OutboxRow.workflow_id == workflow_id)
         return await self._all(query.order_by(OutboxRow.created_at, OutboxRow.id))
 
+    # --- outbox delivery (the notification dispatcher) ----------------------------------
+
+    async def claim_outbox(
+        self, now: datetime, lease: timedelta, limit: int = 1
+    ) -> list[OutboxRow]:
+        """Claims up to `limit` rows that are due, oldest first, and counts the attempt.
+
+        A claimed row is invisible to every other claim until `now + lease`, so two dispatchers
+        never send the same row. One UPDATE … RETURNING: atomic on SQLite (one writer at a
+        time) and on PostgreSQL, where the conditions are re-checked on a row another
+        transaction just changed, and SKIP LOCKED lets the other dispatcher take the next row.
+        """
+        claimable = _claimable_outbox(now)
+        chosen = (
+            select(OutboxRow.id)
+            .where(*claimable)
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(limit)
+        )
+        if self.engine.dialect.name == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        # A CTE, evaluated once: as `id IN (subquery)` PostgreSQL may run the subquery again
+        # for every row, and the LIMIT would no longer hold.
+        candidates = chosen.cte("candidates")
+        if self.engine.dialect.name == "postgresql":
+            candidates = candidates.prefix_with("MATERIALIZED")
+        statement = (
+            update(OutboxRow)
+            .where(OutboxRow.id == candidates.c.id, *claimable)
+            .values(claimed_until=now + lease, attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow)
+            .execution_options(synchronize_session=False)
+        )
+        return list(await self._execute_returning(statement))
+
+    async def mark_sent(self, outbox_id: int, at: datetime, note: str | None = None) -> bool:
+        """Records a delivery and releases the claim; False when the row was already sent.
+
+        `note` (or None) replaces last_error: e.g. that some of the recipients were refused.
+        """
+        statement = (
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id, OutboxRow.sent_at.is_(None))
+            .values(sent_at=at, claimed_until=None, next_attempt_at=None, last_error=note)
+            .returning(OutboxRow.id)
+        )
+        return bool(await self._execute_returning(statement))
+
+    async def mark_failed(
+        self, outbox_id: int, error: str, next_attempt_at: datetime | None
+    ) -> bool:
+        """Records a failed attempt and releases the claim; the row is tried again at
+        `next_attempt_at`, or never (None: failed for good, until requeued)."""
+        statement = (
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id, OutboxRow.sent_at.is_(None))
+            .values(last_error=error, next_attempt_at=next_attempt_at, claimed_until=None)
+            .returning(OutboxRow.id)
+        )
+        return bool(await self._execute_returning(statement))
+
+    async def requeue_failed_outbox(self, now: datetime) -> int:
+        """Gives every row that failed for good a fresh set of attempts (e.g. after the
+        recipients were configured); returns how many."""
+        statement = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.sent_at.is_(None),
+                OutboxRow.last_error.is_not(None),
+                OutboxRow.next_attempt_at.is_(None),
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+            )
+            .values(attempts=0, next_attempt_at=now)
+            .returning(OutboxRow.id)
+        )
+        return len(await self._execute_returning(statement))
+
+    async def list_unsent_outbox(self, after_id: int = 0, limit: int = 100) -> list[OutboxRow]:
+        """Rows not sent yet with an id above `after_id`, in id order (to page through)."""
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.sent_at.is_(None), OutboxRow.id > after_id)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return await self._all(query)
+
+    async def get_task(self, workflow_id: str, task_id: str) -> TaskRow | None:
+        query = select(TaskRow).where(
+            TaskRow.workflow_id == workflow_id, TaskRow.task_id == task_id
+        )
+        return await self._first(query)
+
     # --- plumbing ------------------------------------------------------------------------
 
     def _insert(self, model: type[Base]) -> Any:
@@ -255,6 +356,126 @@ class Store:
     async def _all(self, query: Select[Any]) -> list[Any]:
         async with self._sessions() as session:
             return list((await session.execute(query)).scalars().all())
+
+    # --- HTTP API: access log, participants' details, inbox, readiness -------------------
+
+    async def record_access(
+        self,
+        *,
+        at: datetime,
+        actor_id: str,
+        actor_roles: Iterable[str],
+        action: str,
+        case_number: str | None,
+        purpose: str,
+        outcome: str,
+        detail: str | None = None,
+    ) -> int:
+        """Appends one access-log entry and returns its id; raises if it cannot be written."""
+        statement = (
+            insert(AccessLogRow)
+            .values(
+                at=at,
+                actor_id=actor_id,
+                actor_roles=",".join(sorted(actor_roles)),
+                action=action,
+                case_number=case_number,
+                purpose=purpose,
+                outcome=outcome,
+                detail=detail,
+            )
+            .returning(AccessLogRow.id)
+        )
+        [entry_id] = await self._execute_returning(statement)
+        return int(entry_id)
+
+    async def list_access(self, case_number: str) -> list[AccessLogRow]:
+        """Every access-log entry about one case, oldest first (for the data subject)."""
+        query = (
+            select(AccessLogRow)
+            .where(AccessLogRow.case_number == case_number)
+            .order_by(AccessLogRow.at, AccessLogRow.id)
+        )
+        return await self._all(query)
+
+    async def save_participant_details(
+        self,
+        workflow_id: str,
+        case_number: str,
+        details: Mapping[str, tuple[str, str | None]],
+    ) -> None:
+        """Name and contact details behind pseudonyms (P1 → (name, contact)); replaces both."""
+        if not details:
+            return
+        now = datetime.now(UTC)
+        insert_ = self._insert(ParticipantRow).values([
+            {"workflow_id": workflow_id, "case_number": case_number, "pseudonym": pseudonym,
+             "name": name, "contact": contact, "updated_at": now}
+            for pseudonym, (name, contact) in details.items()
+        ])
+        statement = insert_.on_conflict_do_update(
+            index_elements=[ParticipantRow.workflow_id, ParticipantRow.pseudonym],
+            set_={
+                "name": insert_.excluded.name,
+                "contact": insert_.excluded.contact,
+                "updated_at": insert_.excluded.updated_at,
+            },
+        )
+        await self._execute(statement)
+
+    async def participant_rows(self, workflow_id: str) -> list[ParticipantRow]:
+        query = (
+            select(ParticipantRow)
+            .where(ParticipantRow.workflow_id == workflow_id)
+            .order_by(ParticipantRow.pseudonym)
+        )
+        return await self._all(query)
+
+    async def inbox(
+        self,
+        *,
+        roles: Collection[str] | None,
+        schools: Collection[str] | None,
+        assignee: str | None = None,
+        everywhere_roles: Collection[str] = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[TaskRow]:
+        """Open tasks, earliest deadline first: of `roles` (None: any) at `schools` (None: any),
+        of `everywhere_roles` at any school, and those assigned to `assignee` at `schools`."""
+        at_schools = true() if schools is None else TaskRow.school_id.in_(list(schools))
+        mine = and_(true() if roles is None else TaskRow.role.in_(list(roles)), at_schools)
+        visible = [mine]
+        if everywhere_roles:
+            visible.append(TaskRow.role.in_(list(everywhere_roles)))
+        if assignee is not None:
+            visible.append(and_(TaskRow.assignee == assignee, at_schools))
+        query = (
+            select(TaskRow)
+            .where(TaskRow.status == TaskStatus.OPEN.value, or_(*visible))
+            .order_by(TaskRow.due_at, TaskRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return await self._all(query)
+
+    async def ping(self) -> None:
+        """Raises unless the database answers (readiness)."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+
+def _claimable_outbox(now: datetime) -> tuple[Any, ...]:
+    """Not sent, not claimed by a live dispatcher, and due: new (no error yet) or its retry
+    time has come. A row with an error and no retry time has failed for good."""
+    return (
+        OutboxRow.sent_at.is_(None),
+        or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
+        or_(
+            and_(OutboxRow.next_attempt_at.is_(None), OutboxRow.last_error.is_(None)),
+            OutboxRow.next_attempt_at <= now,
+        ),
+    )
 
 
 @contextmanager

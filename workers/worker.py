@@ -16,6 +16,7 @@ from activities import CaseActivities
 from store import Store
 from workers.connection import connect_client
 from workers.logs import configure_logging
+from workers.notify import NotifySettings, dispatching
 from workers.settings import Settings
 from workflows.case import DigitalViolationCase
 
@@ -50,9 +51,21 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, *, workflows: Sequence[type] | None = None) -> None:
-    """Runs until SIGINT/SIGTERM (or a fatal worker error), then shuts down cleanly."""
+async def run_worker(
+    settings: Settings,
+    *,
+    workflows: Sequence[type] | None = None,
+    notify_settings: NotifySettings | None = None,
+) -> None:
+    """Runs until SIGINT/SIGTERM (or a fatal worker error), then shuts down cleanly.
+
+    With SMTP configured (`NotifySettings`, from the environment unless given) the notification
+    dispatcher runs beside the worker and stops with it.
+    """
     configure_logging(settings.log_format, settings.log_level)
+    if notify_settings is None:
+        # Read before anything starts: a broken recipients file stops the start, not a mail.
+        notify_settings = NotifySettings.from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Installed first, so a signal during connect or migration also ends in a clean stop.
@@ -75,7 +88,8 @@ async def run_worker(settings: Settings, *, workflows: Sequence[type] | None = N
             namespace=settings.temporal_namespace,
             temporal_address=settings.temporal_address,
         )
-        await _run_until_stopped(worker, stop)
+        async with dispatching(store, notify_settings):
+            await _run_until_stopped(worker, stop)
     finally:
         for stop_signal in STOP_SIGNALS:
             loop.remove_signal_handler(stop_signal)
