@@ -1,16 +1,18 @@
 """`sagsflow dev`: everything on one machine — Temporal dev server + Web UI, worker, SQLite store.
 
 Start order: Temporal server → client → store (schema) → worker → extra services (the HTTP
-API joins here later). Ctrl+C or SIGTERM stops them in reverse order. All state lives in the
-data folder (`temporal.db`, `sagsflow.db`, `temporal.log`), so cases survive a restart.
+API on --api-port, with a demo tokens file in the data folder if there is none). Ctrl+C or
+SIGTERM stops them in reverse order. All state lives in the data folder (`temporal.db`,
+`sagsflow.db`, `temporal.log`, `tokens.yaml`), so cases survive a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -21,6 +23,11 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from api.app import create_app
+from api.cases import CaseService
+from api.settings import ApiSettings
+from api.tokens import TokensFileError, write_demo_tokens
+from cli.apiserver import serving
 from cli.devserver import DevServer, DevServerError
 from store import Store
 from workers.connection import connect_client
@@ -37,7 +44,7 @@ class DevOptions:
     data_dir: Path = Path("data")
     port: int = 7233
     ui_port: int = 8233
-    api_port: int = 8000  # reserved for the HTTP API, which is not part of `dev` yet
+    api_port: int = 8000  # the HTTP API
     # None: sqlite+aiosqlite:///<data_dir>/sagsflow.db (filled in on construction).
     database_url: str | None = None
     task_queue: str = "sagsflow-cases"
@@ -206,6 +213,41 @@ def _where_everything_is(started: _Started) -> Table:
     return table
 
 
+def dev_tokens_file(options: DevOptions) -> tuple[Path, bool]:
+    """The API's tokens file (SAGSFLOW_TOKENS_FILE, else tokens.yaml in the data folder),
+    and whether it was just created with demo staff."""
+    configured = os.environ.get("SAGSFLOW_TOKENS_FILE", "").strip()
+    path = Path(configured).expanduser() if configured else options.data_dir / "tokens.yaml"
+    if path.exists():
+        return path, False
+    write_demo_tokens(path)
+    return path, True
+
+
+@asynccontextmanager
+async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
+    """The DevService of the HTTP API: the same client and store as the worker."""
+    tokens, created = dev_tokens_file(context.options)
+    settings = ApiSettings.from_env().with_overrides(
+        tokens_file=tokens, port=context.options.api_port
+    )
+    app = create_app(
+        settings,
+        service=CaseService(context.client, context.store, context.options.task_queue),
+        store=context.store,
+        worker_settings=context.settings,
+    )
+    async with serving(app, settings.host, settings.port) as url:
+        yield [
+            ("HTTP API", f"{url}/api/v1  (docs: {url}/api/v1/docs)"),
+            (
+                "API-tokens / API tokens",
+                f"{tokens}"
+                + ("  (ny, demo-medarbejdere / new, demo staff)" if created else ""),
+            ),
+        ]
+
+
 def dev(
     data_dir: Annotated[
         Path,
@@ -220,6 +262,9 @@ def dev(
     ui_port: Annotated[
         int, typer.Option(help="Temporal Web UI port. Port til web-UI.")
     ] = 8233,
+    api_port: Annotated[
+        int, typer.Option(help="HTTP API port. Port til HTTP-API'et.")
+    ] = 8000,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -242,22 +287,23 @@ def dev(
         bool, typer.Option(help="Run without the Web UI. Uden web-UI.")
     ] = False,
 ) -> None:
-    """Run Temporal (dev server + Web UI), the worker and the store on this machine.
+    """Run Temporal (dev server + Web UI), the worker, the store and the HTTP API here.
 
-    Kør det hele lokalt: Temporal, web-UI, worker og database. Stop med Ctrl+C.
+    Kør det hele lokalt: Temporal, web-UI, worker, database og HTTP-API. Stop med Ctrl+C.
     """
     options = DevOptions(
         data_dir=data_dir,
         port=port,
         ui_port=ui_port,
+        api_port=api_port,
         database_url=database_url,
         task_queue=task_queue,
         codec_endpoint=ui_codec_endpoint,
         headless=headless,
     )
     try:
-        asyncio.run(run_dev(options))
-    except DevServerError as exc:
+        asyncio.run(run_dev(options, services=[http_api]))
+    except (DevServerError, TokensFileError) as exc:
         # markup=False: the server log tail in the message may contain [brackets].
         Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc

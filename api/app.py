@@ -1,0 +1,166 @@
+"""The FastAPI application: `create_app(settings, service, store)`.
+
+Given a CaseService and a Store (as `sagsflow dev` and the tests do), the app uses them; else
+its lifespan connects to Temporal and the store from the environment and closes them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.access import AccessLog
+from api.auth import Authenticator, CurrentStaff, build_authenticator
+from api.cases import CaseService
+from api.errors import error_responses, install_error_handlers
+from api.models import Health, Readiness, StaffView
+from api.openapi import install_openapi
+from api.paging import PageTokens
+from api.routes_cases import router as cases_router
+from api.routes_records import router as records_router
+from api.routes_tasks import router as tasks_router
+from api.settings import ApiSettings
+from store import Store
+from workers.connection import connect_client
+from workers.settings import Settings
+
+API_VERSION = "1.0.0"
+READY_TIMEOUT_SECONDS = 5.0
+DESCRIPTION = """\
+The municipal platform's backend for **digital violations among school students**: the
+action card as durable Temporal workflows.
+
+- **Authentication**: `Authorization: Bearer <token>` — a token from the tokens file (embedded
+  default) or an OIDC access token from the municipality's identity provider.
+- **Access control**: staff see and act on cases of their own schools, tasks only in their
+  own roles; the communications department handles press tasks; operators see all.
+- **Access log**: every read of a case and every action is logged (who, when, what and why:
+  send the purpose in the header `X-Purpose`, default `sagsbehandling`) before it happens; if
+  the log cannot be written, the request fails with 503 and nothing is done.
+- **Errors** are JSON `{"detail": "dansk / English"}`.
+
+Børn omtales med pseudonymer (P1, P2 …); navne findes kun i sagsflows database.
+"""
+
+health_router = APIRouter(prefix="/api/v1", tags=["service"])
+
+
+@health_router.get(
+    "/health",
+    response_model=Health,
+    summary="Liveness / Kører processen",
+    description="Answers 200 while the process runs. No authentication, no dependencies.",
+)
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@health_router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Temporal or the store does not "
+                     "answer."}},
+    summary="Readiness / Klar til at tage imod",
+    description="200 when Temporal and the store both answer, else 503 naming which does "
+    "not. No authentication.",
+)
+async def ready(request: Request) -> Any:
+    service: CaseService = request.app.state.service
+    store: Store = request.app.state.store
+    try:
+        temporal_ok = await asyncio.wait_for(service.ready(), READY_TIMEOUT_SECONDS)
+    except TimeoutError:
+        temporal_ok = False
+    try:
+        await asyncio.wait_for(store.ping(), READY_TIMEOUT_SECONDS)
+        store_ok = True
+    except Exception:  # noqa: BLE001 - any failure (or no answer) means "not ready"
+        store_ok = False
+    body = Readiness(
+        status="ready" if temporal_ok and store_ok else "not_ready",
+        temporal=temporal_ok,
+        store=store_ok,
+    )
+    if body.status == "ready":
+        return body
+    return JSONResponse(status_code=503, content=body.model_dump())
+
+
+@health_router.get(
+    "/me",
+    response_model=StaffView,
+    responses=error_responses(401, 503),
+    summary="Who am I / Hvem er jeg",
+    description="The authenticated caller: staff id, name, roles and schools, as the API "
+    "uses them for access control.",
+)
+async def me(staff: CurrentStaff) -> StaffView:
+    return StaffView(
+        id=staff.id,
+        name=staff.name,
+        roles=sorted(staff.roles, key=lambda role: role.value),
+        schools=sorted(staff.schools),
+    )
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    service: CaseService | None = None,
+    store: Store | None = None,
+    worker_settings: Settings | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    settings = settings or ApiSettings.from_env()
+    # Fails fast here (a missing tokens file, bad OIDC settings), not on the first request.
+    authenticator = authenticator or build_authenticator(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            config = worker_settings or Settings.from_env()
+            own_store = store
+            if own_store is None:
+                own_store = Store.from_url(config.database_url)
+                stack.push_async_callback(own_store.dispose)
+                await own_store.create_schema()
+            own_service = service
+            if own_service is None:
+                client = await connect_client(config)
+                own_service = CaseService(client, own_store, config.task_queue)
+            app.state.store = own_store
+            app.state.service = own_service
+            app.state.access_log = AccessLog(own_store)
+            yield
+
+    app = FastAPI(
+        title="sagsflow API",
+        version=API_VERSION,
+        summary="Digitale krænkelser blandt elever – handlekortet som sagsforløb.",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.authenticator = authenticator
+    secret = settings.page_token_secret
+    app.state.page_tokens = PageTokens(secret.encode("utf-8") if secret else None)
+    if store is not None:
+        app.state.store = store
+        app.state.access_log = AccessLog(store)
+    if service is not None:
+        app.state.service = service
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(cases_router)
+    app.include_router(tasks_router)
+    app.include_router(records_router)
+    install_openapi(app)
+    return app

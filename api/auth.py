@@ -1,0 +1,176 @@
+"""Authentication: bearer tokens from the tokens file (embedded default) or OIDC JWTs.
+
+OIDC: the token's signature is checked against the identity provider's JWKS (RS256 or ES256
+only: no `none`, no shared-secret algorithms), and its issuer, audience and expiry must be
+right. Staff id, name, roles and schools come from configurable claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Annotated, Any, Protocol
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+
+from api.settings import ApiSettings
+from api.staff import Staff
+from api.tokens import TokenFileAuthenticator, Unauthenticated
+from schemas.common import StaffRole
+
+ALGORITHMS = ("RS256", "ES256")
+CLOCK_LEEWAY_SECONDS = 30
+
+
+class AuthenticationUnavailable(Exception):
+    """The identity provider's keys cannot be fetched: not the caller's fault (503)."""
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, token: str) -> Staff: ...
+
+
+class OidcAuthenticator:
+    """JWTs from the municipality's identity provider, checked against its JWKS."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str,
+        roles_claim: str = "roles",
+        schools_claim: str = "schools",
+        staff_id_claim: str = "sub",
+        name_claim: str = "name",
+        jwks_client: jwt.PyJWKClient | None = None,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.roles_claim = roles_claim
+        self.schools_claim = schools_claim
+        self.staff_id_claim = staff_id_claim
+        self.name_claim = name_claim
+        self._jwks = jwks_client or jwt.PyJWKClient(
+            jwks_url, cache_keys=True, lifespan=300, timeout=10
+        )
+
+    async def authenticate(self, token: str) -> Staff:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("Ugyldigt token / Invalid token") from exc
+        if header.get("alg") not in ALGORITHMS:
+            raise Unauthenticated(
+                "Tokenets algoritme er ikke tilladt / The token's algorithm is not allowed"
+            )
+        try:
+            # PyJWKClient fetches over the network (cached): keep it off the event loop.
+            key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise AuthenticationUnavailable(
+                "Identitetsudbyderens nøgler kan ikke hentes / "
+                "The identity provider's keys cannot be fetched"
+            ) from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("Ukendt signeringsnøgle / Unknown signing key") from exc
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=list(ALGORITHMS),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=CLOCK_LEEWAY_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("Tokenet er udløbet / The token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"Ugyldigt token / Invalid token ({type(exc).__name__})") from exc
+        return self.staff_from_claims(claims)
+
+    def staff_from_claims(self, claims: dict[str, Any]) -> Staff:
+        staff_id = _claim(claims, self.staff_id_claim)
+        name = _claim(claims, self.name_claim) or staff_id
+        known = {role.value for role in StaffRole}
+        roles = {StaffRole(role) for role in _strings(_claim(claims, self.roles_claim))
+                 if role in known}
+        try:
+            return Staff(
+                id=staff_id,
+                name=str(name)[:200],
+                roles=frozenset(roles),
+                schools=frozenset(_strings(_claim(claims, self.schools_claim))),
+            )
+        except ValidationError as exc:
+            raise Unauthenticated(
+                "Tokenets oplysninger om medarbejderen er ugyldige / "
+                "The token's staff claims are invalid"
+            ) from exc
+
+
+def _claim(claims: dict[str, Any], name: str) -> Any:
+    """A claim by name; a dotted name reaches into nested objects (realm_access.roles)."""
+    if name in claims:
+        return claims[name]
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    """A list claim, or a space/comma separated string claim, as strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    if isinstance(value, Iterable):
+        return [str(part) for part in value if isinstance(part, str | int)]
+    return []
+
+
+def build_authenticator(settings: ApiSettings) -> Authenticator:
+    if settings.auth == "oidc":
+        assert settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url
+        return OidcAuthenticator(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            roles_claim=settings.oidc_roles_claim,
+            schools_claim=settings.oidc_schools_claim,
+            staff_id_claim=settings.oidc_staff_id_claim,
+            name_claim=settings.oidc_name_claim,
+        )
+    return TokenFileAuthenticator(settings.tokens_file)
+
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A bearer token: from the tokens file (embedded default) or an OIDC access "
+    "token from the municipality's identity provider.",
+)
+
+
+async def current_staff(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Staff:
+    """The FastAPI dependency: the authenticated member of staff, or 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthenticated(
+            "Log ind: send 'Authorization: Bearer <token>' / "
+            "Authentication required: send 'Authorization: Bearer <token>'"
+        )
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(credentials.credentials)
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]

@@ -1,0 +1,92 @@
+"""What the routes share: the services from the app's state, path parameters, and helpers
+that read a case with a time limit and record failures in the access log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from pydantic import StringConstraints
+
+from api.access import AccessDenied, AccessLogUnavailable, Audit
+from api.cases import CaseFacts, CaseService
+from api.errors import CaseEnded, CaseUnavailable
+from schemas.common import CaseNumber
+from schemas.snapshot import CaseSnapshot
+from store import Store
+
+# A query is answered by a worker: without one it would wait for the RPC's own deadline.
+QUERY_TIMEOUT_SECONDS = 20.0
+
+CASE_NUMBER_PATTERN = next(
+    meta.pattern for meta in CaseNumber.__metadata__ if isinstance(meta, StringConstraints)
+)
+TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"
+
+
+def get_service(request: Request) -> CaseService:
+    return request.app.state.service
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+ServiceDep = Annotated[CaseService, Depends(get_service)]
+StoreDep = Annotated[Store, Depends(get_store)]
+CaseNumberPath = Annotated[
+    str,
+    Path(
+        pattern=CASE_NUMBER_PATTERN,
+        max_length=40,
+        description="The municipality's case number, e.g. 2026-0042.",
+    ),
+]
+TaskIdPath = Annotated[
+    str,
+    Path(
+        pattern=TASK_ID_PATTERN,
+        max_length=80,
+        description="A task instance: its key (e.g. 'assess.uncover'), or key and number "
+        "when the task occurs more than once (e.g. 'treat.press-2').",
+    ),
+]
+
+
+def task_key_of(task_id: str) -> str:
+    """'treat.press-2' → 'treat.press'."""
+    key, _, number = task_id.rpartition("-")
+    return key if key and number.isdigit() else task_id
+
+
+async def snapshot_of(service: CaseService, case_number: str) -> CaseSnapshot:
+    try:
+        return await asyncio.wait_for(service.snapshot(case_number), QUERY_TIMEOUT_SECONDS)
+    except TimeoutError as exc:
+        raise CaseUnavailable(
+            f"Sag {case_number} svarer ikke lige nu (kører workeren?) / Case {case_number} "
+            "does not answer right now (is the worker running?)"
+        ) from exc
+
+
+def require_running(facts: CaseFacts) -> None:
+    if not facts.running:
+        raise CaseEnded(facts.case_number)
+
+
+@asynccontextmanager
+async def recorded(
+    audit: Audit, action: str, case_number: str | None, detail: str | None = None
+) -> AsyncIterator[None]:
+    """Whatever fails after the access was logged as allowed is logged as failed, too."""
+    try:
+        yield
+    except (AccessDenied, AccessLogUnavailable):
+        raise
+    except Exception as exc:
+        note = type(exc).__name__ if detail is None else f"{detail}; {type(exc).__name__}"
+        await audit.failed(action, case_number, note)
+        raise

@@ -1,0 +1,357 @@
+"""Cases: open, list, read (snapshot, timeline, press view), and the messages to a case."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api import policy
+from api.access import AuditDep
+from api.cases import CaseSummary
+from api.deps import (
+    CaseNumberPath,
+    ServiceDep,
+    recorded,
+    require_running,
+    snapshot_of,
+)
+from api.errors import InvalidRequest, error_responses
+from api.models import (
+    Accepted,
+    CaseListItem,
+    CaseOpened,
+    CasePage,
+    NewIncidentRequest,
+    OpenCaseRequest,
+    PressInquiryRequest,
+    PressView,
+    Timeline,
+    TimelineNoteRequest,
+    WithdrawRequest,
+)
+from api.paging import InvalidPageToken, PageTokens
+from api.staff import Staff
+from schemas.case import CaseInput, Participant
+from schemas.common import Actor, CaseStatus, Phase, StaffRole
+from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
+from schemas.snapshot import CaseSnapshot, EventKind
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+# A case is opened for what the school learned recently: a date far off is a typing error.
+REPORTED_AT_MAX_AGE = timedelta(days=366)
+REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
+RECEIVED = (
+    "Modtaget; sagen registrerer det i sin tidslinje (en afvisning står også dér) / "
+    "Received; the case records it in its timeline (so is a refusal)"
+)
+
+
+def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
+    """Who acts: the caller, in the first of `preferred` roles they hold (else operator)."""
+    role = staff.preferred_role(*preferred, StaffRole.OPERATOR)
+    if role is None:  # policy already refused callers without any of these roles
+        role = staff.preferred_role() or StaffRole.OPERATOR
+    return Actor(id=staff.id, role=role)
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=CaseOpened,
+    responses=error_responses(401, 403, 409, 422, 503),
+    summary="Open a case / Opret en sag",
+    description="Starts the case workflow for a school. Participants go to Temporal by "
+    "pseudonym only; their names and contact details, when given, are kept in sagsflow's "
+    "database only. The caller is recorded as who opened the case (case owner, leadership or "
+    "TK of the school; operators anywhere).",
+)
+async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep) -> CaseOpened:
+    now = datetime.now(UTC)
+    if body.reported_at > now + REPORTED_AT_CLOCK_SKEW:
+        raise InvalidRequest(
+            "reported_at ligger i fremtiden / reported_at is in the future"
+        )
+    if body.reported_at < now - REPORTED_AT_MAX_AGE:
+        raise InvalidRequest(
+            "reported_at ligger mere end et år tilbage / reported_at is more than a year ago"
+        )
+    staff = audit.staff
+    actor = _actor(staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+    case = CaseInput(
+        case_number=body.case_number,
+        school_id=body.school_id,
+        opened_by=actor,
+        reported_at=body.reported_at,
+        violation_types=body.violation_types,
+        participants=[
+            Participant(
+                pseudonym=p.pseudonym, role=p.role, age=p.age, same_school=p.same_school
+            )
+            for p in body.participants
+        ],
+        offender_known=body.offender_known,
+        parents_suspected=body.parents_suspected,
+        procedure_version=body.procedure_version,
+    )
+    details = {p.pseudonym: (p.name, p.contact) for p in body.participants if p.name}
+    without_name = [p.pseudonym for p in body.participants if p.contact and not p.name]
+    if without_name:
+        raise InvalidRequest(
+            f"Kontaktoplysninger kræver et navn ({', '.join(without_name)}) / "
+            f"contact details need a name ({', '.join(without_name)})"
+        )
+    detail = f"school={body.school_id}; names={','.join(sorted(details)) or '-'}"
+    await audit.check(policy.open_case(staff, body.school_id), "open_case", body.case_number,
+                      detail)
+    async with recorded(audit, "open_case", body.case_number, detail):
+        handle = await service.open_case_with_details(case, details)
+    return CaseOpened(
+        case_number=case.case_number, workflow_id=handle.id, school_id=case.school_id
+    )
+
+
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    responses=error_responses(401, 403, 422, 503),
+    summary="List cases / Sagsliste",
+    description="Cases of the caller's schools (operators: all), newest first, filtered by "
+    "school, phase, status and overdue tasks. From Temporal's search attributes: no personal "
+    "data. Paginated with `page_token` (from `next_page_token`). The list is eventually "
+    "consistent: a change shows within a second or so.",
+)
+async def list_cases(
+    request: Request,
+    audit: AuditDep,
+    service: ServiceDep,
+    school: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$", description="Only this school."),
+    ] = None,
+    phase: Annotated[Phase | None, Query(description="Only cases in this phase.")] = None,
+    status: Annotated[
+        CaseStatus | None, Query(description="Only cases with this status.")
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="Only cases with (true) / without (false) overdue tasks.")
+    ] = None,
+    page_size: Annotated[int, Query(ge=1, le=100, description="Cases per page.")] = 25,
+    page_token: Annotated[
+        str | None,
+        Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$",
+              description="next_page_token of the previous page."),
+    ] = None,
+) -> CasePage:
+    staff = audit.staff
+    schools = None if staff.all_schools else staff.schools
+    page_tokens: PageTokens = request.app.state.page_tokens
+    # A token opens only for the same caller's schools and the same filters.
+    where = ",".join(sorted(schools)) if schools is not None else "*"
+    scope = f"{where}|{school}|{phase}|{status}|{overdue}"
+    token: bytes | None = None
+    if page_token:
+        try:
+            token = page_tokens.open(page_token, scope)
+        except InvalidPageToken as exc:
+            raise InvalidRequest(
+                "Ugyldig sidemarkør: start forfra uden page_token / "
+                "Invalid page token: start again without page_token"
+            ) from exc
+    filters = [
+        f"{name}={value}"
+        for name, value in (("school", school), ("phase", phase), ("status", status),
+                            ("overdue", overdue))
+        if value is not None
+    ]
+    detail = "; ".join(filters) or None
+    await audit.check(policy.list_cases(staff, school), "list_cases", None, detail)
+    async with recorded(audit, "list_cases", None, detail):
+        cases, next_token = await service.list_cases_page(
+            school_ids=schools,
+            school_id=school,
+            phase=phase.value if phase else None,
+            status=status.value if status else None,
+            overdue=overdue,
+            page_size=page_size,
+            page_token=token,
+        )
+    return CasePage(
+        cases=[_list_item(case) for case in cases],
+        next_page_token=page_tokens.seal(next_token, scope) if next_token else None,
+    )
+
+
+def _list_item(case: CaseSummary) -> CaseListItem:
+    return CaseListItem.model_validate(case.model_dump())
+
+
+@router.get(
+    "/cases/{case_number}",
+    response_model=CaseSnapshot,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="A case's snapshot / Sagens overblik",
+    description="Where the case stands, from the workflow itself: phase, status, route, "
+    "severity, open tasks with deadlines, done tasks with their decisions, the recommendation, "
+    "the timeline and the next timer. Participants appear by pseudonym only. Recorded in the "
+    "access log.",
+)
+async def read_case(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
+                    ) -> CaseSnapshot:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
+                      "snapshot")
+    async with recorded(audit, "read_case", case_number, "snapshot"):
+        return await snapshot_of(service, case_number)
+
+
+@router.get(
+    "/cases/{case_number}/timeline",
+    response_model=Timeline,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="A case's timeline / Sagens tidslinje",
+    description="Everything that happened in the case, in order, including refused messages "
+    "with the reason. Recorded in the access log.",
+)
+async def read_timeline(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
+                        ) -> Timeline:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
+                      "timeline")
+    async with recorded(audit, "read_case", case_number, "timeline"):
+        snapshot = await snapshot_of(service, case_number)
+    return Timeline(case_number=case_number, events=snapshot.timeline)
+
+
+@router.get(
+    "/cases/{case_number}/press",
+    response_model=PressView,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="A case's press view / Sagens presseoverblik",
+    description="The minimal case data the communications department needs for a press "
+    "inquiry: phase, status, the press tasks and the inquiries. No participants. For the "
+    "communications department (cases with a press task), and for those who may read the "
+    "case. Recorded in the access log.",
+)
+async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
+                     ) -> PressView:
+    staff = audit.staff
+    facts = await service.describe_case(case_number)
+    denial = policy.read_case(staff, facts.school_id)
+    if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
+        await audit.denied("read_press", case_number, denial, "press")
+    # Whether the case has a press task decides for the communications department.
+    snapshot = await snapshot_of(service, case_number)
+    press_tasks = [
+        task for task in [*snapshot.open_tasks, *snapshot.done_tasks]
+        if task.key == policy.PRESS_TASK
+    ]
+    await audit.check(
+        policy.read_press(staff, facts.school_id, bool(press_tasks)), "read_press", case_number,
+        "press",
+    )
+    return PressView(
+        case_number=snapshot.case_number,
+        school_id=snapshot.school_id,
+        phase=snapshot.phase,
+        status=snapshot.status,
+        press_tasks=sorted(press_tasks, key=lambda task: task.opened_at),
+        inquiries=[e for e in snapshot.timeline if e.kind == EventKind.PRESS_INQUIRY],
+    )
+
+
+@router.post(
+    "/cases/{case_number}/press-inquiries",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Register a press inquiry / Registrer en pressehenvendelse",
+    description="A media outlet asked about the case: the communications department always "
+    "gets an urgent task (treat.press). For staff of the case's school and the communications "
+    "department.",
+)
+async def press_inquiry(
+    case_number: CaseNumberPath, body: PressInquiryRequest, audit: AuditDep, service: ServiceDep
+) -> Accepted:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.press_inquiry(audit.staff, facts.school_id), "press_inquiry",
+                      case_number)
+    async with recorded(audit, "press_inquiry", case_number):
+        require_running(facts)
+        actor = _actor(audit.staff, StaffRole.COMMUNICATIONS, StaffRole.LEADERSHIP,
+                       StaffRole.CASE_OWNER, StaffRole.TK)
+        await service.press_inquiry(
+            case_number,
+            PressInquiry(received_by=actor, medium=body.medium, summary=body.summary),
+        )
+    return Accepted(case_number=case_number, message=RECEIVED)
+
+
+@router.post(
+    "/cases/{case_number}/incidents",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Register a new incident / Registrer en ny hændelse",
+    description="Something new happened. With `reopen_assessment` the card starts again at "
+    "assess (tasks of the current round are superseded; press and underretning stay).",
+)
+async def new_incident(
+    case_number: CaseNumberPath, body: NewIncidentRequest, audit: AuditDep, service: ServiceDep
+) -> Accepted:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.act_on_case(audit.staff, facts.school_id), "new_incident",
+                      case_number, f"reopen={body.reopen_assessment}")
+    async with recorded(audit, "new_incident", case_number):
+        require_running(facts)
+        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+        await service.new_incident(
+            case_number,
+            NewIncident(reported_by=actor, description=body.description,
+                        reopen_assessment=body.reopen_assessment),
+        )
+    return Accepted(case_number=case_number, message=RECEIVED)
+
+
+@router.post(
+    "/cases/{case_number}/timeline/notes",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Add a note to the timeline / Tilføj en bemærkning",
+    description="Adds a note (e.g. a phone call) to the case's timeline. Use pseudonyms, not "
+    "names.",
+)
+async def add_note(
+    case_number: CaseNumberPath, body: TimelineNoteRequest, audit: AuditDep, service: ServiceDep
+) -> Accepted:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.act_on_case(audit.staff, facts.school_id), "add_note", case_number)
+    async with recorded(audit, "add_note", case_number):
+        require_running(facts)
+        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+        await service.add_note(case_number, CaseNote(author=actor, text=body.text))
+    return Accepted(case_number=case_number, message=RECEIVED)
+
+
+@router.post(
+    "/cases/{case_number}/withdraw",
+    status_code=202,
+    response_model=Accepted,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Withdraw a case / Træk en sag tilbage",
+    description="Ends a case that proved unfounded, with the reason; its open tasks are "
+    "closed. For the case owner and leadership of the school, and operators.",
+)
+async def withdraw(
+    case_number: CaseNumberPath, body: WithdrawRequest, audit: AuditDep, service: ServiceDep
+) -> Accepted:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.withdraw(audit.staff, facts.school_id), "withdraw", case_number)
+    async with recorded(audit, "withdraw", case_number):
+        require_running(facts)
+        actor = _actor(audit.staff, StaffRole.LEADERSHIP, StaffRole.CASE_OWNER)
+        await service.withdraw(case_number, Withdrawal(by=actor, reason=body.reason))
+    return Accepted(case_number=case_number, message=RECEIVED)

@@ -1,0 +1,201 @@
+"""A case's records: participants' names, the notes as documents, and the access log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api import policy
+from api.access import AuditDep
+from api.cases import CaseService
+from api.deps import CaseNumberPath, ServiceDep, StoreDep, recorded, snapshot_of
+from api.errors import InvalidRequest, error_responses
+from api.models import (
+    AccessEntry,
+    AccessLogExport,
+    NoteFormat,
+    NoteKind,
+    Participants,
+    ParticipantsUpdate,
+    ParticipantView,
+)
+from api.notes import render
+from procedure.loader import ProcedureError, load_spec
+from procedure.models import ProcedureSpec
+from schemas.common import case_workflow_id
+from store import Store
+
+router = APIRouter(prefix="/api/v1", tags=["records"])
+
+
+async def _participants(service: CaseService, store: Store, case_number: str) -> Participants:
+    case = await service.case_input(case_number)
+    rows = {row.pseudonym: row for row in await store.participant_rows(
+        case_workflow_id(case_number))}
+    return Participants(
+        case_number=case_number,
+        participants=[
+            ParticipantView(
+                pseudonym=p.pseudonym,
+                role=p.role,
+                age=p.age,
+                same_school=p.same_school,
+                name=rows[p.pseudonym].name if p.pseudonym in rows else None,
+                contact=rows[p.pseudonym].contact if p.pseudonym in rows else None,
+            )
+            for p in case.participants
+        ],
+    )
+
+
+@router.get(
+    "/cases/{case_number}/participants",
+    response_model=Participants,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Participants with names / Parter med navne",
+    description="The children of the case by pseudonym, role and age, with their names and "
+    "contact details where recorded. Names are kept in sagsflow's database only and shown "
+    "only to the case owner and leadership of the case's school and to operators. Recorded in "
+    "the access log.",
+)
+async def read_participants(
+    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+) -> Participants:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.participants(audit.staff, facts.school_id), "read_participants",
+                      case_number, "names")
+    async with recorded(audit, "read_participants", case_number, "names"):
+        return await _participants(service, store, case_number)
+
+
+@router.put(
+    "/cases/{case_number}/participants",
+    response_model=Participants,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Record names / Registrer navne",
+    description="Records or corrects the names and contact details behind pseudonyms of the "
+    "case (each given pseudonym's are replaced). Kept in sagsflow's database only, never in "
+    "Temporal. For the case owner and leadership of the case's school and operators.",
+)
+async def update_participants(
+    case_number: CaseNumberPath,
+    body: ParticipantsUpdate,
+    audit: AuditDep,
+    service: ServiceDep,
+    store: StoreDep,
+) -> Participants:
+    given = [p.pseudonym for p in body.participants]
+    if len(set(given)) != len(given):
+        raise InvalidRequest(
+            "Hvert pseudonym højst én gang / each pseudonym at most once"
+        )
+    facts = await service.describe_case(case_number)
+    detail = f"names={','.join(sorted(given))}"
+    await audit.check(policy.participants(audit.staff, facts.school_id), "update_participants",
+                      case_number, detail)
+    async with recorded(audit, "update_participants", case_number, detail):
+        case = await service.case_input(case_number)
+        unknown = sorted(set(given) - {p.pseudonym for p in case.participants})
+        if unknown:
+            raise InvalidRequest(
+                f"Sagen har ingen parter {', '.join(unknown)} / "
+                f"the case has no participants {', '.join(unknown)}"
+            )
+        await store.save_participant_details(
+            case_workflow_id(case_number),
+            case_number,
+            {p.pseudonym: (p.name, p.contact) for p in body.participants},
+        )
+        return await _participants(service, store, case_number)
+
+
+@lru_cache(maxsize=8)
+def _spec(version: str) -> ProcedureSpec:
+    try:
+        return load_spec(version=version or None)
+    except ProcedureError:
+        # A version this installation does not ship: the contacts of the current card.
+        return load_spec()
+
+
+@router.get(
+    "/cases/{case_number}/notes/{kind}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The note as Markdown (text/markdown) or as a printable HTML page "
+            "(text/html).",
+            "content": {
+                "text/markdown": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+        **error_responses(401, 403, 404, 422, 503),
+    },
+    summary="A case's note as a document / Sagens notat som dokument",
+    description="`course`: the short note on the course of events (the approved text of "
+    "`document.note`); `evaluation`: the evaluation note (`close.evaluate`). With the "
+    "municipality's contacts from the procedure. `format=html` gives a printable page in which "
+    "all text from staff is escaped. 404 until the note is approved. Recorded in the access "
+    "log.",
+)
+async def read_note(
+    case_number: CaseNumberPath,
+    kind: NoteKind,
+    audit: AuditDep,
+    service: ServiceDep,
+    format: Annotated[  # noqa: A002 - the query parameter's name
+        NoteFormat, Query(description="markdown or html.")
+    ] = NoteFormat.MARKDOWN,
+) -> Response:
+    facts = await service.describe_case(case_number)
+    detail = f"note={kind.value}; format={format.value}"
+    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_note", case_number,
+                      detail)
+    async with recorded(audit, "read_note", case_number, detail):
+        snapshot = await snapshot_of(service, case_number)
+        spec = await asyncio.to_thread(_spec, snapshot.procedure_version)
+        document = render(snapshot, kind, spec)
+    if format == NoteFormat.HTML:
+        return Response(document.html, media_type="text/html; charset=utf-8")
+    return Response(document.markdown, media_type="text/markdown; charset=utf-8")
+
+
+@router.get(
+    "/cases/{case_number}/access-log",
+    response_model=AccessLogExport,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Export a case's access log / Udlever sagens adgangslog",
+    description="Every read of and action on the case — who, when, what, why and whether it "
+    "was allowed — for the data subject's right of access. For leadership of the case's "
+    "school and operators. The export itself is logged first, so it is included.",
+)
+async def export_access_log(
+    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+) -> AccessLogExport:
+    facts = await service.describe_case(case_number)
+    await audit.check(policy.export_access_log(audit.staff, facts.school_id),
+                      "export_access_log", case_number)
+    async with recorded(audit, "export_access_log", case_number):
+        rows = await store.list_access(case_number)
+    return AccessLogExport(
+        case_number=case_number,
+        exported_at=datetime.now(UTC),
+        entries=[
+            AccessEntry(
+                at=row.at,
+                actor_id=row.actor_id,
+                actor_roles=[role for role in row.actor_roles.split(",") if role],
+                action=row.action,
+                case_number=row.case_number,
+                purpose=row.purpose,
+                outcome=row.outcome,
+                detail=row.detail,
+            )
+            for row in rows
+        ],
+    )

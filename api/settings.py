@@ -1,0 +1,100 @@
+"""HTTP API configuration, read from the environment (twelve-factor style).
+
+Temporal and the store are configured as for the worker (`workers.settings.Settings`); this
+holds what only the API needs: where it listens and how it authenticates staff.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+AuthMode = Literal["tokens", "oidc"]
+AUTH_MODES: tuple[AuthMode, ...] = ("tokens", "oidc")
+DEFAULT_TOKENS_FILE = Path("data/tokens.yaml")
+DEFAULT_PURPOSE = "sagsbehandling"
+
+# The environment variable behind each setting.
+ENVIRONMENT_VARIABLES = {
+    "auth": "SAGSFLOW_AUTH",
+    "tokens_file": "SAGSFLOW_TOKENS_FILE",
+    "oidc_issuer": "SAGSFLOW_OIDC_ISSUER",
+    "oidc_audience": "SAGSFLOW_OIDC_AUDIENCE",
+    "oidc_jwks_url": "SAGSFLOW_OIDC_JWKS_URL",
+    "oidc_roles_claim": "SAGSFLOW_OIDC_ROLES_CLAIM",
+    "oidc_schools_claim": "SAGSFLOW_OIDC_SCHOOLS_CLAIM",
+    "oidc_staff_id_claim": "SAGSFLOW_OIDC_STAFF_ID_CLAIM",
+    "oidc_name_claim": "SAGSFLOW_OIDC_NAME_CLAIM",
+    "host": "SAGSFLOW_API_HOST",
+    "port": "SAGSFLOW_API_PORT",
+    "default_purpose": "SAGSFLOW_DEFAULT_PURPOSE",
+    "page_token_secret": "SAGSFLOW_PAGE_TOKEN_SECRET",
+}
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    auth: AuthMode = "tokens"
+    tokens_file: Path = DEFAULT_TOKENS_FILE
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    # Claim names; a dotted name reaches into nested claims (e.g. "realm_access.roles").
+    oidc_roles_claim: str = "roles"
+    oidc_schools_claim: str = "schools"
+    oidc_staff_id_claim: str = "sub"
+    oidc_name_claim: str = "name"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # What the access log records when a request names no purpose (header X-Purpose).
+    default_purpose: str = DEFAULT_PURPOSE
+    # Seals the case list's page tokens; shared by all API processes behind one address.
+    # Empty: a random secret per process.
+    page_token_secret: str | None = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(
+                f"SAGSFLOW_AUTH must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}"
+            )
+        if self.auth == "oidc":
+            missing = [
+                ENVIRONMENT_VARIABLES[name]
+                for name in ("oidc_issuer", "oidc_audience", "oidc_jwks_url")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"SAGSFLOW_AUTH=oidc needs {', '.join(missing)}")
+        if not 0 < int(self.port) < 65536:
+            raise ValueError(f"SAGSFLOW_API_PORT must be a port number, not {self.port!r}")
+        object.__setattr__(self, "port", int(self.port))
+        object.__setattr__(self, "tokens_file", Path(self.tokens_file).expanduser())
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            field: environ[variable].strip()
+            for field, variable in ENVIRONMENT_VARIABLES.items()
+            if environ.get(variable, "").strip()
+        }
+        if "auth" in values:
+            values["auth"] = cast(AuthMode, values["auth"].lower())
+        if "port" in values:
+            try:
+                values["port"] = int(values["port"])
+            except ValueError as exc:
+                raise ValueError(
+                    f"SAGSFLOW_API_PORT must be a port number, not {values['port']!r}"
+                ) from exc
+        return cls(**values)
+
+    def with_overrides(self, **changes: Any) -> ApiSettings:
+        """A copy with the given values; None means "keep" (an option left out on the CLI)."""
+        return dataclasses.replace(
+            self, **{name: value for name, value in changes.items() if value is not None}
+        )

@@ -1,0 +1,80 @@
+"""`sagsflow api`: the HTTP API for the municipal platform (uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.app import create_app
+from api.settings import ApiSettings
+from api.tokens import TokensFileError
+from workers.logs import configure_logging
+from workers.settings import Settings
+
+
+def api(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (env SAGSFLOW_API_HOST; default 127.0.0.1). "
+                     "Adresse."),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on (env SAGSFLOW_API_PORT; default 8000). Port."),
+    ] = None,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(help="Tokens file for bearer tokens (env SAGSFLOW_TOKENS_FILE; default "
+                     "./data/tokens.yaml). Tokenfil."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Temporal frontend host:port (env TEMPORAL_ADDRESS; default "
+                     "localhost:7233)."),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Temporal namespace (env TEMPORAL_NAMESPACE; default 'default')."),
+    ] = None,
+    task_queue: Annotated[
+        str | None,
+        typer.Option(help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE)."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the store (env DATABASE_URL; default "
+                     "sqlite+aiosqlite:///./data/sagsflow.db)."),
+    ] = None,
+) -> None:
+    """Run the HTTP API for the municipal platform (OpenAPI at /api/v1/docs).
+
+    Kør HTTP-API'et til den kommunale platform. Stop med Ctrl+C.
+    """
+    try:
+        settings = ApiSettings.from_env().with_overrides(
+            host=host, port=port, tokens_file=tokens_file
+        )
+        worker_settings = Settings.from_env().with_overrides(
+            temporal_address=address,
+            temporal_namespace=namespace,
+            task_queue=task_queue,
+            database_url=database_url,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    configure_logging(worker_settings.log_format, worker_settings.log_level)
+    try:
+        app = create_app(settings, worker_settings=worker_settings)
+    except TokensFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from exc
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=worker_settings.log_level.lower(),
+        proxy_headers=True,
+    )
