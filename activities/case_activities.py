@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.note import render_note
-from procedure.loader import ProcedureError, load_procedure
+from procedure.loader import ProcedureError, UnknownProcedureVersion, load_procedure
 from procedure.models import Procedure
 from schemas.activities import (
     CaseRecord,
@@ -57,7 +57,13 @@ class CaseActivities:
     async def load_procedure(self, request: LoadProcedureRequest) -> Procedure:
         try:
             # Reads a file and builds a holiday calendar: keep it off the event loop.
-            procedure = await asyncio.to_thread(load_procedure, request.year, self.procedure_path)
+            procedure = await asyncio.to_thread(
+                load_procedure, request.year, self.procedure_path, request.version or None
+            )
+        except UnknownProcedureVersion as exc:
+            raise ApplicationError(
+                str(exc), type="UnknownProcedureVersion", non_retryable=True
+            ) from exc
         except ProcedureError as exc:
             if isinstance(exc.__cause__, OSError):
                 # A missing or unreadable file is fixed by deploying it: retrying then works.

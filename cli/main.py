@@ -11,7 +11,11 @@ from typing import Annotated
 
 import typer
 
+from cli import cases, tasks
+from cli.api import api
+from cli.demo import demo
 from cli.dev import dev
+from cli.notify import notify
 from workers.settings import Settings
 from workers.worker import TemporalUnreachable, run_worker
 
@@ -27,6 +31,11 @@ app = typer.Typer(
 
 
 app.command()(dev)
+app.command()(api)
+app.command()(notify)
+app.command()(demo)
+app.add_typer(cases.app, name="case")
+app.add_typer(tasks.app, name="task")
 
 
 @app.command()
@@ -71,6 +80,9 @@ def worker(
     except TemporalUnreachable as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=1) from exc
+    except ValueError as exc:  # e.g. an invalid notification or payload-key setting
+        typer.echo(f"Fejl i konfigurationen / Configuration error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 if __name__ == "__main__":

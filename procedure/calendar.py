@@ -44,6 +44,8 @@ def deadline_after(
 ) -> datetime:
     if deadline.hours is not None:
         return start + timedelta(hours=deadline.hours)
+    if deadline.seconds is not None:
+        return start + timedelta(seconds=deadline.seconds)
     assert deadline.working_days is not None
     local = start.astimezone(tz)
     day = add_working_days(local.date(), deadline.working_days, non_working)
@@ -60,11 +62,18 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def offset_after(start: datetime, offset: Offset, tz: ZoneInfo) -> datetime:
-    """Calendar offset in local time, so '2 months' lands on the same wall-clock time."""
-    local = start.astimezone(tz)
-    if offset.months:
-        local = add_months(local, offset.months)
-    naive = local.replace(tzinfo=None) + timedelta(
-        weeks=offset.weeks, days=offset.days, hours=offset.hours
-    )
-    return naive.replace(tzinfo=tz).astimezone(start.tzinfo)
+    """Calendar offset in local time, so '2 months' lands on the same wall-clock time.
+
+    Seconds (the demo card's timers) are elapsed time, added after the calendar part: a
+    five-second timer is five seconds long even across a daylight saving change.
+    """
+    moment = start
+    if offset.months or offset.weeks or offset.days or offset.hours:
+        local = start.astimezone(tz)
+        if offset.months:
+            local = add_months(local, offset.months)
+        naive = local.replace(tzinfo=None) + timedelta(
+            weeks=offset.weeks, days=offset.days, hours=offset.hours
+        )
+        moment = naive.replace(tzinfo=tz).astimezone(start.tzinfo)
+    return moment + timedelta(seconds=offset.seconds)

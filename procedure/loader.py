@@ -11,7 +11,8 @@ import yaml
 
 from procedure.models import Procedure, ProcedureSpec
 
-DEFAULT_CARD = Path(__file__).with_name("card.yaml")
+PACKAGE_DIR = Path(__file__).parent
+DEFAULT_CARD = PACKAGE_DIR / "card.yaml"
 # Years covered by a case's calendar, counted from the year the case starts.
 CALENDAR_YEARS_BEFORE = 1
 CALENDAR_YEARS_AFTER = 5
@@ -21,16 +22,79 @@ class ProcedureError(ValueError):
     """The card data is missing or invalid."""
 
 
+class UnknownProcedureVersion(ProcedureError):
+    """No card of the requested version: neither the configured one nor a packaged one."""
+
+    def __init__(self, version: str, available: list[str]) -> None:
+        self.version = version
+        self.available = available
+        listed = ", ".join(repr(v) for v in available) or "none"
+        super().__init__(
+            f"procedure version {version!r} is not available; this worker has {listed}"
+        )
+
+
 def card_path() -> Path:
     return Path(os.environ.get("SAGSFLOW_PROCEDURE_FILE", DEFAULT_CARD))
 
 
-def load_spec(path: Path | None = None) -> ProcedureSpec:
-    path = path or card_path()
+def packaged_cards() -> list[Path]:
+    """The cards shipped in this package: card.yaml (the current one) first, then the rest."""
+    others = sorted(p for p in PACKAGE_DIR.glob("*.yaml") if p != DEFAULT_CARD)
+    return [DEFAULT_CARD, *others]
+
+
+def card_for_version(version: str | None, path: Path | None = None) -> Path:
+    """The card file to load for a requested version.
+
+    No version: the configured card (`path`, else SAGSFLOW_PROCEDURE_FILE, else card.yaml).
+    A version: the configured card if it is that version, else the packaged card declaring it
+    (e.g. "demo" → demo.yaml); none → UnknownProcedureVersion.
+    """
+    configured = path or card_path()
+    if version is None:
+        return configured
+    available: list[str] = []
+    unreadable: ProcedureError | None = None
+    candidates = [configured, *(p for p in packaged_cards() if p != configured)]
+    for candidate in candidates:
+        try:
+            declared = _declared_version(candidate)
+        except ProcedureError as exc:
+            if candidate == configured:
+                unreadable = exc
+                continue
+            raise
+        if declared == version:
+            return candidate
+        if declared is not None and declared not in available:
+            available.append(declared)
+    if unreadable is not None:
+        # The configured card may be the one asked for once it is deployed: report that
+        # (retryable) rather than an unknown version.
+        raise unreadable
+    raise UnknownProcedureVersion(version, available)
+
+
+def _declared_version(path: Path) -> str | None:
+    raw = _read_yaml(path)
+    version = raw.get("version") if isinstance(raw, dict) else None
+    return str(version) if version is not None else None
+
+
+def _read_yaml(path: Path) -> object:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProcedureError(f"cannot read procedure file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ProcedureError(f"invalid procedure file {path}: {exc}") from exc
+
+
+def load_spec(path: Path | None = None, *, version: str | None = None) -> ProcedureSpec:
+    """The card of `version` (see card_for_version); the configured card when None."""
+    path = card_for_version(version, path)
+    raw = _read_yaml(path)
     try:
         return ProcedureSpec.model_validate(raw)
     except ValueError as exc:
@@ -46,8 +110,8 @@ def non_working_days(spec: ProcedureSpec, first_year: int, last_year: int) -> li
     return sorted(days)
 
 
-def load_procedure(year: int, path: Path | None = None) -> Procedure:
-    spec = load_spec(path)
+def load_procedure(year: int, path: Path | None = None, version: str | None = None) -> Procedure:
+    spec = load_spec(path, version=version)
     first, last = year - CALENDAR_YEARS_BEFORE, year + CALENDAR_YEARS_AFTER
     return Procedure(
         spec=spec,

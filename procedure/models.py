@@ -16,37 +16,48 @@ class Strict(BaseModel):
 
 
 class Deadline(Strict):
-    """A span counted in clock hours or in working days (Mon-Fri except holidays)."""
+    """A span counted in clock hours or in working days (Mon-Fri except holidays).
+
+    `seconds` exists for demonstrations and tests (the `demo` card), where a case must run
+    through in a minute; a real card counts in hours and working days.
+    """
 
     hours: int | None = Field(default=None, ge=0)
     working_days: int | None = Field(default=None, ge=1)
+    seconds: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _one_unit(self) -> Deadline:
-        if (self.hours is None) == (self.working_days is None):
-            raise ValueError("give exactly one of 'hours' or 'working_days'")
+        given = [unit for unit in (self.hours, self.working_days, self.seconds) if unit is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'hours', 'working_days' or 'seconds'")
         return self
 
     def describe(self) -> str:
-        if self.hours == 0:
+        if self.hours == 0 or self.seconds == 0:
             return "straks"
         if self.hours is not None:
             return f"{self.hours} timer"
+        if self.seconds is not None:
+            return f"{self.seconds} sekunder"
         return f"{self.working_days} arbejdsdage"
 
 
 class Offset(Strict):
-    """A calendar offset for durable timers (weeks, days, months, hours)."""
+    """A calendar offset for durable timers (months, weeks, days, hours; seconds for demos)."""
 
     months: int = Field(default=0, ge=0)
     weeks: int = Field(default=0, ge=0)
     days: int = Field(default=0, ge=0)
     hours: int = Field(default=0, ge=0)
+    seconds: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Offset:
-        if not (self.months or self.weeks or self.days or self.hours):
-            raise ValueError("an offset needs at least one of months, weeks, days, hours")
+        if not (self.months or self.weeks or self.days or self.hours or self.seconds):
+            raise ValueError(
+                "an offset needs at least one of months, weeks, days, hours, seconds"
+            )
         return self
 
 

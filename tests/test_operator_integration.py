@@ -28,7 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from schemas.snapshot import CaseSnapshot
 from tests.casekit import LEADER, TEACHER, decision
 from tests.conftest import binary
-from tests.test_dev_server import dev_server
+from tests.test_dev_server import dev_server, free_port
 from workflows.case import DigitalViolationCase
 
 TEMPORAL = binary("temporal")
@@ -218,3 +218,51 @@ async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
         assert await store.participant_names(f"case-{case_number}") == NAMES
     finally:
         await store.dispose()
+
+
+async def test_cases_and_their_timers_survive_a_restart_of_everything(
+    tmp_path: Path,
+) -> None:
+    """Stop the dev server and the worker mid-case; start both again on the same data: the
+    case is still there and its durable timer still fires (the demo card's 5 s evaluation)."""
+    case_number = f"RS-{uuid.uuid4().hex[:6].upper()}"
+    queue = f"rs-{uuid.uuid4().hex[:8]}"
+    port, ui_port = free_port(), free_port()
+
+    async def phase_one(platform: Platform) -> None:
+        await open_case(platform, case_number, "--procedure-version", "demo")
+        for key, actor in [
+            ("assess.involve_custody", LEADER), ("assess.uncover", TEACHER),
+            ("assess.evaluate", TEACHER), ("assess.involve_leadership", LEADER),
+            ("assess.involve_tk", TEACHER), ("document.preserve", TEACHER),
+            ("document.note", TEACHER), ("stop.cooperate", TEACHER),
+            ("stop.action_plan", LEADER), ("report.insurance", TEACHER),
+        ]:
+            await signal_completion(platform, case_number, key, actor)
+        snap = await platform.wait_for(case_number, lambda s: s.phase == "treat", "treat")
+        assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
+        assert "close.evaluate" not in {t.key for t in snap.open_tasks}
+
+    async def phase_two(platform: Platform) -> None:
+        listed = await platform.sagsflow("case", "list", "--school", SCHOOL, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert case_number in listed.stdout
+        snap = await platform.wait_for(
+            case_number, lambda s: any(t.key == "close.evaluate" for t in s.open_tasks),
+            "the evaluation timer to fire after the restart",
+        )
+        assert snap.phase == "close"
+
+    for phase in (phase_one, phase_two):
+        server = dev_server(tmp_path, port=port, ui_port=ui_port, headless=True)
+        async with server:
+            env = {**os.environ, "TEMPORAL_ADDRESS": server.address,
+                   "SAGSFLOW_TASK_QUEUE": queue, "SAGSFLOW_LOG_FORMAT": "json",
+                   "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"}
+            worker = start_worker(env, tmp_path / "worker.log")
+            client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+            try:
+                await phase(Platform(server.address, "", env, tmp_path / "worker.log",
+                                     tmp_path / "temporal.log", client))
+            finally:
+                stop_worker(worker)
