@@ -60,7 +60,7 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO") ->
         # Not cached, so a later configure() (tests, the CLI) still takes effect everywhere.
         cache_logger_on_first_use=False,
     )
-    handler = _SagsflowHandler(sys.stderr)
+    handler = _SagsflowHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -76,4 +76,16 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO") ->
 
 
 class _SagsflowHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler configure_logging installs, recognisable when it is called again."""
+    """The handler configure_logging installs, recognisable when it is called again.
+
+    It writes to whatever sys.stderr is at the moment of logging, not at set-up: a host that
+    swaps stderr (pytest's capture, a CLI runner) then never leaves it writing to a closed file.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
