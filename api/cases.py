@@ -174,42 +174,6 @@ class CaseService:
         self.store = store
         self.task_queue = task_queue
 
-    async def open_case(
-        self, case: CaseInput, names: Mapping[str, str] | None = None
-    ) -> WorkflowHandle:
-        """Start the case workflow; names (pseudonym → name) go to the store, never to Temporal."""
-        workflow_id = case_workflow_id(case.case_number)
-        if names:
-            unknown = set(names) - {p.pseudonym for p in case.participants}
-            if unknown:
-                raise CaseError(
-                    f"Navne til ukendte pseudonymer {sorted(unknown)} / "
-                    f"names for unknown pseudonyms {sorted(unknown)}"
-                )
-            if self.store is None:
-                raise CaseError("Navne kræver databasen / names need the store")
-            await self.store.save_participant_names(workflow_id, case.case_number, dict(names))
-        try:
-            return await self.client.start_workflow(
-                DigitalViolationCase.run,
-                case,
-                id=workflow_id,
-                task_queue=self.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                static_summary=static_summary(case),
-                static_details=static_details(case),
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(sa.CASE_NUMBER, case.case_number),
-                    SearchAttributePair(sa.SCHOOL_ID, case.school_id),
-                    SearchAttributePair(sa.CASE_PHASE, Phase.ASSESS.value),
-                    SearchAttributePair(sa.CASE_STATUS, "active"),
-                ]),
-            )
-        except WorkflowAlreadyStartedError as exc:
-            raise CaseExists(
-                f"Sag {case.case_number} findes allerede / Case {case.case_number} already exists"
-            ) from exc
-
     async def list_cases(
         self,
         *,
@@ -336,15 +300,15 @@ class CaseService:
             raise self._not_found(case_number, exc) from exc
         raise CaseNotFound(f"Sag {case_number} findes ikke / Case {case_number} does not exist")
 
-    async def open_case_with_details(
+    async def open_case(
         self, case: CaseInput, details: Mapping[str, tuple[str, str | None]] | None = None
     ) -> WorkflowHandle:
         """Start the case, then keep names and contact details (pseudonym → (name, contact))
-        in the store.
+        in the store — never in Temporal.
 
-        Unlike `open_case`, nothing is written before the case is known to be new, so a
-        clashing case number never overwrites another case's names, and a case number is
-        never used twice (not even after the first case has closed): names are keyed by it.
+        Nothing is written before the case is known to be new, so a clashing case number never
+        overwrites another case's names, and a case number is never used twice (not even after
+        the first case has closed): names are keyed by it.
         """
         workflow_id = case_workflow_id(case.case_number)
         if details:

@@ -107,7 +107,7 @@ async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep)
     await audit.check(policy.open_case(staff, body.school_id), "open_case", body.case_number,
                       detail)
     async with recorded(audit, "open_case", body.case_number, detail):
-        handle = await service.open_case_with_details(case, details)
+        handle = await service.open_case(case, details)
     return CaseOpened(
         case_number=case.case_number, workflow_id=handle.id, school_id=case.school_id
     )

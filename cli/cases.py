@@ -204,7 +204,9 @@ def open_case(
         invalid(exc, OPEN_OPTIONS)
 
     async def work(service: CaseService) -> str:
-        handle = await service.open_case(case, names=names or None)
+        handle = await service.open_case(
+            case, {pseudonym: (name, None) for pseudonym, name in names.items()} or None
+        )
         return handle.id
 
     workflow_id = run(config, work, with_store=bool(names))

@@ -172,22 +172,12 @@ class Store:
         return bool(await self._execute_returning(statement))
 
     async def save_participant_names(
-        self, workflow_id: str, case_number: str, names: dict[str, str]
+        self, workflow_id: str, case_number: str, names: Mapping[str, str]
     ) -> None:
-        """Names behind pseudonyms (P1 → name); saving again replaces a name."""
-        if not names:
-            return
-        now = datetime.now(UTC)
-        insert = self._insert(ParticipantRow).values([
-            {"workflow_id": workflow_id, "case_number": case_number, "pseudonym": pseudonym,
-             "name": name, "updated_at": now}
-            for pseudonym, name in names.items()
-        ])
-        statement = insert.on_conflict_do_update(
-            index_elements=[ParticipantRow.workflow_id, ParticipantRow.pseudonym],
-            set_={"name": insert.excluded.name, "updated_at": insert.excluded.updated_at},
+        """Names behind pseudonyms (P1 → name), without contact details."""
+        await self.save_participant_details(
+            workflow_id, case_number, {pseudonym: (name, None) for pseudonym, name in names.items()}
         )
-        await self._execute(statement)
 
     # --- reads (API, CLI, tests) ---------------------------------------------------------
 
