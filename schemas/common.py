@@ -64,6 +64,10 @@ def _texts(value: Any) -> list[str]:
 
 
 class StaffRole(StrEnum):
+    """A staff role: case_owner, leadership, tk (Tryghed og Kriminalitetsforebyggelse),
+    communications or operator.
+    """
+
     CASE_OWNER = "case_owner"
     LEADERSHIP = "leadership"
     TK = "tk"
@@ -72,12 +76,16 @@ class StaffRole(StrEnum):
 
 
 class ParticipantRole(StrEnum):
+    """A participant's role in the case: victim, offender or witness."""
+
     VICTIM = "victim"
     OFFENDER = "offender"
     WITNESS = "witness"
 
 
 class ViolationType(StrEnum):
+    """A kind of digital violation."""
+
     INTIMATE_IMAGES = "intimate_images"
     SEXTORTION = "sextortion"
     THREATS = "threats"
@@ -88,6 +96,8 @@ class ViolationType(StrEnum):
 
 
 class Phase(StrEnum):
+    """A phase of the action card: assess, document, stop_report, treat, close."""
+
     ASSESS = "assess"
     DOCUMENT = "document"
     STOP_REPORT = "stop_report"
@@ -96,18 +106,24 @@ class Phase(StrEnum):
 
 
 class CaseStatus(StrEnum):
+    """A case's status: active, closed or withdrawn."""
+
     ACTIVE = "active"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
 
 
 class Route(StrEnum):
+    """How the case is handled: undecided, internal (by the school) or police."""
+
     UNDECIDED = "undecided"
     INTERNAL = "internal"
     POLICE = "police"
 
 
 class Severity(StrEnum):
+    """The assessed severity: unassessed, low, medium, high or critical."""
+
     UNASSESSED = "unassessed"
     LOW = "low"
     MEDIUM = "medium"
@@ -116,6 +132,10 @@ class Severity(StrEnum):
 
 
 class TaskStatus(StrEnum):
+    """A task's status: open, done, superseded (assessment re-opened) or withdrawn (the case was
+    withdrawn).
+    """
+
     OPEN = "open"
     DONE = "done"
     SUPERSEDED = "superseded"  # a new incident re-opened assessment

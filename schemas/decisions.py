@@ -17,6 +17,8 @@ LongText = Annotated[str, Field(min_length=1, max_length=10000)]
 
 
 class UncoverDecision(Model):
+    """assess.uncover: what happened, where, when and who was involved."""
+
     task: Literal["assess.uncover"] = "assess.uncover"
     what: ShortText = Field(description="What happened (use pseudonyms, not names).")
     where: ShortText = Field(description="Platform/app and/or physical place.")
@@ -29,6 +31,8 @@ class UncoverDecision(Model):
 
 
 class EvaluateDecision(Model):
+    """assess.evaluate: severity, route, underretning and SSP."""
+
     task: Literal["assess.evaluate"] = "assess.evaluate"
     severity: Literal[Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
     route: Literal["internal", "police"] = Field(
@@ -39,18 +43,24 @@ class EvaluateDecision(Model):
 
 
 class InvolveLeadershipDecision(Model):
+    """assess.involve_leadership: the course agreed with leadership."""
+
     task: Literal["assess.involve_leadership"] = "assess.involve_leadership"
     course_agreed: bool
     note: ShortText | None = None
 
 
 class InvolveTkDecision(Model):
+    """assess.involve_tk: Tryghed og Kriminalitetsforebyggelse contacted for sparring."""
+
     task: Literal["assess.involve_tk"] = "assess.involve_tk"
     tk_contacted: bool
     advice: ShortText | None = None
 
 
 class InvolveCustodyDecision(Model):
+    """assess.involve_custody: the custody holders are informed."""
+
     task: Literal["assess.involve_custody"] = "assess.involve_custody"
     custody_holders_informed: bool
     for_participants: list[Pseudonym] = Field(default_factory=list)
@@ -69,6 +79,10 @@ class EvidenceItem(Model):
 
 
 class PreserveDecision(Model):
+    """document.preserve: the evidence register (metadata only) and that no staff device keeps
+    material.
+    """
+
     task: Literal["document.preserve"] = "document.preserve"
     evidence: list[EvidenceItem] = Field(default_factory=list)
     staff_devices_clear: bool = Field(
@@ -88,11 +102,16 @@ class PreserveDecision(Model):
 
 
 class NoteDecision(Model):
+    """document.note: the approved short note on the course of events."""
+
     task: Literal["document.note"] = "document.note"
     text: LongText = Field(description="The approved note: who, what, where, when.")
 
 
 class CooperateDecision(Model):
+    """stop.cooperate: who the school cooperates with to stop the violation, and further measures.
+    """
+
     task: Literal["stop.cooperate"] = "stop.cooperate"
     actors: list[
         Literal["parents", "students", "ssp_teacher", "ssp_consultant", "local_police"]
@@ -104,51 +123,69 @@ class CooperateDecision(Model):
 
 
 class PoliceHandoverDecision(Model):
+    """stop.police_handover: the police took over; the school keeps contact."""
+
     task: Literal["stop.police_handover"] = "stop.police_handover"
     police_took_over: bool
     school_contact_kept: bool
 
 
 class UnknownOffenderDecision(Model):
+    """stop.unknown_offender: guidance to remove material (SletDet)."""
+
     task: Literal["stop.unknown_offender"] = "stop.unknown_offender"
     removal_guidance_given: bool
     sletdet_referred: bool
 
 
 class ActionPlanDecision(Model):
+    """stop.action_plan: the written action plan (undervisningsmiljøloven § 1 c)."""
+
     task: Literal["stop.action_plan"] = "stop.action_plan"
     plan_written: bool
     summary: ShortText
 
 
 class PoliceReportDecision(Model):
+    """report.police: the police report recommended and/or filed."""
+
     task: Literal["report.police"] = "report.police"
     recommended_to_family: bool
     filed: Literal["yes", "no", "unknown"]
 
 
 class InsuranceDecision(Model):
+    """report.insurance: insurance guidance given."""
+
     task: Literal["report.insurance"] = "report.insurance"
     guidance_given: bool
 
 
 class UnderretningDecision(Model):
+    """report.underretning: when the underretning was submitted (Barnets lov § 133)."""
+
     task: Literal["report.underretning"] = "report.underretning"
     submitted_at: AwareDatetime
 
 
 class UnderretningReceiptDecision(Model):
+    """report.underretning_receipt: when the municipality's receipt arrived."""
+
     task: Literal["report.underretning_receipt"] = "report.underretning_receipt"
     received_at: AwareDatetime
 
 
 class UnderretningFollowUpDecision(Model):
+    """report.underretning_follow_up: the municipality contacted about a missing receipt."""
+
     task: Literal["report.underretning_follow_up"] = "report.underretning_follow_up"
     municipality_contacted: bool
     note: ShortText | None = None
 
 
 class HelpDecision(Model):
+    """treat.help: help for the victim and the offender."""
+
     task: Literal["treat.help"] = "treat.help"
     tk_contacted: bool
     victim_help: list[Literal["tk", "psychologist", "ppr", "health_nurse", "other"]] = Field(
@@ -160,6 +197,8 @@ class HelpDecision(Model):
 
 
 class SurroundingsDecision(Model):
+    """treat.surroundings: who in the surroundings is informed."""
+
     task: Literal["treat.surroundings"] = "treat.surroundings"
     inform_classmates: bool
     inform_parents: bool
@@ -167,17 +206,23 @@ class SurroundingsDecision(Model):
 
 
 class SameSchoolDecision(Model):
+    """treat.same_school: special measures when both attend the school."""
+
     task: Literal["treat.same_school"] = "treat.same_school"
     measures: ShortText
 
 
 class PressDecision(Model):
+    """treat.press: the communications department's handling of a press inquiry."""
+
     task: Literal["treat.press"] = "treat.press"
     statement: Literal["none", "given", "declined"]
     note: ShortText | None = None
 
 
 class CloseEvaluationDecision(Model):
+    """close.evaluate: what worked, what did not, and the evaluation note."""
+
     task: Literal["close.evaluate"] = "close.evaluate"
     worked: ShortText
     did_not_work: ShortText
@@ -187,6 +232,8 @@ class CloseEvaluationDecision(Model):
 
 
 class FollowUpDecision(Model):
+    """close.follow_up: rumours, class community, help received; close, continue or reopen."""
+
     task: Literal["close.follow_up"] = "close.follow_up"
     rumours: bool
     class_problems: bool

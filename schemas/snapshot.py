@@ -12,6 +12,8 @@ from schemas.common import Actor, CaseStatus, Model, Phase, Route, Severity, Sta
 
 
 class EventKind(StrEnum):
+    """What kind of event a timeline entry records."""
+
     CASE_OPENED = "case_opened"
     PHASE_ENTERED = "phase_entered"
     RECOMMENDATION = "recommendation"
@@ -33,6 +35,8 @@ class EventKind(StrEnum):
 
 
 class TimelineEvent(Model):
+    """One entry in a case's timeline, numbered by the workflow."""
+
     seq: int = Field(ge=1, description="Position in the case's timeline, from 1.")
     at: datetime
     kind: EventKind
@@ -43,6 +47,8 @@ class TimelineEvent(Model):
 
 
 class Recommendation(Model):
+    """The system's recommendation after the uncovering, with the rules that led to it."""
+
     police_report: bool
     underretning: bool
     ssp: bool
@@ -50,6 +56,10 @@ class Recommendation(Model):
 
 
 class TaskView(Model):
+    """A task of the case: what, for which role, when due, and — once done — by whom and with
+    which decision.
+    """
+
     task_id: str
     key: str
     title: str
@@ -73,11 +83,15 @@ class TaskView(Model):
 
 
 class NextTimer(Model):
+    """The next durable timer of the case (e.g. the evaluation)."""
+
     what: str
     at: datetime
 
 
 class CaseSnapshot(Model):
+    """Where a case stands, from the workflow itself (the `snapshot` query)."""
+
     case_number: str
     school_id: str
     workflow_id: str
