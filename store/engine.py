@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sagsflow.db"
 # A worker, the API and the CLI may write the same SQLite file: wait for the lock, don't fail.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
+
+# These loggers write every statement with its parameters at DEBUG/INFO — the parameters are
+# names and contact details. Capped here, where the drivers are chosen, so that no log level
+# set elsewhere (a debugging session, a test) can make them leak personal data.
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool")
+for _name in PARAMETER_LOGGERS:
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def create_engine(url: str | URL) -> AsyncEngine:
