@@ -11,30 +11,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from schemas.activities import NoteFacts
-from schemas.common import Route, Severity, ViolationType
+from schemas.common import Route, ViolationType
+from schemas.labels import SEVERITY_DA, VIOLATION_DA
 
 LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
 
-VIOLATION_LABELS = {
-    ViolationType.INTIMATE_IMAGES: "Deling af intime billeder eller video",
-    ViolationType.SEXTORTION: "Sextortion (afpresning)",
-    ViolationType.THREATS: "Trusler",
-    ViolationType.HARASSMENT: "Chikane",
-    ViolationType.FAKE_PROFILE: "Falsk profil",
-    ViolationType.DEEPFAKE: "Deepfake",
-    ViolationType.OTHER: "Andet",
-}
 ROUTE_LABELS = {
     Route.UNDECIDED: "Ikke besluttet endnu",
     Route.INTERNAL: "Håndteres internt af skolen",
     Route.POLICE: "Politianmeldelse – politiet overtager, skolen holder kontakten",
-}
-SEVERITY_LABELS = {
-    Severity.UNASSESSED: "Ikke vurderet endnu",
-    Severity.LOW: "Lav",
-    Severity.MEDIUM: "Middel",
-    Severity.HIGH: "Høj",
-    Severity.CRITICAL: "Kritisk",
 }
 NOT_GIVEN = "Ikke oplyst"
 
@@ -59,7 +44,7 @@ def render_note(facts: NoteFacts) -> str:
         "- **Bevismateriale** (kun oplysninger; materialet opbevares aldrig af skolen):",
         *_evidence_lines(facts.evidence),
         f"- **Spor:** {ROUTE_LABELS[facts.route]}",
-        f"- **Alvorlighed:** {SEVERITY_LABELS[facts.severity]}",
+        f"- **Alvorlighed:** {SEVERITY_DA[facts.severity].capitalize()}",
         "",
         "_Udkast dannet ud fra de registrerede oplysninger. "
         "Læses igennem, rettes og godkendes af medarbejderen._",
@@ -75,7 +60,7 @@ def _evidence_lines(evidence: list[str]) -> list[str]:
 
 def _violation_label(value: str) -> str:
     try:
-        return VIOLATION_LABELS[ViolationType(value)]
+        return VIOLATION_DA[ViolationType(value)]
     except ValueError:
         return _one_line(value)
 

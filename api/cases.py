@@ -39,21 +39,13 @@ from schemas.messages import (
     TaskCompletion,
     Withdrawal,
 )
+from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.snapshot import CaseSnapshot, TaskView
 from store import Store
 from workflows import search_attributes as sa
 from workflows.case import TASK_QUEUE, DigitalViolationCase
 
-VIOLATION_DA = {
-    "intimate_images": "deling af intime billeder",
-    "sextortion": "sextortion",
-    "threats": "trusler",
-    "harassment": "chikane",
-    "fake_profile": "falsk profil",
-    "deepfake": "deepfake",
-    "other": "andet",
-}
-ROLE_DA = {"victim": "krænket", "offender": "krænker", "witness": "vidne"}
+
 
 
 class CaseError(Exception):
@@ -100,7 +92,7 @@ class CaseFacts:
 
 
 def static_summary(case: CaseInput) -> str:
-    kinds = ", ".join(VIOLATION_DA[v.value] for v in case.violation_types)
+    kinds = ", ".join(VIOLATION_DA[v].lower() for v in case.violation_types)
     return f"Sag {case.case_number} · {case.school_id} · {kinds}"
 
 
@@ -111,10 +103,10 @@ def static_details(case: CaseInput) -> str:
         f"- Skole: {case.school_id}",
         f"- Indberettet: {case.reported_at.isoformat(timespec='minutes')}",
         f"- Oprettet af: {case.opened_by.id} ({case.opened_by.role.value})",
-        "- Krænkelse: " + ", ".join(VIOLATION_DA[v.value] for v in case.violation_types),
+        "- Krænkelse: " + ", ".join(VIOLATION_DA[v].lower() for v in case.violation_types),
         f"- Krænker kendt: {'ja' if case.offender_known else 'nej'}",
         "- Parter (pseudonymer): "
-        + ", ".join(f"{p.pseudonym} {ROLE_DA[p.role.value]} {p.age} år" for p in case.participants),
+        + ", ".join(f"{p.pseudonym} {PARTICIPANT_ROLE_DA[p.role]} {p.age} år" for p in case.participants),
         "",
         "Navne findes kun i sagsflows database, aldrig i Temporal.",
     ]
@@ -186,23 +178,7 @@ class CaseService:
         query = list_query(school_id=school_id, phase=phase, status=status, overdue=overdue)
         found: list[CaseSummary] = []
         async for execution in self.client.list_workflows(query, limit=limit):
-            attrs = execution.typed_search_attributes
-            found.append(
-                CaseSummary(
-                    case_number=attrs.get(sa.CASE_NUMBER) or execution.id.removeprefix("case-"),
-                    school_id=attrs.get(sa.SCHOOL_ID) or "",
-                    workflow_id=execution.id,
-                    phase=attrs.get(sa.CASE_PHASE),
-                    status=attrs.get(sa.CASE_STATUS),
-                    route=attrs.get(sa.CASE_ROUTE),
-                    severity=attrs.get(sa.CASE_SEVERITY),
-                    open_task_count=attrs.get(sa.OPEN_TASK_COUNT),
-                    next_deadline=attrs.get(sa.NEXT_DEADLINE),
-                    has_overdue_task=attrs.get(sa.HAS_OVERDUE_TASK),
-                    started_at=execution.start_time,
-                    running=execution.status == WorkflowExecutionStatus.RUNNING,
-                )
-            )
+            found.append(self._summary(execution))
         return found
 
     def handle(self, case_number: str) -> WorkflowHandle:

@@ -19,6 +19,7 @@ from activities.note import local_time
 from api.models import NoteKind
 from procedure.models import Contact, ProcedureSpec
 from schemas.common import TaskStatus
+from schemas.labels import PHASE_DA, STATUS_DA
 from schemas.snapshot import CaseSnapshot, TaskView
 
 NOTE_TASKS = {NoteKind.COURSE: "document.note", NoteKind.EVALUATION: "close.evaluate"}
@@ -26,14 +27,6 @@ TITLES = {
     NoteKind.COURSE: "Notat om forløbet",
     NoteKind.EVALUATION: "Evaluering – kort notat",
 }
-PHASE_DA = {
-    "assess": "Vurder",
-    "document": "Dokumenter",
-    "stop_report": "Stop og anmeld",
-    "treat": "Behandl",
-    "close": "Afslut",
-}
-STATUS_DA = {"active": "aktiv", "closed": "afsluttet", "withdrawn": "trukket tilbage"}
 
 
 class NoteNotReady(Exception):

@@ -17,41 +17,20 @@ from rich.text import Text
 
 from api.cases import CaseSummary
 from procedure.calendar import COPENHAGEN
+from schemas.labels import (
+    PHASE_DA,
+    ROUTE_DA,
+    SEVERITY_DA,
+    STAFF_ROLE_DA,
+    STATUS_DA,
+    TASK_STATUS_DA,
+)
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView
 from store import TaskRow
 
 # Output that goes to a pipe or a test runner: wide enough that tables keep ids on one line.
 PIPE_WIDTH = 200
 
-PHASE_DA = {
-    "assess": "Vurder",
-    "document": "Dokumenter",
-    "stop_report": "Stop og anmeld",
-    "treat": "Behandl",
-    "close": "Afslut",
-}
-STATUS_DA = {"active": "aktiv", "closed": "afsluttet", "withdrawn": "trukket tilbage"}
-ROUTE_DA = {"undecided": "ikke afgjort", "internal": "internt", "police": "politi"}
-SEVERITY_DA = {
-    "unassessed": "ikke vurderet",
-    "low": "lav",
-    "medium": "middel",
-    "high": "høj",
-    "critical": "kritisk",
-}
-STAFF_ROLE_DA = {
-    "case_owner": "sagsejer",
-    "leadership": "ledelse",
-    "tk": "TK",
-    "communications": "kommunikation",
-    "operator": "drift",
-}
-TASK_STATUS_DA = {
-    "open": "åben",
-    "done": "udført",
-    "superseded": "erstattet",
-    "withdrawn": "trukket tilbage",
-}
 
 
 def console(*, stderr: bool = False) -> Console:

@@ -39,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.common import (
         Actor,
         CaseStatus,
-        ParticipantRole,
         Phase,
         Route,
         Severity,
@@ -54,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         UncoverDecision,
         UnderretningDecision,
     )
+    from schemas.labels import PARTICIPANT_ROLE_DA, PHASE_HEADING_DA
     from schemas.messages import (
         CaseNote,
         NewIncident,
@@ -94,19 +94,6 @@ ACTIVITY_RETRY = RetryPolicy(
     non_retryable_error_types=["UnknownProcedureVersion", "InvalidProcedure"],
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-
-ROLE_DA = {
-    ParticipantRole.VICTIM: "krænket",
-    ParticipantRole.OFFENDER: "krænker",
-    ParticipantRole.WITNESS: "vidne",
-}
-PHASE_DA = {
-    Phase.ASSESS: "Vurder krænkelsen",
-    Phase.DOCUMENT: "Dokumenter krænkelsen",
-    Phase.STOP_REPORT: "Stop og anmeld krænkelsen",
-    Phase.TREAT: "Behandl krænkelsen",
-    Phase.CLOSE: "Afslut processen",
-}
 
 
 def current_workflow_id() -> str:
@@ -914,12 +901,12 @@ class DigitalViolationCase:
                 opened_at=workflow.info().start_time,
                 closed_at=workflow.now() if closed else None,
             ),
-            summary=f"Sagens status: {PHASE_DA[self._phase]}",
+            summary=f"Sagens status: {PHASE_HEADING_DA[self._phase]}",
         )
 
     def _set_phase(self, phase: Phase) -> None:
         self._phase = phase
-        self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_DA[phase]}")
+        self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_HEADING_DA[phase]}")
         self._publish()
 
     def _publish(self) -> None:
@@ -951,7 +938,7 @@ class DigitalViolationCase:
         self._published.update(changed)
         lines = [
             f"**Sag {case.case_number}** · {case.school_id}",
-            f"Fase: {PHASE_DA[self._phase]} · Status: {self._status.value} · "
+            f"Fase: {PHASE_HEADING_DA[self._phase]} · Status: {self._status.value} · "
             f"Spor: {self._route.value} · Alvor: {self._severity.value}",
         ]
         for view in sorted(open_tasks, key=lambda v: v.due_at):
@@ -968,7 +955,7 @@ class DigitalViolationCase:
             school_id=case.school_id,
             reported_at=case.reported_at,
             participants=[
-                f"{p.pseudonym} ({ROLE_DA[p.role]}, {p.age} år"
+                f"{p.pseudonym} ({PARTICIPANT_ROLE_DA[p.role]}, {p.age} år"
                 + (", samme skole)" if p.same_school else ", anden skole)")
                 for p in case.participants
             ],
