@@ -21,7 +21,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas.case import CaseInput, Participant
 from schemas.common import Actor, ParticipantRole, StaffRole, TaskStatus, ViolationType
-from schemas.messages import TaskCompletion
 from schemas.snapshot import CaseSnapshot, TaskView
 from store import Store
 from workers.worker import build_worker

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 
 import httpx
@@ -64,15 +65,13 @@ async def test_no_name_in_any_log_record_or_error(
     task = await teacher.wait_task(case_number, "assess.uncover")
     errors.append(await teacher.post(
         f"/cases/{case_number}/tasks/{task['task_id']}/complete",
-        {"decision": decision("assess.evaluate", __import__("datetime").datetime.now(
-            __import__("datetime").UTC))}, expect=422))
+        {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422))
     errors.append(await teacher.get("/cases/not a case", expect=422))
     await teacher.complete(case_number, "assess.uncover", sexual_material_of_minor=True)
     task = await teacher.wait_task(case_number, "assess.evaluate")
     errors.append(await teacher.post(
         f"/cases/{case_number}/tasks/{task['task_id']}/complete",
-        {"decision": decision("assess.evaluate", __import__("datetime").datetime.now(
-            __import__("datetime").UTC))}, expect=422))
+        {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422))
     # The names are there for those allowed to see them...
     shown = await leader.get(f"/cases/{case_number}/participants")
     assert NAMES[0] in json.dumps(shown, ensure_ascii=False)
