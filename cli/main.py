@@ -16,6 +16,7 @@ from cli.api import api
 from cli.demo import demo
 from cli.dev import dev
 from cli.notify import notify
+from cli.retention import retention
 from workers.settings import Settings
 from workers.worker import TemporalUnreachable, run_worker
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.command()(dev)
 app.command()(api)
 app.command()(notify)
+app.command()(retention)
 app.command()(demo)
 app.add_typer(cases.app, name="case")
 app.add_typer(tasks.app, name="task")

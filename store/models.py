@@ -60,6 +60,9 @@ class CaseRow(Base):
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set by the retention sweep once the case's personal data is gone; what is left of the
+    # case (this row: number, school, dates, route, severity, status) is kept for statistics.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class TaskRow(Base):

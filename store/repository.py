@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select, true, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -25,7 +25,8 @@ from schemas.activities import (
     TaskFlagsRequest,
     TimelineBatch,
 )
-from schemas.common import StaffRole, TaskStatus
+from schemas.common import CaseStatus, StaffRole, TaskStatus
+from schemas.retention import ANONYMISED_TEXT, RetentionCaseEntry
 from store.engine import DEFAULT_DATABASE_URL, create_engine
 from store.migrate import upgrade_to_head
 from store.models import (
@@ -453,6 +454,138 @@ class Store:
         """Raises unless the database answers (readiness)."""
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("SELECT 1")
+
+    # --- retention (the scheduled sweep) -------------------------------------------------
+
+    async def apply_retention(
+        self, cutoff: datetime, *, dry_run: bool, at: datetime | None = None
+    ) -> list[RetentionCaseEntry]:
+        """Removes the personal data of every case that ended (closed or withdrawn) before
+        `cutoff` and is not anonymised yet; returns what was removed, case by case.
+
+        Removed: participants (names, contact details); free texts of the timeline that may
+        name someone (replaced by ANONYMISED_TEXT); staff ids and written reasons on every
+        event; the tasks' guidance (it holds the drafted note with the facts), assignee and
+        completer; the case's outbox rows, sent or not. Kept: the `cases` row (number, school,
+        dates, route, severity, status), marked with `anonymised_at = at` — the statistics —
+        and event kinds, times and roles, task keys, titles, statuses and deadlines.
+
+        NOT touched: `access_log`. It is the record of who read or did what to a case, which the
+        data subject is entitled to see and which is kept under its own rules; it holds ids
+        only, never names or texts.
+
+        One transaction: all of it or nothing. A case is done once marked, so a second run (or
+        a retried activity) changes nothing. With `dry_run` the same report, nothing changed.
+        """
+        at = at or datetime.now(UTC)
+        with _unwrapped_naive_datetimes():
+            return await self._apply_retention(cutoff, dry_run, at)
+
+    async def _apply_retention(
+        self, cutoff: datetime, dry_run: bool, at: datetime
+    ) -> list[RetentionCaseEntry]:
+        async with self.engine.begin() as connection:
+            if not dry_run and connection.dialect.name == "sqlite":
+                # Take the write lock before reading: two sweeps at once wait for each other
+                # instead of failing on a stale read.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            due = (
+                select(
+                    CaseRow.workflow_id,
+                    CaseRow.case_number,
+                    CaseRow.school_id,
+                    CaseRow.status,
+                    CaseRow.closed_at,
+                )
+                .where(
+                    CaseRow.status.in_(_ENDED_STATUSES),
+                    CaseRow.closed_at < cutoff,
+                    CaseRow.anonymised_at.is_(None),
+                )
+                .order_by(CaseRow.closed_at, CaseRow.id)
+            )
+            if connection.dialect.name == "postgresql" and not dry_run:
+                # A second sweep waits here, then finds these cases marked and skips them.
+                due = due.with_for_update()
+            cases = (await connection.execute(due)).all()
+            ids = [case.workflow_id for case in cases]
+            counts: dict[str, dict[str, int]] = {wid: {} for wid in ids}
+            for chunk in _chunks(ids):
+                for name, query in _retention_counts(chunk).items():
+                    for workflow_id, count in (await connection.execute(query)).all():
+                        counts[workflow_id][name] = count
+                if not dry_run:
+                    for statement in _retention_changes(chunk, at):
+                        await connection.execute(statement)
+        return [
+            RetentionCaseEntry(
+                case_number=case.case_number,
+                school_id=case.school_id,
+                status=case.status,
+                closed_at=case.closed_at,
+                **{name: counts[case.workflow_id].get(name, 0) for name in _RETENTION_COUNTS},
+            )
+            for case in cases
+        ]
+
+
+# Retention: statuses of a case that has ended, and the timeline events whose text is written
+# by people (or names staff) rather than generated from the card.
+_ENDED_STATUSES = (CaseStatus.CLOSED.value, CaseStatus.WITHDRAWN.value)
+_FREE_TEXT_EVENTS = ("note_added", "new_incident", "rejected", "task_reassigned")
+_RETENTION_COUNTS = (
+    "participants_deleted",
+    "timeline_texts_anonymised",
+    "timeline_identities_removed",
+    "tasks_cleared",
+    "outbox_deleted",
+)
+# Well below SQLite's limit on bound parameters in one statement.
+_CHUNK = 500
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _retention_counts(ids: list[str]) -> dict[str, Select[Any]]:
+    def per_case(column: Any, *where: Any) -> Select[Any]:
+        return select(column, func.count()).where(column.in_(ids), *where).group_by(column)
+
+    return {
+        "participants_deleted": per_case(ParticipantRow.workflow_id),
+        "timeline_texts_anonymised": per_case(
+            TimelineEventRow.workflow_id, TimelineEventRow.kind.in_(_FREE_TEXT_EVENTS)
+        ),
+        "timeline_identities_removed": per_case(
+            TimelineEventRow.workflow_id,
+            or_(TimelineEventRow.actor_id.is_not(None), TimelineEventRow.reason.is_not(None)),
+        ),
+        "tasks_cleared": per_case(TaskRow.workflow_id),
+        "outbox_deleted": per_case(OutboxRow.workflow_id),
+    }
+
+
+def _retention_changes(ids: list[str], at: datetime) -> list[Any]:
+    return [
+        delete(ParticipantRow).where(ParticipantRow.workflow_id.in_(ids)),
+        update(TimelineEventRow)
+        .where(
+            TimelineEventRow.workflow_id.in_(ids), TimelineEventRow.kind.in_(_FREE_TEXT_EVENTS)
+        )
+        .values(text=ANONYMISED_TEXT),
+        update(TimelineEventRow)
+        .where(TimelineEventRow.workflow_id.in_(ids))
+        .values(actor_id=None, reason=None),
+        update(TaskRow)
+        .where(TaskRow.workflow_id.in_(ids))
+        .values(guidance=ANONYMISED_TEXT, assignee=None, completed_by=None),
+        delete(OutboxRow).where(OutboxRow.workflow_id.in_(ids)),
+        update(CaseRow)
+        .where(CaseRow.workflow_id.in_(ids), CaseRow.anonymised_at.is_(None))
+        .values(anonymised_at=at),
+    ]
 
 
 def _claimable_outbox(now: datetime) -> tuple[Any, ...]:

@@ -13,12 +13,15 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from activities import CaseActivities
+from activities.retention import RetentionActivities
 from store import Store
 from workers.connection import connect_client
 from workers.logs import configure_logging
 from workers.notify import NotifySettings, dispatching
+from workers.retention_schedule import RetentionSettings, schedule_retention
 from workers.settings import Settings
 from workflows.case import DigitalViolationCase
+from workflows.retention import RetentionSweep
 
 log = structlog.get_logger("sagsflow.worker")
 
@@ -40,12 +43,16 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     procedure_path: Path | None = None,
 ) -> Worker:
-    """A worker with the case workflow (or `workflows`) and every case activity."""
+    """A worker with the case workflow and the retention sweep (or `workflows`), and every
+    case and retention activity."""
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(workflows) if workflows is not None else [DigitalViolationCase],
-        activities=CaseActivities(store, procedure_path).all(),
+        workflows=(
+            list(workflows) if workflows is not None else [DigitalViolationCase, RetentionSweep]
+        ),
+        activities=CaseActivities(store, procedure_path).all()
+        + RetentionActivities(store).all(),
         interceptors=list(interceptors),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
@@ -66,6 +73,7 @@ async def run_worker(
     if notify_settings is None:
         # Read before anything starts: a broken recipients file stops the start, not a mail.
         notify_settings = NotifySettings.from_env()
+    retention = RetentionSettings.from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Installed first, so a signal during connect or migration also ends in a clean stop.
@@ -80,6 +88,7 @@ async def run_worker(
                 f"cannot connect to Temporal at {settings.temporal_address} "
                 f"(namespace {settings.temporal_namespace}): {exc}"
             ) from exc
+        await schedule_retention(client, settings.task_queue, retention)
         await store.create_schema()
         worker = build_worker(client, store, settings.task_queue, workflows=workflows)
         log.info(

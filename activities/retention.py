@@ -1,0 +1,44 @@
+"""The retention sweep's one side effect: remove personal data of long-closed cases.
+
+Logs counts and the cutoff only: no case texts, no names, no staff ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from temporalio import activity
+
+from schemas.retention import RetentionReport, RetentionRequest
+from store import Store
+
+log = structlog.get_logger("sagsflow.retention")
+
+
+class RetentionActivities:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def all(self) -> list[Callable[..., Any]]:
+        """The bound activities, for `Worker(activities=...)`."""
+        return [self.apply_retention]
+
+    @activity.defn(name="apply_retention")
+    async def apply_retention(self, request: RetentionRequest) -> RetentionReport:
+        cutoff = request.as_of - timedelta(days=request.retention_days)
+        cases = await self.store.apply_retention(
+            cutoff, dry_run=request.dry_run, at=request.as_of
+        )
+        report = RetentionReport.of(request, cutoff, cases)
+        log.info(
+            "retention sweep done",
+            dry_run=request.dry_run,
+            retention_days=request.retention_days,
+            cutoff=cutoff.isoformat(),
+            attempt=activity.info().attempt,
+            **report.totals.model_dump(),
+        )
+        return report
