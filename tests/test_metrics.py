@@ -1,0 +1,243 @@
+"""Prometheus metrics: the API's `/metrics` (requests, latencies, open and overdue tasks from
+the store) and the worker's SDK endpoint (SAGSFLOW_METRICS_ADDRESS)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import structlog
+from prometheus_client.parser import text_string_to_metric_families
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from api.settings import ApiSettings
+from schemas.common import StaffRole, TaskStatus
+from store import Store
+from tests import storekit as kit
+from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
+from tests.apikit import write_tokens
+from tests.test_dev_server import free_port
+from workers.logs import configure_logging
+from workers.settings import Settings
+from workers.worker import run_worker
+
+CASE = "M-2026-0042"
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """(sample name, labels) → value, parsed as Prometheus would."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(parsed: dict, name: str, **labels: str) -> float:
+    return parsed[(name, frozenset(labels.items()))]
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    """A store with known inbox rows, relative to now."""
+    opened = Store.from_url(sqlite_url)
+    await opened.create_schema()
+    now = datetime.now(UTC)
+
+    async def task(task_id: str, role: StaffRole, due_in: timedelta, case: str = CASE) -> None:
+        request = kit.open_task(case, task_id, role=role)
+        await opened.open_task(request.model_copy(update={"opened_at": now - timedelta(days=3),
+                                                           "due_at": now + due_in}))
+
+    await task("assess.uncover-1", StaffRole.CASE_OWNER, -timedelta(hours=1))  # overdue
+    await task("document.note-1", StaffRole.CASE_OWNER, timedelta(days=2))
+    await task("assess.involve_leadership-1", StaffRole.LEADERSHIP, timedelta(hours=5))
+    await task("treat.press-1", StaffRole.COMMUNICATIONS, -timedelta(days=2))  # overdue
+    await task("assess.uncover-1", StaffRole.CASE_OWNER, -timedelta(days=1), case="M-2")
+    # Closed after its deadline: neither open nor overdue.
+    await task("treat.help-1", StaffRole.TK, -timedelta(days=1))
+    await opened.close_task(kit.close_task(CASE, "treat.help-1").model_copy(
+        update={"status": TaskStatus.DONE, "closed_at": now}))
+    try:
+        yield opened
+    finally:
+        await opened.dispose()
+
+
+@pytest.fixture
+async def http(store: Store, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    tokens = tmp_path / "tokens.yaml"
+    write_tokens(tokens)
+    app = create_app(ApiSettings(tokens_file=tokens), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+async def test_api_metrics_count_requests_by_route_template_never_by_case(
+    http: httpx.AsyncClient,
+) -> None:
+    assert (await http.get("/api/v1/health")).status_code == 200
+    assert (await http.get("/api/v1/health")).status_code == 200
+    assert (await http.get(f"/api/v1/cases/{CASE}")).status_code == 401  # no token
+    assert (await http.get("/no/such/page")).status_code == 404
+
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    openmetrics = await http.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    text = response.text
+    parsed = samples(text)
+    assert value(parsed, "sagsflow_http_requests_total",
+                 method="GET", route="/api/v1/health", status="200") == 2
+    assert value(parsed, "sagsflow_http_requests_total",
+                 method="GET", route="/api/v1/cases/{case_number}", status="401") == 1
+    assert value(parsed, "sagsflow_http_requests_total",
+                 method="GET", route="<unmatched>", status="404") == 1
+    assert value(parsed, "sagsflow_http_request_duration_seconds_count",
+                 method="GET", route="/api/v1/health") == 2
+    assert value(parsed, "sagsflow_http_request_duration_seconds_bucket",
+                 method="GET", route="/api/v1/health", le="+Inf") == 2
+    assert CASE not in text and "/no/such/page" not in text
+
+
+async def test_api_metrics_report_open_and_overdue_tasks_from_the_store(
+    http: httpx.AsyncClient,
+) -> None:
+    parsed = samples((await http.get("/metrics")).text)
+    open_tasks = {role: value(parsed, "sagsflow_open_tasks", role=role.value)
+                  for role in StaffRole}
+    overdue = {role: value(parsed, "sagsflow_overdue_tasks", role=role.value)
+               for role in StaffRole}
+    assert open_tasks[StaffRole.CASE_OWNER] == 3
+    assert overdue[StaffRole.CASE_OWNER] == 2
+    assert (open_tasks[StaffRole.LEADERSHIP], overdue[StaffRole.LEADERSHIP]) == (1, 0)
+    assert (open_tasks[StaffRole.COMMUNICATIONS], overdue[StaffRole.COMMUNICATIONS]) == (1, 1)
+    assert (open_tasks[StaffRole.TK], overdue[StaffRole.TK]) == (0, 0)  # closed: not counted
+    assert value(parsed, "sagsflow_store_up") == 1
+
+
+async def test_metrics_are_outside_the_api_and_its_openapi_document(
+    http: httpx.AsyncClient,
+) -> None:
+    document = (await http.get("/api/v1/openapi.json")).json()
+    assert "/metrics" not in document["paths"]
+    assert (await http.get("/api/v1/metrics")).status_code == 404
+
+
+async def test_a_failing_store_still_answers_the_scrape(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*_: object) -> None:
+        raise ConnectionError("database down")
+
+    monkeypatch.setattr("api.metrics.count_tasks", down)
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    parsed = samples(response.text)
+    assert value(parsed, "sagsflow_store_up") == 0
+
+
+async def test_each_request_is_logged_with_its_route_and_case_but_no_address(
+    http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("json", "INFO")
+    await http.get(f"/api/v1/cases/{CASE}")  # 401: no token, still one line
+    await http.get("/api/v1/health")  # quiet: debug only
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]
+    requests = [line for line in lines if line["event"] == "http request"]
+    assert len(requests) == 1, requests
+    logged = requests[0]
+    assert logged["route"] == "/api/v1/cases/{case_number}"
+    assert logged["case_number"] == CASE
+    assert logged["method"] == "GET" and isinstance(logged["status"], int)
+    assert "duration_ms" in logged
+    assert not {"client", "path", "url", "query"} & set(logged)
+
+
+# --- the worker's endpoint --------------------------------------------------------------------
+
+
+async def test_the_worker_serves_the_sdk_metrics(
+    env: WorkflowEnvironment, tmp_path: Path, task_queue: str, restore_logging: None
+) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    settings = Settings(
+        temporal_address=env.client.service_client.config.target_host,
+        temporal_namespace=env.client.namespace,
+        task_queue=task_queue,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'worker.db'}",
+        metrics_address=address,
+    )
+    running = asyncio.create_task(run_worker(settings, workflows=[InboxProbeWorkflow]))
+    case_number = f"W-{uuid.uuid4().hex[:8]}"
+    probe = InboxProbe(
+        case=kit.case_record(case_number),
+        task=kit.open_task(case_number),
+        reminder=kit.reminded(case_number),
+        timeline=kit.timeline(case_number),
+        notification=kit.notification(case_number),
+        close=kit.close_task(case_number),
+    )
+    try:
+        await asyncio.wait_for(
+            env.client.execute_workflow(
+                InboxProbeWorkflow.run, probe, id=kit.workflow_id(case_number),
+                task_queue=task_queue,
+            ),
+            timeout=20,
+        )
+        text = await asyncio.to_thread(_scrape, f"http://{address}/metrics")
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(running, timeout=20)
+    assert list(text_string_to_metric_families(text))  # Prometheus text, parseable
+    # The sample names as exposed (and stored by Prometheus): the SDK's counters have no _total.
+    names = {
+        re.split(r"[{ ]", line, maxsplit=1)[0]
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    for expected in (
+        "temporal_worker_start",
+        "temporal_request",
+        "temporal_workflow_completed",
+        "temporal_workflow_task_execution_latency_bucket",
+        "temporal_activity_execution_latency_bucket",
+        "temporal_worker_task_slots_available",
+    ):
+        assert expected in names, f"{expected} missing from the worker's /metrics"
+    assert f'task_queue="{task_queue}"' in text
+    assert case_number not in text  # workflow ids are not labels
+
+
+def _scrape(url: str) -> str:
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=10) as r:
+        assert r.status == 200
+        return r.read().decode()
