@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from api.access import AccessLog
 from api.auth import Authenticator, CurrentStaff, build_authenticator
 from api.cases import CaseService
+from api.codec import install_codec
 from api.errors import error_responses, install_error_handlers
+from api.metrics import install_metrics
 from api.models import Health, Readiness, StaffView
 from api.openapi import install_openapi
 from api.paging import PageTokens
@@ -162,5 +164,7 @@ def create_app(
     app.include_router(cases_router)
     app.include_router(tasks_router)
     app.include_router(records_router)
+    install_codec(app, settings)
+    install_metrics(app)
     install_openapi(app)
     return app

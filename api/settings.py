@@ -17,6 +17,8 @@ AuthMode = Literal["tokens", "oidc"]
 AUTH_MODES: tuple[AuthMode, ...] = ("tokens", "oidc")
 DEFAULT_TOKENS_FILE = Path("data/tokens.yaml")
 DEFAULT_PURPOSE = "sagsbehandling"
+# The Temporal Web UI of `sagsflow dev` / `temporal server start-dev` (default UI port 8233).
+DEFAULT_CODEC_CORS_ORIGINS = ("http://127.0.0.1:8233", "http://localhost:8233")
 
 # The environment variable behind each setting.
 ENVIRONMENT_VARIABLES = {
@@ -33,6 +35,7 @@ ENVIRONMENT_VARIABLES = {
     "port": "SAGSFLOW_API_PORT",
     "default_purpose": "SAGSFLOW_DEFAULT_PURPOSE",
     "page_token_secret": "SAGSFLOW_PAGE_TOKEN_SECRET",
+    "codec_cors_origins": "SAGSFLOW_CODEC_CORS_ORIGINS",
 }
 
 
@@ -55,6 +58,8 @@ class ApiSettings:
     # Seals the case list's page tokens; shared by all API processes behind one address.
     # Empty: a random secret per process.
     page_token_secret: str | None = dataclasses.field(default=None, repr=False)
+    # Origins of the Temporal Web UI that may call the codec server (/codec) from a browser.
+    codec_cors_origins: tuple[str, ...] = DEFAULT_CODEC_CORS_ORIGINS
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -73,6 +78,19 @@ class ApiSettings:
             raise ValueError(f"SAGSFLOW_API_PORT must be a port number, not {self.port!r}")
         object.__setattr__(self, "port", int(self.port))
         object.__setattr__(self, "tokens_file", Path(self.tokens_file).expanduser())
+        origins = self.codec_cors_origins
+        if isinstance(origins, str):
+            origins = tuple(o.strip() for o in origins.split(",") if o.strip())
+        origins = tuple(origins)
+        for origin in origins:
+            if origin == "*" or not origin.startswith(("http://", "https://")) or (
+                origin.rstrip("/") != origin
+            ):
+                raise ValueError(
+                    "SAGSFLOW_CODEC_CORS_ORIGINS must list origins like http://127.0.0.1:8233 "
+                    f"(scheme, host and port; no '*', no trailing slash), not {origin!r}"
+                )
+        object.__setattr__(self, "codec_cors_origins", origins)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -84,6 +102,11 @@ class ApiSettings:
         }
         if "auth" in values:
             values["auth"] = cast(AuthMode, values["auth"].lower())
+        if "codec_cors_origins" in values:
+            values["codec_cors_origins"] = tuple(
+                origin.strip() for origin in values["codec_cors_origins"].split(",")
+                if origin.strip()
+            )
         if "port" in values:
             try:
                 values["port"] = int(values["port"])

@@ -11,6 +11,8 @@ import uvicorn
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokensFileError
+from workers.codec import PayloadKeyError
+from workers.connection import configured_payload_keys
 from workers.logs import configure_logging
 from workers.settings import Settings
 
@@ -67,6 +69,12 @@ def api(
         raise typer.BadParameter(str(exc)) from exc
     configure_logging(worker_settings.log_format, worker_settings.log_level)
     try:
+        # Read here, before serving: the codec server and the client need the same keys.
+        configured_payload_keys()
+    except PayloadKeyError as exc:
+        typer.echo(f"Fejl i konfigurationen / Configuration error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    try:
         app = create_app(settings, worker_settings=worker_settings)
     except TokensFileError as exc:
         typer.echo(str(exc), err=True)
@@ -77,4 +85,9 @@ def api(
         port=settings.port,
         log_level=worker_settings.log_level.lower(),
         proxy_headers=True,
+        # uvicorn's own loggers go through configure_logging's handler (JSON in production),
+        # and its access log is off: it holds client addresses. The API logs each request
+        # itself, by route template (api.metrics).
+        log_config=None,
+        access_log=False,
     )

@@ -1,9 +1,15 @@
 """`sagsflow dev`: everything on one machine — Temporal dev server + Web UI, worker, SQLite store.
 
-Start order: Temporal server → client → store (schema) → worker → extra services (the HTTP
-API on --api-port, with a demo tokens file in the data folder if there is none). Ctrl+C or
-SIGTERM stops them in reverse order. All state lives in the data folder (`temporal.db`,
-`sagsflow.db`, `temporal.log`, `tokens.yaml`), so cases survive a restart.
+Start order: payload keys → Temporal server → client → store (schema) → worker → extra
+services (the HTTP API and its codec server on --api-port, with a demo tokens file in the data
+folder if there is none). Ctrl+C or SIGTERM stops them in reverse order. All state lives in the
+data folder (`temporal.db`, `sagsflow.db`, `temporal.log`, `tokens.yaml`, `payload-keys.json`),
+so cases survive a restart.
+
+Payloads are always encrypted here: without configured keys (SAGSFLOW_PAYLOAD_KEYS_FILE /
+SAGSFLOW_PAYLOAD_KEYS) a key file is made in the data folder on the first start and used from
+then on. The Web UI gets the API's codec server (`--ui-codec-endpoint`, default
+http://127.0.0.1:<api port>/codec), so a signed-in operator reads payloads there.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from api.tokens import TokensFileError, write_demo_tokens
 from cli.apiserver import serving
 from cli.devserver import DevServer, DevServerError
 from store import Store
+from workers.codec import PayloadKeyError, PayloadKeys
 from workers.connection import connect_client
 from workers.logs import configure_logging
 from workers.settings import Settings
 from workers.worker import build_worker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+PAYLOAD_KEYS_FILENAME = "payload-keys.json"
 T = TypeVar("T")
 
 
@@ -48,6 +56,8 @@ class DevOptions:
     # None: sqlite+aiosqlite:///<data_dir>/sagsflow.db (filled in on construction).
     database_url: str | None = None
     task_queue: str = "sagsflow-cases"
+    # The Web UI's codec server. None: the HTTP API's, http://127.0.0.1:<api_port>/codec
+    # (filled in on construction); "": none.
     codec_endpoint: str | None = None
     headless: bool = False
 
@@ -56,6 +66,35 @@ class DevOptions:
         if not self.database_url:
             url = f"sqlite+aiosqlite:///{self.data_dir / 'sagsflow.db'}"
             object.__setattr__(self, "database_url", url)
+        if self.codec_endpoint is None:
+            endpoint = f"http://127.0.0.1:{self.api_port}/codec"
+            object.__setattr__(self, "codec_endpoint", endpoint)
+
+
+@dataclass(frozen=True)
+class DevKeys:
+    """Where this run's payload keys come from."""
+
+    keys: PayloadKeys = field(repr=False)
+    path: Path | None  # the keys file, or None when they come from SAGSFLOW_PAYLOAD_KEYS
+    created: bool = False
+
+
+def dev_payload_keys(options: DevOptions) -> DevKeys:
+    """The configured payload keys, else `<data_dir>/payload-keys.json` (made on the first
+    start, owner-only). Exports SAGSFLOW_PAYLOAD_KEYS_FILE for this process, so the worker,
+    the API and its codec server all use the same file. Raises PayloadKeyError."""
+    configured = PayloadKeys.from_env()
+    if configured is not None:
+        variable = os.environ.get("SAGSFLOW_PAYLOAD_KEYS_FILE", "").strip()
+        return DevKeys(configured, Path(variable).expanduser().resolve() if variable else None)
+    path = (options.data_dir / PAYLOAD_KEYS_FILENAME).resolve()
+    created = not path.exists()
+    if created:
+        PayloadKeys.generate().write(path)
+    keys = PayloadKeys.from_file(path)
+    os.environ["SAGSFLOW_PAYLOAD_KEYS_FILE"] = str(path)
+    return DevKeys(keys, path, created)
 
 
 @dataclass(frozen=True)
@@ -115,6 +154,7 @@ async def run_dev(
 class _Started:
     server: DevServer
     options: DevOptions
+    keys: DevKeys
     worker_task: asyncio.Task[None]
     extra_rows: list[tuple[str, str]]
 
@@ -126,6 +166,8 @@ async def _start_everything(
     stop: asyncio.Event,
     console: Console,
 ) -> _Started:
+    # Before anything starts: a broken key configuration stops here, with its reason.
+    keys = dev_payload_keys(options)
     server = DevServer(
         options.data_dir,
         port=options.port,
@@ -145,7 +187,7 @@ async def _start_everything(
         await _unless_stopped(stack.enter_async_context(server), stop)
     stack.push_async_callback(_say, console, "Temporal-serveren er stoppet / server stopped")
 
-    # The one place that knows the data converter (pydantic now, plus the codec later).
+    # The one place that knows the data converter: pydantic, encrypted with the keys above.
     client = await _unless_stopped(connect_client(settings), stop)
 
     store = Store.from_url(settings.database_url)
@@ -161,7 +203,7 @@ async def _start_everything(
     for service in services:
         rows = await _unless_stopped(stack.enter_async_context(service(context)), stop)
         extra_rows.extend(rows or ())
-    return _Started(server, options, worker_task, extra_rows)
+    return _Started(server, options, keys, worker_task, extra_rows)
 
 
 async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
@@ -202,11 +244,23 @@ def _where_everything_is(started: _Started) -> Table:
     table.add_column()
     table.add_row("Temporal frontend", server.address)
     table.add_row("Web UI", server.ui_url or "slået fra / disabled (--headless)")
+    if server.ui_url and options.codec_endpoint:
+        table.add_row("UI-codec / UI codec server", options.codec_endpoint)
     table.add_row("Namespace", server.namespace)
     table.add_row("Task queue", options.task_queue)
     table.add_row("Database", str(options.database_url))
     table.add_row("Datamappe / data folder", str(server.data_dir))
     table.add_row("Temporal-log / server log", str(server.log_path))
+    keys = started.keys
+    ids = ", ".join(keys.keys.keys)
+    if keys.path is None:
+        table.add_row("Payload-nøgler / payload keys",
+                      f"SAGSFLOW_PAYLOAD_KEYS ({ids}; aktiv/active {keys.keys.active})")
+    else:
+        table.add_row("Payload-nøgler / payload keys",
+                      f"{keys.path}" + ("  (ny / new)" if keys.created else ""))
+        table.add_row("CLI i en anden mappe / CLI elsewhere",
+                      f"export SAGSFLOW_PAYLOAD_KEYS_FILE={keys.path}")
     for label, value in started.extra_rows:
         table.add_row(label, value)
     table.add_row("Stop", "Ctrl+C (SIGINT) eller/or SIGTERM")
@@ -231,6 +285,12 @@ async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
     settings = ApiSettings.from_env().with_overrides(
         tokens_file=tokens, port=context.options.api_port
     )
+    if not os.environ.get("SAGSFLOW_CODEC_CORS_ORIGINS", "").strip():
+        # The dev server's own Web UI, on whichever --ui-port it runs.
+        ui_port = context.server.ui_port
+        settings = settings.with_overrides(
+            codec_cors_origins=(f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}")
+        )
     app = create_app(
         settings,
         service=CaseService(context.client, context.store, context.options.task_queue),
@@ -244,6 +304,14 @@ async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
                 "API-tokens / API tokens",
                 f"{tokens}"
                 + ("  (ny, demo-medarbejdere / new, demo staff)" if created else ""),
+            ),
+            (
+                "Codec-server",
+                (
+                    f"{url}/codec  (operator-login til web-UI / operator sign-in for the Web UI: "
+                    f"{url}/codec/session; CLI: temporal … --codec-endpoint {url}/codec "
+                    '--codec-auth "Bearer <token>")'
+                ),
             ),
         ]
 
@@ -279,8 +347,9 @@ def dev(
     ui_codec_endpoint: Annotated[
         str | None,
         typer.Option(
-            help="Codec server URL the Web UI uses to decrypt payloads. "
-            "Codec-server til web-UI.",
+            help="Codec server URL the Web UI uses to decrypt payloads (default: the HTTP "
+            "API's, http://127.0.0.1:<api-port>/codec; empty: none). Codec-server til web-UI.",
+            show_default=False,
         ),
     ] = None,
     headless: Annotated[
@@ -303,6 +372,12 @@ def dev(
     )
     try:
         asyncio.run(run_dev(options, services=[http_api]))
+    except PayloadKeyError as exc:
+        Console(stderr=True).print(
+            f"Fejl i konfigurationen / Configuration error: {exc}",
+            style="red", markup=False, highlight=False,
+        )
+        raise typer.Exit(code=2) from exc
     except (DevServerError, TokensFileError) as exc:
         # markup=False: the server log tail in the message may contain [brackets].
         Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False)

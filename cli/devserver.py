@@ -153,7 +153,8 @@ class DevServer:
 
     ```python
     async with DevServer(Path("data")) as server:
-        client = await server.connect(data_converter=pydantic_data_converter)
+        settings = Settings(temporal_address=server.address, temporal_namespace=server.namespace)
+        client = await connect_client(settings)  # workers.connection: the data converter
     ```
     Entering returns once the frontend answers, our search attributes exist and (unless
     headless) the Web UI answers. Leaving stops the server and its whole process group.
@@ -312,7 +313,9 @@ class DevServer:
             atexit.unregister(self._kill_at_exit)
 
     async def connect(self, **options: Any) -> Client:
-        """A client for this server's namespace; `options` go to `Client.connect`."""
+        """An administrative client for this server's namespace (search attributes, health);
+        `options` go to `Client.connect`. Cases are reached through
+        `workers.connection.connect_client`, which knows the data converter and the keys."""
         options.setdefault("namespace", self.namespace)
         return await Client.connect(self.address, **options)
 

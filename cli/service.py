@@ -5,8 +5,13 @@ DATABASE_URL) and `--address` / `--namespace`, given on the group (`sagsflow cas
 list`) or on the command (`sagsflow case list --address …`). Every Temporal operation goes
 through `api.cases.CaseService`.
 
-Exit codes: 0 done; 1 refused or failed (CaseError, a rejected task, Temporal unreachable);
-2 invalid input (a usage error, or a value the contract rejects).
+Payload keys are found as by every sagsflow process (`workers.connection`):
+SAGSFLOW_PAYLOAD_KEYS_FILE / SAGSFLOW_PAYLOAD_KEYS, else `./data/payload-keys.json` if it exists
+(the file `sagsflow dev` makes), so the CLI next to `sagsflow dev` needs no setup.
+
+Exit codes: 0 done; 1 refused or failed (CaseError, a rejected task, Temporal unreachable,
+encrypted data without keys); 2 invalid input (a usage error, a value the contract rejects, a
+broken payload-key configuration).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from temporalio.service import RPCError
 from api.cases import CaseError, CaseService
 from cli import render
 from store import Store
+from workers.codec import ENCODING
 from workers.connection import connect_client
 from workers.settings import Settings
 
@@ -33,6 +39,12 @@ T = TypeVar("T")
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
+
+ENCRYPTED_WITHOUT_KEYS = (
+    "Sagens data er krypteret, og kommandoen har ingen nøgler: sæt SAGSFLOW_PAYLOAD_KEYS_FILE "
+    "(`sagsflow dev` viser linjen) / The case's data is encrypted and this command has no keys: "
+    "set SAGSFLOW_PAYLOAD_KEYS_FILE (`sagsflow dev` prints the line)"
+)
 
 AddressOption = Annotated[
     str | None,
@@ -198,7 +210,12 @@ def _attempt(
             f"{type(exc).__name__}: {getattr(exc, 'orig', None) or type(exc).__name__}",
             EXIT_FAILED,
         )
-    except ValueError as exc:  # e.g. an unsupported DATABASE_URL
+    except KeyError as exc:
+        # The pydantic converter meets a payload it cannot read: ciphertext, and no keys here.
+        if ENCODING.decode() not in str(exc):
+            raise
+        return None, (ENCRYPTED_WITHOUT_KEYS, EXIT_FAILED)
+    except ValueError as exc:  # e.g. an unsupported DATABASE_URL, broken payload keys
         return None, (str(exc), EXIT_INVALID)
 
 

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 from fastapi import FastAPI
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
 from api.cases import CaseService
@@ -26,6 +25,7 @@ from api.settings import ApiSettings
 from cli.apiserver import serving
 from store import Store
 from tests.test_dev_server import dev_server, free_port
+from workers.codec import PayloadKeys, data_converter
 from workers.settings import Settings
 from workers.worker import build_worker
 
@@ -72,11 +72,14 @@ def write_tokens(path: Path) -> None:
 
 
 class ApiPlatform:
-    """Dev server + worker + API in a thread; `url` is the API's base URL."""
+    """Dev server + worker + API in a thread; `url` is the API's base URL, `address` the
+    Temporal frontend's. With `payload_keys`, the client (worker, API, codec server) encrypts."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, payload_keys: PayloadKeys | None = None) -> None:
         self.data_dir = data_dir
+        self.payload_keys = payload_keys
         self.url = ""
+        self.address = ""
         self.app: FastAPI | None = None
         self.store: Store | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -121,7 +124,7 @@ class ApiPlatform:
         database_url = f"sqlite+aiosqlite:///{self.data_dir / 'sagsflow.db'}"
         task_queue = f"api-{uuid.uuid4().hex[:8]}"
         async with dev_server(self.data_dir, headless=True) as server:
-            client = await server.connect(data_converter=pydantic_data_converter)
+            client = await server.connect(data_converter=data_converter(self.payload_keys))
             store = Store.from_url(database_url)
             await store.create_schema()
             try:
@@ -139,6 +142,7 @@ class ApiPlatform:
                     )
                     async with serving(app, settings.host, settings.port) as url:
                         self.url, self.app, self.store = url, app, store
+                        self.address = server.address
                         self._ready.set()
                         await self._stop.wait()
             finally:

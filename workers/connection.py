@@ -1,22 +1,68 @@
-"""The Temporal client as every sagsflow process makes it: one place for the data converter."""
+"""The Temporal client as every sagsflow process makes it: one place for the data converter.
+
+Payload keys (`workers.codec`) come from `SAGSFLOW_PAYLOAD_KEYS_FILE`, or
+`SAGSFLOW_PAYLOAD_KEYS` with `SAGSFLOW_PAYLOAD_KEY_ACTIVE`. When neither variable is set at all,
+`./data/payload-keys.json` is used if it exists — the file `sagsflow dev` makes — just as
+`DATABASE_URL` and `SAGSFLOW_TOKENS_FILE` default to `./data/`. Setting a variable to the
+empty string turns encryption off explicitly (and the look-up with it).
+"""
 
 from __future__ import annotations
 
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
+from temporalio.client import Client
+
+from workers.codec import PayloadKeys, data_converter
 from workers.settings import Settings
+from workers.telemetry import sdk_runtime
+from workers.temporal_tls import tls_and_api_key
+from workers.tracing import tracing_interceptors
+
+DEFAULT_PAYLOAD_KEYS_FILE = Path("data/payload-keys.json")
+PAYLOAD_KEY_VARIABLES = ("SAGSFLOW_PAYLOAD_KEYS_FILE", "SAGSFLOW_PAYLOAD_KEYS")
+
+log = logging.getLogger("sagsflow.connection")
+
+
+def configured_payload_keys(environ: Mapping[str, str] | None = None) -> PayloadKeys | None:
+    """The payload keys of this process, or None when encryption is off.
+
+    Raises PayloadKeyError (a ValueError) when the configuration is broken: a process must
+    not start with keys it cannot use.
+    """
+    environ = os.environ if environ is None else environ
+    if any(variable in environ for variable in PAYLOAD_KEY_VARIABLES):
+        return PayloadKeys.from_env(environ)
+    if DEFAULT_PAYLOAD_KEYS_FILE.is_file():
+        return PayloadKeys.from_file(DEFAULT_PAYLOAD_KEYS_FILE)
+    return None
+
+
+def encryption_is_unconfigured(environ: Mapping[str, str] | None = None) -> bool:
+    """No key variable set at all and no default file: encryption off by omission."""
+    environ = os.environ if environ is None else environ
+    return not any(variable in environ for variable in PAYLOAD_KEY_VARIABLES) and not (
+        DEFAULT_PAYLOAD_KEYS_FILE.is_file()
+    )
 
 
 async def connect_client(settings: Settings) -> Client:
-    runtime = None
-    if settings.metrics_address:
-        metrics = PrometheusConfig(bind_address=settings.metrics_address)
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    # Keys first: a broken key configuration stops the process before anything connects.
+    keys = configured_payload_keys()
+    if keys is None and encryption_is_unconfigured():
+        log.warning(
+            "payload encryption is off: set SAGSFLOW_PAYLOAD_KEYS_FILE "
+            "(workflow inputs, signals and results reach Temporal as plaintext)"
+        )
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
+        data_converter=data_converter(keys),
+        runtime=sdk_runtime(settings.metrics_address),
+        interceptors=tracing_interceptors(),
+        **tls_and_api_key(),
     )
