@@ -39,6 +39,7 @@ from store import Store
 from workers.codec import PayloadKeyError, PayloadKeys
 from workers.connection import connect_client
 from workers.logs import configure_logging
+from workers.retention_schedule import schedule_retention
 from workers.settings import Settings
 from workers.worker import build_worker
 
@@ -189,6 +190,7 @@ async def _start_everything(
 
     # The one place that knows the data converter: pydantic, encrypted with the keys above.
     client = await _unless_stopped(connect_client(settings), stop)
+    await _unless_stopped(schedule_retention(client, settings.task_queue), stop)
 
     store = Store.from_url(settings.database_url)
     stack.push_async_callback(store.dispose)
