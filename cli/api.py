@@ -11,6 +11,12 @@ import uvicorn
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokensFileError
+from cli.service import (
+    AddressOption,
+    DatabaseUrlOption,
+    NamespaceOption,
+    TaskQueueOption,
+)
 from workers.codec import PayloadKeyError
 from workers.connection import configured_payload_keys
 from workers.logs import configure_logging
@@ -32,24 +38,10 @@ def api(
         typer.Option(help="Tokens file for bearer tokens (env SAGSFLOW_TOKENS_FILE; default "
                      "./data/tokens.yaml). Tokenfil."),
     ] = None,
-    address: Annotated[
-        str | None,
-        typer.Option(help="Temporal frontend host:port (env TEMPORAL_ADDRESS; default "
-                     "localhost:7233)."),
-    ] = None,
-    namespace: Annotated[
-        str | None,
-        typer.Option(help="Temporal namespace (env TEMPORAL_NAMESPACE; default 'default')."),
-    ] = None,
-    task_queue: Annotated[
-        str | None,
-        typer.Option(help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE)."),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="SQLAlchemy URL of the store (env DATABASE_URL; default "
-                     "sqlite+aiosqlite:///./data/sagsflow.db)."),
-    ] = None,
+    address: AddressOption = None,
+    namespace: NamespaceOption = None,
+    task_queue: TaskQueueOption = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the HTTP API for the municipal platform (OpenAPI at /api/v1/docs).
 

@@ -17,6 +17,12 @@ from cli.demo import demo
 from cli.dev import dev
 from cli.notify import notify
 from cli.retention import retention
+from cli.service import (
+    AddressOption,
+    DatabaseUrlOption,
+    NamespaceOption,
+    TaskQueueOption,
+)
 from workers.settings import Settings
 from workers.worker import TemporalUnreachable, run_worker
 
@@ -42,27 +48,10 @@ app.add_typer(tasks.app, name="task")
 
 @app.command()
 def worker(
-    address: Annotated[
-        str | None,
-        typer.Option(
-            help="Temporal frontend host:port (env TEMPORAL_ADDRESS; default localhost:7233)."
-        ),
-    ] = None,
-    namespace: Annotated[
-        str | None,
-        typer.Option(help="Temporal namespace (env TEMPORAL_NAMESPACE; default 'default')."),
-    ] = None,
-    task_queue: Annotated[
-        str | None,
-        typer.Option(help="Task queue to poll (env SAGSFLOW_TASK_QUEUE; default sagsflow-cases)."),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="SQLAlchemy URL of the store (env DATABASE_URL; default "
-            "sqlite+aiosqlite:///./data/sagsflow.db)."
-        ),
-    ] = None,
+    address: AddressOption = None,
+    namespace: NamespaceOption = None,
+    task_queue: TaskQueueOption = None,
+    database_url: DatabaseUrlOption = None,
 ) -> None:
     """Run the worker that executes case workflows and their activities.
 

@@ -64,6 +64,25 @@ NamespaceOption = Annotated[
     ),
 ]
 
+TaskQueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--task-queue",
+        help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE; default "
+        "sagsflow-cases). Opgavekø.",
+        show_default=False,
+    ),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the store (env DATABASE_URL; default "
+        "sqlite+aiosqlite:///./data/sagsflow.db). Databasens adresse.",
+        show_default=False,
+    ),
+]
+
 
 @dataclass(frozen=True)
 class Target:
