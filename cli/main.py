@@ -7,7 +7,6 @@ its work in the package it belongs to and only wires options to it.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 import typer
 
