@@ -358,6 +358,7 @@ async def test_the_cli_reports_a_dry_run_and_applies_on_request(
     monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", env.client.namespace)
     monkeypatch.setenv("SAGSFLOW_TASK_QUEUE", task_queue)
+    monkeypatch.setenv("COLUMNS", "200")  # a wide table, whatever terminal runs the tests
     seeded = await seed(sqlite_store, "2026-0200", CaseStatus.CLOSED, kit.T0)
     app = typer.Typer()
     app.command()(retention)
