@@ -85,9 +85,10 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         for body, _ in wrong:
             await run.handle.signal(DigitalViolationCase.complete_task, body)
         await run.handle.signal(DigitalViolationCase.complete_task, "not even an object")
+        await run.handle.signal(DigitalViolationCase.complete_task, {"task_key": ["a", "list"]})
         await run.handle.signal(DigitalViolationCase.press_inquiry, {"medium": ""})
         snap = await run.wait_for(
-            lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == len(wrong) + 2,
+            lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == len(wrong) + 3,
             "rejections",
         )
         rejected = [e for e in snap.timeline if e.kind == EventKind.REJECTED]
@@ -106,10 +107,10 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         # The rejections are in the store's timeline too.
         for _ in range(100):
             events = await store.list_events(run.handle.id)
-            if sum(e.kind == "rejected" for e in events) == len(wrong) + 2:
+            if sum(e.kind == "rejected" for e in events) == len(wrong) + 3:
                 break
             await asyncio.sleep(0.05)
-        assert sum(e.kind == "rejected" for e in events) == len(wrong) + 2
+        assert sum(e.kind == "rejected" for e in events) == len(wrong) + 3
 
 
 async def test_leadership_cannot_complete_the_personal_underretning_duty(

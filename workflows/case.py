@@ -818,8 +818,10 @@ class DigitalViolationCase:
                     break
                 except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
                     continue
-        task_id = raw.get("task_id") or raw.get("task_key") if isinstance(raw, dict) else None
-        if task_id not in self._tasks and task_id not in DECISION_TYPES:
+        task_id = (raw.get("task_id") or raw.get("task_key")) if isinstance(raw, dict) else None
+        if not isinstance(task_id, str) or (
+            task_id not in self._tasks and task_id not in DECISION_TYPES
+        ):
             task_id = None  # only ids we know: a rejected message's text is not repeated
         self._event(
             EventKind.REJECTED,
