@@ -30,7 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.case import CaseInput
-from schemas.common import CaseNumber, Model, Phase, SchoolId, case_workflow_id
+from schemas.common import CaseNumber, CaseStatus, Model, Phase, SchoolId, case_workflow_id
 from schemas.messages import (
     CaseNote,
     NewIncident,
@@ -89,6 +89,12 @@ class CaseFacts:
     school_id: str
     running: bool
     status: str | None
+
+    @property
+    def ended(self) -> bool:
+        """Closed or withdrawn. The status search attribute says so from the moment the case
+        decides it, while the workflow may still be closing its tasks for a little while."""
+        return not self.running or self.status in (CaseStatus.CLOSED, CaseStatus.WITHDRAWN)
 
 
 def static_summary(case: CaseInput) -> str:

@@ -73,7 +73,7 @@ async def snapshot_of(service: CaseService, case_number: str) -> CaseSnapshot:
 
 
 def require_running(facts: CaseFacts) -> None:
-    if not facts.running:
+    if facts.ended:
         raise CaseEnded(facts.case_number)
 
 
