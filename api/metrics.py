@@ -15,6 +15,7 @@ reverse proxy.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,12 @@ UNMATCHED = "<unmatched>"
 # Liveness probes and scrapes every few seconds: logged at debug, not info.
 QUIET_ROUTES = frozenset({METRICS_PATH, "/api/v1/health", "/api/v1/ready"})
 # Path parameters that identify a case or task and carry nothing personal: logged as context.
-LOGGED_PATH_PARAMETERS = ("case_number", "task_id")
+# Path parameters worth a log line, and the shape a value must have to be logged: whatever
+# else a client puts in a URL (a name typed where the case number belongs) stays out of logs.
+LOGGED_PATH_PARAMETERS = {
+    "case_number": re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}[A-Za-z0-9]"),
+    "task_id": re.compile(r"[a-z_]+\.[a-z_]+(?:-[0-9]{1,4})?"),
+}
 # Seconds; from a cached read (5 ms) to a slow Temporal update (10 s).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -134,6 +140,7 @@ class RequestObserver:
                 name: value
                 for name, value in (scope.get("path_params") or {}).items()
                 if name in LOGGED_PATH_PARAMETERS
+                and isinstance(value, str) and LOGGED_PATH_PARAMETERS[name].fullmatch(value)
             }
             emit = log.debug if route in QUIET_ROUTES else log.info
             emit(

@@ -181,6 +181,25 @@ async def test_each_request_is_logged_with_its_route_and_case_but_no_address(
     assert not {"client", "path", "url", "query"} & set(logged)
 
 
+async def test_a_name_typed_into_a_url_is_not_logged(
+    http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
+    configure_logging("json", "INFO")
+    await http.get("/api/v1/cases/Astrid Testesen")
+    await http.get("/api/v1/cases/Astrid-Testesen/tasks/Astrid Testesen/complete")
+    await http.post("/api/v1/cases/Åse-Ørum/withdraw", json={})
+    # The API's own lines (the test's HTTP client logs its URLs too: not the API's doing).
+    ours = [line for line in capsys.readouterr().err.splitlines()
+            if line.startswith("{") and json.loads(line)["logger"].startswith("sagsflow")]
+    assert len([line for line in ours if '"http request"' in line]) == 3, ours
+    output = "\n".join(ours)
+    assert "Astrid Testesen" not in output and "Testesen" not in output.replace(
+        "Astrid-Testesen", "")
+    assert "Åse" not in output and "\\u00c5se" not in output
+    # A well-formed case number is still logged: it is what operators search for.
+    assert '"case_number": "Astrid-Testesen"' in output
+
+
 # --- the worker's endpoint --------------------------------------------------------------------
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+import structlog
 
 from tests.apikit import (
     LEADER,
@@ -24,8 +25,25 @@ from tests.apikit import (
 )
 from tests.casekit import decision
 from tests.test_api import Api, wait_snapshot
+from workers.logs import configure_logging
 
 NAMES = ("Astrid Testesen", "Bertram Prøvesen", "Mor: 11 22 33 44")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sagsflow_logging() -> Iterator[None]:
+    """sagsflow's own logging, as every process configures it, before the platform starts:
+    structlog through the standard library, so its lines reach caplog like everyone else's.
+    Without it structlog prints to stdout and the test would never see them."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("console", "DEBUG")
+    try:
+        yield
+    finally:
+        root.handlers = handlers
+        root.setLevel(level)
+        structlog.reset_defaults()
 
 
 @pytest.fixture
@@ -83,6 +101,9 @@ async def test_no_name_in_any_log_record_or_error(
     logged = record_texts(caplog.records)
     assert len(caplog.records) > 10, "nothing was logged: the test would prove nothing"
     assert case_number in logged  # the case number is logged, as it should be
+    # ... by sagsflow itself: the API's request lines and the worker's activities.
+    ours = {r.name for r in caplog.records if case_number in record_texts([r])}
+    assert {"sagsflow.api", "sagsflow.activities"} <= ours, ours
     leaking = [f"{r.name}: {str(r.msg)[:300]}" for r in caplog.records
                if any(name in record_texts([r]) for name in NAMES)]
     assert leaking == []
