@@ -182,6 +182,13 @@ class CaseRun:
         self, key: str, reason: str | None = None, actor: Actor | None = None, **overrides: Any
     ) -> TaskView:
         view = await self.wait_open(key)
+        # At every step the inbox agrees with the case: the task's row is open, for the same
+        # role and due time as the snapshot says.
+        row = await self.wait_inbox(view.task_id)
+        assert (row.key, row.role, row.due_at) == (view.key, view.role, view.due_at), (
+            f"inbox row {row.task_id}: {(row.key, row.role, row.due_at)} != snapshot "
+            f"{(view.key, view.role, view.due_at)}"
+        )
         completion = {
             "task_key": key,
             "task_id": view.task_id,
@@ -190,7 +197,9 @@ class CaseRun:
         }
         if reason:
             completion["reason"] = reason
-        return await self.handle.execute_update(DigitalViolationCase.submit_task, completion)
+        done = await self.handle.execute_update(DigitalViolationCase.submit_task, completion)
+        await self.wait_inbox(view.task_id, status="done")
+        return done
 
     async def complete_all(self, *keys: str) -> None:
         for key in keys:

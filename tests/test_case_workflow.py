@@ -86,6 +86,54 @@ async def skip_to(run: CaseRun, moment: datetime) -> None:
     await run.env.sleep(moment - now)
 
 
+async def treat_evaluate_and_follow_up(run: CaseRun, treat_keys: set[str]) -> None:
+    """From the end of stop/report to the last follow-up, checking every timer's virtual time:
+    evaluation 4 weeks after stop/report are done, follow-ups 2 weeks and 2 months after the
+    evaluation; each task appears when its timer fires, not a minute before. Closes the case."""
+    snap = await run.wait_phase("treat")
+    assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
+    stop_report_done = max(t.completed_at for t in snap.done_tasks if t.completed_at)
+    evaluation_at = snap.next_timer.at
+    assert stop_report_done <= evaluation_at - timedelta(weeks=4) < stop_report_done + MINUTE
+    await run.wait_for(lambda s: len(s.open_tasks) == len(treat_keys), "treat tasks")
+    assert await open_keys(run) == treat_keys
+    opened = (await run.snapshot()).open_tasks[0].opened_at
+    await assert_inbox(run, "treat.help", "case_owner", working_days_later(opened, 5))
+    await run.complete_all(*sorted(treat_keys))
+
+    # The evaluation appears when the durable timer fires, four weeks later, not before.
+    await skip_to(run, evaluation_at - MINUTE)
+    assert "close.evaluate" not in await open_keys(run)
+    await skip_to(run, evaluation_at + MINUTE)
+    evaluation = await run.wait_open("close.evaluate")
+    assert evaluation_at <= evaluation.opened_at <= evaluation_at + MINUTE
+    await assert_inbox(
+        run, "close.evaluate", "case_owner", working_days_later(evaluation.opened_at, 5)
+    )
+    assert (await run.snapshot()).phase == "close"
+    done = await run.complete("close.evaluate")
+    assert done.completed_at is not None
+
+    # Follow-ups 2 weeks and 2 months after the evaluation.
+    first_follow_up = done.completed_at + timedelta(weeks=2)
+    await skip_to(run, first_follow_up - MINUTE)
+    assert "close.follow_up" not in await open_keys(run)
+    await skip_to(run, first_follow_up + MINUTE)
+    first = await run.wait_open("close.follow_up")
+    await assert_inbox(run, "close.follow_up", "case_owner", working_days_later(first.opened_at, 5))
+    await run.complete("close.follow_up", outcome="continue")
+    second = (await run.wait_for(
+        lambda s: s.next_timer is not None and s.next_timer.what == "Opfølgning 2",
+        "second follow-up timer",
+    )).next_timer
+    assert second is not None
+    assert second.at == months_later(done.completed_at, 2)
+    await skip_to(run, second.at - MINUTE)
+    assert "close.follow_up" not in await open_keys(run)
+    await skip_to(run, second.at + MINUTE)
+    await run.complete("close.follow_up", outcome="close")
+
+
 async def test_internal_route_with_known_offender_to_closing(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
@@ -128,40 +176,9 @@ async def test_internal_route_with_known_offender_to_closing(
         )
         await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
 
-        snap = await run.wait_phase("treat")
-        assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
-        stop_report_done = max(t.completed_at for t in snap.done_tasks if t.completed_at)
-        evaluation_at = snap.next_timer.at
-        assert stop_report_done <= evaluation_at - timedelta(weeks=4) < stop_report_done + MINUTE
-        await run.wait_for(lambda s: len(s.open_tasks) == 3, "treat tasks")
-        assert await open_keys(run) == {"treat.help", "treat.surroundings", "treat.same_school"}
-        await run.complete_all("treat.help", "treat.surroundings", "treat.same_school")
-
-        # The evaluation appears when the durable timer fires, four weeks later, not before.
-        await skip_to(run, evaluation_at - MINUTE)
-        assert "close.evaluate" not in await open_keys(run)
-        await skip_to(run, evaluation_at + MINUTE)
-        evaluation = await run.wait_open("close.evaluate")
-        assert evaluation_at <= evaluation.opened_at <= evaluation_at + MINUTE
-        done = await run.complete("close.evaluate")
-        assert done.completed_at is not None
-
-        # Follow-ups 2 weeks and 2 months after the evaluation.
-        first_follow_up = done.completed_at + timedelta(weeks=2)
-        await skip_to(run, first_follow_up - MINUTE)
-        assert "close.follow_up" not in await open_keys(run)
-        await skip_to(run, first_follow_up + MINUTE)
-        await run.complete("close.follow_up", outcome="continue")
-        second = (await run.wait_for(
-            lambda s: s.next_timer is not None and s.next_timer.what == "Opfølgning 2",
-            "second follow-up timer",
-        )).next_timer
-        assert second is not None
-        assert second.at == months_later(done.completed_at, 2)
-        await skip_to(run, second.at - MINUTE)
-        assert "close.follow_up" not in await open_keys(run)
-        await skip_to(run, second.at + MINUTE)
-        await run.complete("close.follow_up", outcome="close")
+        await treat_evaluate_and_follow_up(
+            run, {"treat.help", "treat.surroundings", "treat.same_school"}
+        )
 
         outcome = await run.handle.result()
         assert outcome.status == CaseStatus.CLOSED and outcome.rounds == 1
@@ -214,6 +231,13 @@ async def test_police_route_with_underretning_and_receipt_in_time(
         keys = await open_keys(run)
         assert "stop.cooperate" not in keys and "stop.unknown_offender" not in keys
         assert (await run.snapshot()).route == "police"
+        handover = await run.wait_open("stop.police_handover")
+        await assert_inbox(run, "stop.police_handover", "case_owner",
+                           working_days_later(handover.opened_at, 5))
+        await assert_inbox(run, "report.police", "case_owner",
+                           working_days_later(handover.opened_at, 2))
+        await assert_inbox(run, "stop.action_plan", "leadership",
+                           working_days_later(case.reported_at, 10))
         await run.complete("report.underretning_receipt")
         await run.complete_all(
             "stop.police_handover", "stop.action_plan", "report.police", "report.insurance"
@@ -221,6 +245,13 @@ async def test_police_route_with_underretning_and_receipt_in_time(
         snap = await run.wait_phase("treat")
         assert not any(t.key == "report.underretning_follow_up"
                        for t in snap.open_tasks + snap.done_tasks)
+        await treat_evaluate_and_follow_up(run, {"treat.help", "treat.surroundings"})
+        outcome = await run.handle.result()
+        assert outcome.status == CaseStatus.CLOSED
+        rows = await store.list_tasks(workflow_id=run.handle.id)
+        assert {r.key for r in rows} >= {"stop.police_handover", "report.police",
+                                         "report.underretning", "report.underretning_receipt"}
+        assert all(r.status == "done" for r in rows)
 
 
 async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
@@ -238,7 +269,11 @@ async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
         assert "report.underretning_follow_up" not in await open_keys(run)
         await skip_to(run, receipt.due_at + MINUTE)
         follow_up = await run.wait_open("report.underretning_follow_up")
-        assert follow_up.role == "case_owner"
+        assert receipt.due_at <= follow_up.opened_at <= receipt.due_at + MINUTE
+        await assert_inbox(run, "report.underretning_follow_up", "case_owner",
+                           working_days_later(follow_up.opened_at, 1))
+        await run.wait_for_outbox(
+            lambda o: o.task_id == follow_up.task_id and o.kind == "task_opened")
         snap = await run.snapshot()
         assert any(e.kind == EventKind.RECEIPT_MISSING for e in snap.timeline)
         # The receipt task stays open: the receipt can still arrive.
@@ -263,10 +298,17 @@ async def test_unknown_offender_gets_removal_guidance_once_evidence_is_secured(
         view = await run.wait_open("stop.unknown_offender")
         row = await run.wait_inbox(view.task_id)
         assert "sletdet" in row.guidance.lower() and row.role == "case_owner"
+        await assert_inbox(run, "stop.unknown_offender", "case_owner",
+                           working_days_later(view.opened_at, 2))
+        assert await open_keys(run) == {
+            "stop.unknown_offender", "stop.cooperate", "stop.action_plan", "report.insurance"}
         await run.complete_all(
             "stop.unknown_offender", "stop.cooperate", "stop.action_plan", "report.insurance"
         )
-        await run.wait_phase("treat")
+        await treat_evaluate_and_follow_up(run, {"treat.help", "treat.surroundings"})
+        outcome = await run.handle.result()
+        assert outcome.status == CaseStatus.CLOSED
+        assert (await store.get_case(run.handle.id)).status == "closed"
 
 
 async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communications(
@@ -303,7 +345,7 @@ async def test_new_incident_during_follow_up_reopens_assessment(
         await through_documentation(run)
         await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
         snap = await run.wait_phase("treat")
-        await run.complete_all("treat.help", "treat.surroundings")
+        await run.complete("treat.help")  # treat.surroundings still open: the timer runs on
         assert snap.next_timer is not None
         await skip_to(run, snap.next_timer.at + MINUTE)
         await run.complete("close.evaluate")
@@ -318,12 +360,31 @@ async def test_new_incident_during_follow_up_reopens_assessment(
         snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
         again = await run.wait_open("assess.uncover")
         assert again.task_id == "assess.uncover-2" and again.round == 2
+        await assert_inbox(run, "assess.uncover", "case_owner",
+                           working_days_later(again.opened_at, 1))
         kinds = [e.kind for e in snap.timeline]
         assert EventKind.NEW_INCIDENT in kinds and EventKind.ASSESSMENT_REOPENED in kinds
         # Custody holders were involved in round 1 and are not asked again.
         assert await open_keys(run) == {"assess.uncover"}
         assert snap.status == "active"
+        # The follow-up timer of round 1 is gone, and so is its unfinished treat task.
+        assert snap.next_timer is None
+        await run.wait_inbox("treat.surroundings", status="superseded")
         await save_history(run.handle, "reopened_by_new_incident")
+
+        # Round 2 is the whole card again: its own tasks, ids and deadlines.
+        await run.complete("assess.uncover")
+        await run.complete("assess.evaluate")
+        evaluate = (await run.wait_for(lambda s: s.phase == "assess" and {
+            "assess.involve_leadership", "assess.involve_tk"} <= {t.key for t in s.open_tasks},
+            "round 2 involvement")).open_tasks
+        assert {t.task_id for t in evaluate} >= {
+            "assess.involve_leadership-2", "assess.involve_tk-2"}
+        await run.complete("assess.involve_leadership")
+        await run.complete("assess.involve_tk")
+        await through_documentation(run)
+        await run.wait_phase("stop_report")
+        assert "stop.action_plan-2" in {t.task_id for t in (await run.snapshot()).open_tasks}
 
 
 async def test_withdrawal_ends_the_case_and_closes_its_tasks(
@@ -349,6 +410,11 @@ async def test_withdrawal_ends_the_case_and_closes_its_tasks(
             "assess.involve_custody": TaskStatus.WITHDRAWN.value,
         }
         assert (await store.get_case(run.handle.id)).status == "withdrawn"
+        events = await store.list_events(run.handle.id)
+        withdrawn = events[-1]
+        assert withdrawn.kind == EventKind.CASE_WITHDRAWN
+        assert withdrawn.reason == "Henvendelsen viste sig grundløs"
+        assert withdrawn.actor_role == "leadership"
 
 
 async def test_overdue_task_is_reminded_then_escalated_to_leadership(

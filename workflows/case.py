@@ -579,8 +579,14 @@ class DigitalViolationCase:
         self._next_timer = NextTimer(what=what, at=at)
         self._event(EventKind.TIMER_SET, f"{what} planlagt til {self._local(at)}")
         self._publish()
-        await self._wait(lambda: False, until=at, summary=f"{what} {self._local(at)}", reopenable=True)
-        self._next_timer = None
+        try:
+            await self._wait(
+                lambda: False, until=at, summary=f"{what} {self._local(at)}", reopenable=True
+            )
+        finally:
+            # Also when a new incident or a withdrawal interrupts the wait: the timer is gone.
+            # (Snapshot and current details only, no command: replays are unaffected.)
+            self._next_timer = None
 
     async def _wait_future(self, future: asyncio.Future) -> None:
         await self._wait(lambda: future.done(), until=None, summary=None, reopenable=True)
