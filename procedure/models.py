@@ -115,6 +115,27 @@ class ProcedureSpec(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _deadline_bases(self) -> ProcedureSpec:
+        """Only the receipt and its follow-up come after an underretning was sent; and the
+        receipt period is the receipt task's deadline, so the two can never disagree."""
+        after_submission = {"report.underretning_receipt", "report.underretning_follow_up"}
+        wrong = sorted(key for key, task in self.tasks.items()
+                       if task.deadline_from == "underretning_submitted"
+                       and key not in after_submission)
+        if wrong:
+            raise ValueError(
+                f"deadline_from 'underretning_submitted' only for {sorted(after_submission)}, "
+                f"not {wrong}"
+            )
+        receipt = self.tasks.get("report.underretning_receipt")
+        if receipt is not None and receipt.deadline != self.timers.underretning_receipt_within:
+            raise ValueError(
+                "timers.underretning_receipt_within must equal the deadline of "
+                "report.underretning_receipt (it is the municipality's receipt period)"
+            )
+        return self
+
 
 class Procedure(Strict):
     """The procedure as a case runs it: the card plus the non-working days it counts with."""

@@ -225,9 +225,10 @@ def summary(snap: CaseSnapshot) -> str:
 
 @contextlib.asynccontextmanager
 async def running_case(
-    env: WorkflowEnvironment, store: Store, task_queue: str, case: CaseInput
+    env: WorkflowEnvironment, store: Store, task_queue: str, case: CaseInput,
+    procedure_path: Path | None = None,
 ) -> AsyncIterator[CaseRun]:
-    worker = build_worker(env.client, store, task_queue)
+    worker = build_worker(env.client, store, task_queue, procedure_path=procedure_path)
     async with worker:
         handle = await env.client.start_workflow(
             DigitalViolationCase.run,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
+import yaml
 from temporalio.testing import WorkflowEnvironment
 
+from procedure.loader import DEFAULT_CARD
 from schemas.common import CaseStatus, TaskStatus, ViolationType
 from schemas.snapshot import EventKind
 from store import Store
@@ -495,6 +498,27 @@ async def test_suspected_parents_are_involved_only_after_the_underretning(
         assert custody.opened_at >= underretning.completed_at
 
 
+async def test_suspected_parents_without_an_underretning_are_involved_after_the_evaluation(
+    env: WorkflowEnvironment, store: Store, task_queue: str
+) -> None:
+    case = case_input(await env.get_current_time(), parents_suspected=True)
+    async with running_case(env, store, task_queue, case) as run:
+        await run.complete("assess.uncover")
+        assert await open_keys(run) == {"assess.evaluate"}
+        # No underretning, against the recommendation: a deviation, so with a reason.
+        evaluated = await run.complete(
+            "assess.evaluate", underretning=False,
+            reason="Mistanken mod forældrene er afkræftet ved samtalen med P1",
+        )
+        custody = await run.wait_open("assess.involve_custody")
+        assert custody.opened_at >= evaluated.completed_at
+        await assert_inbox(run, "assess.involve_custody", "leadership",
+                           custody.opened_at + timedelta(hours=24))
+        snap = await run.snapshot()
+        assert not any(t.key == "report.underretning" for t in snap.open_tasks + snap.done_tasks)
+        await run.complete("assess.involve_custody")
+
+
 async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
@@ -531,3 +555,23 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
         )
         await run.wait_for(lambda s: any(e.kind == EventKind.REJECTED for e in s.timeline),
                            "rejected reassignment")
+
+
+async def test_the_card_says_where_a_deadline_counts_from(
+    env: WorkflowEnvironment, store: Store, task_queue: str, tmp_path: Path
+) -> None:
+    """`deadline_from` is configuration the case follows: here the action plan counts from
+    when its task opens instead of from the report, two days earlier."""
+    card = yaml.safe_load(DEFAULT_CARD.read_text(encoding="utf-8"))
+    card["tasks"]["stop.action_plan"]["deadline_from"] = "opened"
+    path = tmp_path / "card.yaml"
+    path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
+    case = case_input(await env.get_current_time() - timedelta(days=2))
+    case = case.model_copy(update={"procedure_version": None})
+    async with running_case(env, store, task_queue, case, procedure_path=path) as run:
+        await through_assessment(run)
+        await through_documentation(run)
+        plan = await run.wait_open("stop.action_plan")
+        await assert_inbox(run, "stop.action_plan", "leadership",
+                           working_days_later(plan.opened_at, 10))
+        assert plan.due_at != working_days_later(case.reported_at, 10)

@@ -20,7 +20,7 @@ from procedure.loader import (
     load_procedure,
     load_spec,
 )
-from procedure.models import Deadline, Offset
+from procedure.models import Deadline, Offset, ProcedureSpec
 from schemas.activities import LoadProcedureRequest
 from store import Store
 
@@ -139,3 +139,33 @@ async def test_the_activity_loads_the_demo_card_and_refuses_unknown_versions(
         )
     assert (error.value.type, error.value.non_retryable) == ("UnknownProcedureVersion", True)
     assert "nope-1" in error.value.message
+
+
+# ----------------------------------------------------------------- where deadlines count from
+
+
+def _card_with(change) -> dict:
+    card = yaml.safe_load(DEFAULT_CARD.read_text(encoding="utf-8"))
+    change(card)
+    return card
+
+
+def test_the_receipt_period_and_the_receipt_tasks_deadline_cannot_disagree() -> None:
+    def seven_days(card: dict) -> None:
+        card["timers"]["underretning_receipt_within"] = {"working_days": 7}
+
+    with pytest.raises(ValidationError, match="underretning_receipt_within must equal"):
+        ProcedureSpec.model_validate(_card_with(seven_days))
+
+
+def test_only_tasks_after_the_underretning_count_from_its_sending() -> None:
+    def from_submission(card: dict) -> None:
+        card["tasks"]["stop.action_plan"]["deadline_from"] = "underretning_submitted"
+
+    with pytest.raises(ValidationError, match=r"not \['stop.action_plan'\]"):
+        ProcedureSpec.model_validate(_card_with(from_submission))
+    # The packaged cards keep to it.
+    for card in (DEFAULT_CARD, DEMO_CARD):
+        spec = ProcedureSpec.model_validate(yaml.safe_load(card.read_text(encoding="utf-8")))
+        assert spec.tasks["stop.action_plan"].deadline_from == "reported_at"
+        assert spec.tasks["report.underretning_receipt"].deadline_from == "underretning_submitted"

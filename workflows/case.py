@@ -140,6 +140,7 @@ class DigitalViolationCase:
         self._case_jobs: list[asyncio.Task] = []
         self._published: dict[str, Any] = {}
         self._custody_opened = False
+        self._underretning_submitted_at: datetime | None = None
 
     # ------------------------------------------------------------------ run
 
@@ -219,6 +220,17 @@ class DigitalViolationCase:
         self._underretning = evaluation.underretning
         self._publish()
         await self._record_case()
+        if (
+            case.parents_suspected
+            and not evaluation.underretning
+            and not self._custody_opened
+            and workflow.patched("custody-when-no-underretning")
+        ):
+            # Suspected parents wait for the underretning; with none decided (a deviation,
+            # so with a written reason) nothing would ever involve them. The card says "as
+            # soon as possible": now, then.
+            self._custody_opened = True
+            self._case_jobs.append(asyncio.create_task(self._run_task("assess.involve_custody")))
         underretning_done: asyncio.Future[TaskView] | None = None
         if evaluation.underretning:
             # The duty arises "straks": it does not wait for the report phase.
@@ -244,7 +256,7 @@ class DigitalViolationCase:
             self._run_task(
                 "stop.cooperate" if self._route == Route.INTERNAL else "stop.police_handover"
             ),
-            self._run_task("stop.action_plan", due_from=self._round_started_at),
+            self._run_task("stop.action_plan"),
         ]
         if not case.offender_known or uncovered.material_online:
             stop.append(self._run_task("stop.unknown_offender"))
@@ -292,14 +304,13 @@ class DigitalViolationCase:
         case = self._require_case()
         view = await self._run_task("report.underretning")
         submitted.set_result(view)
-        submitted_at = self._decision(view, UnderretningDecision).submitted_at
+        self._underretning_submitted_at = self._decision(view, UnderretningDecision).submitted_at
         if case.parents_suspected and not self._custody_opened:
             # Suspected parents are not contacted first: only now that the municipality knows.
             self._custody_opened = True
             self._case_jobs.append(asyncio.create_task(self._run_task("assess.involve_custody")))
         await self._run_task(
             "report.underretning_receipt",
-            due_from=submitted_at,
             on_overdue=self._receipt_missing,
         )
 
@@ -360,11 +371,19 @@ class DigitalViolationCase:
 
     # --------------------------------------------------------------- tasks
 
+    def _deadline_base(self, deadline_from: str, now: datetime) -> datetime:
+        """Where a task's deadline is counted from, as the card's `deadline_from` says."""
+        if deadline_from == "reported_at":
+            # When the school learned of it: the report, or the new incident of this round.
+            return self._round_started_at
+        if deadline_from == "underretning_submitted" and self._underretning_submitted_at:
+            return self._underretning_submitted_at
+        return now
+
     async def _run_task(
         self,
         key: str,
         *,
-        due_from: datetime | None = None,
         extra_guidance: str | None = None,
         on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
     ) -> TaskView:
@@ -373,7 +392,9 @@ class DigitalViolationCase:
         spec = self._require_procedure().task(key)
         tz = self._require_tz()
         now = workflow.now()
-        due = calendar.deadline_after(due_from or now, spec.deadline, self._non_working, tz)
+        due = calendar.deadline_after(
+            self._deadline_base(spec.deadline_from, now), spec.deadline, self._non_working, tz
+        )
         escalate_at = (
             calendar.deadline_after(due, spec.escalation_grace, self._non_working, tz)
             if spec.escalate and spec.escalation_grace is not None
