@@ -34,7 +34,7 @@ from api.cases import CaseService
 from api.settings import ApiSettings
 from api.tokens import TokensFileError, write_demo_tokens
 from cli.apiserver import serving
-from cli.devserver import DevServer, DevServerError
+from cli.devserver import DevServer, DevServerError, ensure_port_free
 from store import Store
 from workers.codec import PayloadKeyError, PayloadKeys
 from workers.connection import connect_client
@@ -373,6 +373,9 @@ def dev(
         headless=headless,
     )
     try:
+        # Before anything starts (the dev server checks its own two ports): a taken API port
+        # would otherwise surface only after Temporal and the worker are up.
+        ensure_port_free(ApiSettings.from_env().host, options.api_port, "HTTP API", "--api-port")
         asyncio.run(run_dev(options, services=[http_api]))
     except PayloadKeyError as exc:
         Console(stderr=True).print(
