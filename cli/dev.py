@@ -243,7 +243,9 @@ def _where_everything_is(started: _Started) -> Table:
         title_justify="left",
     )
     table.add_column(style="bold")
-    table.add_column()
+    # Folded, never cut with "…": paths and the export line must be copyable in a narrow
+    # terminal (or a log file, where rich assumes 80 columns).
+    table.add_column(overflow="fold")
     table.add_row("Temporal frontend", server.address)
     table.add_row("Web UI", server.ui_url or "slået fra / disabled (--headless)")
     if server.ui_url and options.codec_endpoint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -145,6 +145,7 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     printable = await teacher.get(f"/cases/{case_number}/notes/course",
                                   params={"format": "html"})
     assert printable.startswith("<!DOCTYPE html>") and "Notat om forløbet" in printable
+    assert "Tryghed og Kriminalitetsforebyggelse" in printable and "43 57 75 55" in printable
     assert "<script" not in printable and "<a " not in printable  # no markup, no links
     assert "&lt;script&gt;" in printable and "[klik](javascript:alert(1))" in printable
     await teacher.get(f"/cases/{case_number}/notes/evaluation", expect=404)
@@ -187,6 +188,9 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     assert ("skoleleder1", "task=stop.action_plan") in completed
     assert ("lhj", "task=close.follow_up") in completed
     assert {"komm1", "skoleleder1", "lhj", "drift1"} <= {e["actor_id"] for e in entries}
+    reads = {(e["actor_id"], e["action"], e["outcome"]) for e in entries}
+    assert {("lhj", "read_note", "allowed"), ("skoleleder1", "read_note", "allowed"),
+            ("komm1", "read_press", "allowed"), ("komm1", "read_case", "denied")} <= reads
     assert not any(name in str(entries) for name in NAMES)
 
 
@@ -460,6 +464,43 @@ async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClien
     comms_inbox = await Api(http, COMMS).get("/inbox", params={"page_size": 100})
     assert {t["key"] for t in comms_inbox["tasks"]} <= {"treat.press"}
     await Api(http, COMMS).get("/cases", expect=403)
+
+
+async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
+    http: httpx.AsyncClient,
+) -> None:
+    """HasOverdueTask turns true when a deadline passes, with nobody touching the case: the
+    demo card's underretning receipt is due 6 s after the underretning was sent."""
+    teacher, operator = Api(http, TEACHER), Api(http, OPERATOR)
+    late, on_time = await open_case(teacher), await open_case(teacher)
+    await teacher.complete(late, "assess.uncover")
+    await teacher.complete(late, "assess.evaluate", underretning=True,
+                           reason="Bekymring for P1's trivsel")
+    await teacher.complete(late, "report.underretning")  # due "straks": overdue at once
+    snapshot = await wait_snapshot(teacher, late, lambda s: any(
+        t["key"] == "report.underretning_receipt" for t in s["open_tasks"]), "the receipt task")
+    receipt = next(t for t in snapshot["open_tasks"] if t["key"] == "report.underretning_receipt")
+    receipt_due = datetime.fromisoformat(receipt["due_at"])
+
+    async def listed(overdue: bool) -> set[str]:
+        page = await operator.get("/cases", params={"overdue": str(overdue).lower(),
+                                                    "page_size": 100})
+        assert all(c["has_overdue_task"] is overdue for c in page["cases"]), page
+        return {c["case_number"] for c in page["cases"]}
+
+    # Not overdue while the receipt is not yet due (the underretning itself is done) ...
+    while late not in await listed(False):
+        assert datetime.now(UTC) < receipt_due - timedelta(seconds=1), "never shown as on time"
+        await asyncio.sleep(0.1)
+    # ... and overdue once it is, without anyone touching the case.
+    for _ in range(100):
+        if datetime.now(UTC) > receipt_due and late in await listed(True):
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError("the case with the missing receipt never showed as overdue")
+    assert on_time not in await listed(True)
+    assert on_time in await listed(False) and late not in await listed(False)
 
 
 async def test_authentication_health_and_the_openapi_document(http: httpx.AsyncClient) -> None:
