@@ -230,3 +230,53 @@ def test_purposes_and_page_tokens() -> None:
         with pytest.raises(InvalidPageToken):
             tokens.open(wrong, scope)
     assert PageTokens(b"other").seal(b"t", "s") != tokens.seal(b"t", "s")
+
+
+# ------------------------------------------------------------------ OIDC through the API itself
+
+
+async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: Path) -> None:
+    """A request with the identity provider's JWT: the inbox of that member of staff, the
+    access log under their id; an expired token and a stranger's school get nothing."""
+    import httpx
+    from sqlalchemy import select
+
+    from api.app import create_app
+    from store import AccessLogRow, Store
+    from tests import storekit as kit
+
+    store = Store.from_url(f"sqlite+aiosqlite:///{tmp_path / 'oidc.db'}")
+    await store.create_schema()
+    try:
+        await store.open_task(kit.open_task("2026-0042"))
+        settings = ApiSettings(auth="oidc", oidc_issuer=ISSUER, oidc_audience=AUDIENCE,
+                               oidc_jwks_url=jwks_url, oidc_roles_claim="realm_access.roles")
+        app = create_app(settings, store=store)
+        transport = httpx.ASGITransport(app=app)
+
+        def bearer(**changes: Any) -> dict[str, str]:
+            token = jwt.encode(claims(**changes), keys["rsa"], algorithm="RS256",
+                               headers={"kid": "rsa1"})
+            return {"Authorization": f"Bearer {token}"}
+
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            mine = await http.get("/api/v1/inbox", headers=bearer())
+            assert mine.status_code == 200, mine.text
+            assert [t["case_number"] for t in mine.json()["tasks"]] == ["2026-0042"]
+
+            expired = await http.get("/api/v1/inbox",
+                                     headers=bearer(exp=int(time.time()) - 60))
+            assert expired.status_code == 401
+            assert "udløbet" in expired.json()["detail"]
+
+            elsewhere = await http.get(
+                "/api/v1/inbox", headers=bearer(sub="kh", schools="en-anden-skole"))
+            assert elsewhere.status_code == 200 and elsewhere.json()["tasks"] == []
+
+        async with store.engine.connect() as connection:
+            rows = (await connection.execute(
+                select(AccessLogRow).order_by(AccessLogRow.id))).all()
+        assert [(r.actor_id, r.action, r.outcome) for r in rows] == [
+            ("lhj", "read_inbox", "allowed"), ("kh", "read_inbox", "allowed")]
+    finally:
+        await store.dispose()
