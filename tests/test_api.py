@@ -4,6 +4,8 @@ the tokens of different roles, access control, refusals, names and the access lo
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -419,6 +421,29 @@ async def test_messages_to_a_case_and_withdrawal(http: httpx.AsyncClient) -> Non
     assert withdrawn["open_tasks"] == []
     assert withdrawn["timeline"][-1]["actor"] == {"id": "skoleleder1", "role": "leadership"}
     await teacher.post(f"/cases/{case_number}/withdraw", {"reason": "Igen"}, expect=409)
+
+
+async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.AsyncClient) -> None:
+    teacher = Api(http, TEACHER)
+    case_number = await open_case(teacher)
+    task = await teacher.wait_task(case_number, "assess.uncover")
+    image = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff\xe0" * 64).decode()
+    refusals = [
+        await teacher.post(f"/cases/{case_number}/timeline/notes", {"text": image}, expect=422),
+        await teacher.post(
+            f"/cases/{case_number}/tasks/{task['task_id']}/complete",
+            {"decision": decision("assess.uncover", datetime.now(UTC), what=image)}, expect=422),
+        await teacher.post("/cases", new_case_body(
+            participants=[{"pseudonym": "P1", "role": "victim", "age": 14, "same_school": True,
+                           "contact": image}]), expect=422),
+    ]
+    for refusal in refusals:
+        text = json.dumps(refusal, ensure_ascii=False)
+        assert "Bevismateriale må aldrig gemmes" in text and "Evidence material" in text
+        assert image[:40] not in text  # the material is not echoed back
+    snapshot = await teacher.get(f"/cases/{case_number}")
+    assert not [e for e in snapshot["timeline"] if e["kind"] == "note_added"]
+    assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}
 
 
 async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:

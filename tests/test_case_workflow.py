@@ -11,13 +11,22 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 import yaml
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from procedure.loader import DEFAULT_CARD
 from schemas.common import CaseStatus, TaskStatus, ViolationType
 from schemas.snapshot import EventKind
 from store import Store
-from tests.casekit import LEADER, TEACHER, CaseRun, case_input, running_case, save_history
+from tests.casekit import (
+    LEADER,
+    TEACHER,
+    CaseRun,
+    case_input,
+    decision,
+    running_case,
+    save_history,
+)
 from workflows.case import DigitalViolationCase
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -373,6 +382,12 @@ async def test_new_incident_during_follow_up_reopens_assessment(
         # The follow-up timer of round 1 is gone, and so is its unfinished treat task.
         assert snap.next_timer is None
         await run.wait_inbox("treat.surroundings", status="superseded")
+        late = {"task_key": "treat.surroundings", "task_id": "treat.surroundings",
+                "actor": TEACHER.model_dump(mode="json"),
+                "decision": decision("treat.surroundings", await run.now())}
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.handle.execute_update(DigitalViolationCase.submit_task, late)
+        assert "erstattet" in str(refused.value.cause) and "superseded" in str(refused.value.cause)
         await save_history(run.handle, "reopened_by_new_incident")
 
         # Round 2 is the whole card again: its own tasks, ids and deadlines.

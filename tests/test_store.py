@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,6 +59,27 @@ async def test_create_schema_on_an_empty_database_matches_the_models(database_ur
     assert TABLES | {"alembic_version"} <= tables
     assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert differences == [], "the migrations and the models disagree"
+
+
+def test_the_alembic_command_migrates_an_empty_postgresql_database_to_the_models(
+    postgres_url: str,
+) -> None:
+    """What a developer runs (README of alembic.ini): `alembic upgrade head` with DATABASE_URL,
+    then `alembic check`, which autogenerates against the models and must find nothing."""
+    root = Path(__file__).parent.parent
+    alembic = str(Path(sys.executable).parent / "alembic")
+    env = {**os.environ, "DATABASE_URL": postgres_url}
+
+    def run(*command: str) -> str:
+        result = subprocess.run([alembic, *command], cwd=root, env=env, capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout + result.stderr
+
+    run("upgrade", "head")
+    assert "No new upgrade operations detected" in run("check")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert f"{head} (head)" in run("current")
 
 
 async def test_concurrent_schema_creation_is_safe(database_url: str) -> None:

@@ -786,7 +786,7 @@ class DigitalViolationCase:
             if view is None or view.key != key:
                 raise rejections.unknown_instance(task_id)
             if view.status != TaskStatus.OPEN:
-                raise rejections.already_done(task_id)
+                raise rejections.already_done(task_id, view.status.value)
             return view
         if key not in DECISION_TYPES:
             raise rejections.unknown_task(key)
@@ -795,7 +795,7 @@ class DigitalViolationCase:
         if open_ones:
             return min(open_ones, key=lambda v: v.opened_at)
         if candidates:
-            raise rejections.already_done(key)
+            raise rejections.already_done(key, candidates[-1].status.value)
         raise rejections.not_open_yet(key)
 
     def _accept(self, completion: TaskCompletion, view: TaskView, deviations: list[str]) -> None:

@@ -51,7 +51,18 @@ def not_open_yet(key: str) -> Rejection:
     )
 
 
-def already_done(key: str) -> Rejection:
+def already_done(key: str, status: str = "done") -> Rejection:
+    """A task that is no longer open, said as what happened to it."""
+    if status == "superseded":
+        return Rejection(
+            f"Opgaven '{key}' er erstattet, fordi en ny hændelse genåbnede vurderingen / "
+            f"Task '{key}' was superseded: a new incident re-opened the assessment"
+        )
+    if status == "withdrawn":
+        return Rejection(
+            f"Opgaven '{key}' er lukket, fordi sagen er trukket tilbage / "
+            f"Task '{key}' was closed: the case was withdrawn"
+        )
     return Rejection(f"Opgaven '{key}' er allerede udført / Task '{key}' is already done")
 
 
