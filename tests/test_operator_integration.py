@@ -207,6 +207,16 @@ async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
     assert history.returncode == 0, history.stderr
     payloads = decoded_payloads(json.loads(history.stdout))
     assert "assess.uncover" in payloads and "P1" in payloads  # decoding worked
+    # The case's story in Danish without opening a payload: activity and timer summaries ...
+    assert "Åbn opgave: Afdæk: Få et overblik" in payloads
+    assert "Frist: Gem: Hjælp med at sikre beviser" in payloads
+    assert "Luk opgave: Vurder: Vurder krænkelsens alvorlighed" in payloads
+    # ... and the current details, which follow the phase.
+    metadata = await platform.temporal("workflow", "metadata", "--workflow-id",
+                                       f"case-{case_number}")
+    assert metadata.returncode == 0, metadata.stderr
+    assert f"Sag {case_number}" in metadata.stdout and "Fase: Dokumenter" in metadata.stdout
+    assert leaked_names(metadata.stdout) == []
     assert leaked_names(payloads) == []
     assert leaked_names(platform.worker_log.read_text()) == []
     assert leaked_names(platform.server_log.read_text()) == []
