@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-import structlog
 
 from tests.apikit import (
     LEADER,
@@ -24,6 +23,7 @@ from tests.apikit import (
     platform,  # noqa: F401 - the module's platform fixture
 )
 from tests.casekit import decision
+from tests.conftest import logging_restored
 from tests.test_api import Api, wait_snapshot
 from workers.logs import configure_logging
 
@@ -35,15 +35,9 @@ def sagsflow_logging() -> Iterator[None]:
     """sagsflow's own logging, as every process configures it, before the platform starts:
     structlog through the standard library, so its lines reach caplog like everyone else's.
     Without it structlog prints to stdout and the test would never see them."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    configure_logging("console", "DEBUG")
-    try:
+    with logging_restored():
+        configure_logging("console", "DEBUG")
         yield
-    finally:
-        root.handlers = handlers
-        root.setLevel(level)
-        structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-import structlog
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 from temporalio.testing import WorkflowEnvironment
@@ -552,19 +551,6 @@ def test_invalid_settings_are_refused_with_a_clear_message(
 
 # ------------------------------------------------------------------------------ in the worker
 
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    import logging
-
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        yield
-    finally:
-        root.handlers = handlers
-        root.setLevel(level)
-        structlog.reset_defaults()
 
 
 async def test_the_worker_runs_the_dispatcher_when_smtp_is_configured(

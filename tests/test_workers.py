@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +20,6 @@ from workers.logs import configure_logging, drop_personal_fields
 from workers.settings import Settings
 from workers.worker import build_worker, run_worker
 
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        yield
-    finally:
-        root.handlers = handlers
-        root.setLevel(level)
-        structlog.reset_defaults()
 
 
 def test_settings_default_to_the_embedded_setup() -> None:
