@@ -532,6 +532,10 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
         snap = await run.snapshot()
         assert not any(t.key == "report.underretning" for t in snap.open_tasks + snap.done_tasks)
         await run.complete("assess.involve_custody")
+        await run.complete("assess.involve_leadership")
+        await run.complete("assess.involve_tk")
+        await run.wait_phase("document")
+        await save_history(run.handle, "suspected_parents_no_underretning")
 
 
 async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
