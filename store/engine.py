@@ -56,8 +56,10 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (the API) run while a writer (an activity) commits.
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a new database to WAL takes a lock, and connections
+        # opening it at the same moment must wait for each other, not fail "database is locked".
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, far fewer fsyncs
     finally:
         cursor.close()

@@ -7,8 +7,10 @@ activity racing each other leave exactly one row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,6 +46,27 @@ from store.types import NaiveDatetimeError
 _MIGRATION_LOCK_ID = 0x5A65F10
 
 
+# Alembic keeps the running migration's context in a module global, so two migrations in one
+# process (two stores, threads or event loops) must not overlap; between processes the database
+# locks below keep them apart.
+_MIGRATING = threading.Lock()
+
+
+@asynccontextmanager
+async def _one_migration_in_this_process() -> AsyncIterator[None]:
+    # Waited for in a thread, so no event loop blocks while another migration runs.
+    acquiring = asyncio.get_running_loop().run_in_executor(None, _MIGRATING.acquire)
+    try:
+        await asyncio.shield(acquiring)
+    except asyncio.CancelledError:
+        acquiring.add_done_callback(lambda _: _MIGRATING.release())
+        raise
+    try:
+        yield
+    finally:
+        _MIGRATING.release()
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -55,6 +78,10 @@ class Store:
 
     async def create_schema(self) -> None:
         """Brings the database to the newest migration; a no-op when it is already there."""
+        async with _one_migration_in_this_process():
+            await self._upgrade()
+
+    async def _upgrade(self) -> None:
         async with self.engine.begin() as connection:
             # Two processes starting at once (worker and API) must not both create the tables:
             # the first takes a lock, the second waits and then finds the schema at head.

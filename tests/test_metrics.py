@@ -219,17 +219,18 @@ async def test_the_worker_serves_the_sdk_metrics(
             ),
             timeout=20,
         )
-        text = await asyncio.to_thread(_scrape, f"http://{address}/metrics")
+        # The client learns of the result a moment before the worker has counted the workflow
+        # task that completed it: scrape until the counts are in (a few seconds at most).
+        for _ in range(50):
+            text = await asyncio.to_thread(_scrape, f"http://{address}/metrics")
+            names = _sample_names(text)
+            if "temporal_workflow_completed" in names:
+                break
+            await asyncio.sleep(0.1)
     finally:
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(running, timeout=20)
     assert list(text_string_to_metric_families(text))  # Prometheus text, parseable
-    # The sample names as exposed (and stored by Prometheus): the SDK's counters have no _total.
-    names = {
-        re.split(r"[{ ]", line, maxsplit=1)[0]
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
     for expected in (
         "temporal_worker_start",
         "temporal_request",
@@ -241,6 +242,16 @@ async def test_the_worker_serves_the_sdk_metrics(
         assert expected in names, f"{expected} missing from the worker's /metrics"
     assert f'task_queue="{task_queue}"' in text
     assert case_number not in text  # workflow ids are not labels
+
+
+def _sample_names(text: str) -> set[str]:
+    """The sample names as exposed (and stored by Prometheus): the SDK's counters have no
+    _total."""
+    return {
+        re.split(r"[{ ]", line, maxsplit=1)[0]
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def _scrape(url: str) -> str:

@@ -85,11 +85,42 @@ def test_the_alembic_command_migrates_an_empty_postgresql_database_to_the_models
 async def test_concurrent_schema_creation_is_safe(database_url: str) -> None:
     stores = [Store.from_url(database_url) for _ in range(3)]
     try:
-        await asyncio.gather(*(store.create_schema() for store in stores))
+        # All three to the end, even if one fails: none may run on into the next test.
+        results = await asyncio.gather(*(store.create_schema() for store in stores),
+                                       return_exceptions=True)
+        assert results == [None] * 3
         assert await stores[0].list_tasks() == []
     finally:
         for store in stores:
             await store.dispose()
+
+
+async def test_processes_starting_at_once_on_a_new_database_all_migrate_it(
+    database_url: str,
+) -> None:
+    """Worker, API and a CLI starting together on an empty database, as after a deploy: each
+    process migrates on start; the database's own lock lets one create the tables, the others
+    find them at head."""
+    script = ("import asyncio, sys; from store import Store; "
+              "asyncio.run(Store.from_url(sys.argv[1]).create_schema())")
+    root = Path(__file__).parent.parent
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, database_url, cwd=root,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.gather(*(p.communicate() for p in processes))
+    assert [p.returncode for p in processes] == [0] * 4, [o[0].decode()[-2000:] for o in outputs]
+    store = Store.from_url(database_url)
+    try:
+        async with store.engine.connect() as connection:
+            tables, revision, differences = await connection.run_sync(_schema_state)
+    finally:
+        await store.dispose()
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert differences == []
 
 
 async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
