@@ -8,10 +8,12 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
 from api.access import AccessDenied, AccessLogUnavailable, InvalidPurpose
@@ -107,6 +109,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("dependency unavailable", error=type(exc).__name__)
         return _json(503, UNAVAILABLE, {"Retry-After": "5"})
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # FastAPI's "There was an error parsing the body" (not UTF-8, not JSON): a request
+            # like any other invalid one, said in both languages, with the documented status.
+            return _json(422, "Ugyldig forespørgsel: indholdet er ikke gyldig JSON (UTF-8) / "
+                              "Invalid request: the body is not valid JSON (UTF-8)")
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
     app.add_exception_handler(AccessDenied, denied)
     app.add_exception_handler(CaseNotFound, not_found)

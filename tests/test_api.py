@@ -458,6 +458,15 @@ async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     future = new_case_body(reported_at="2999-01-01T00:00:00+00:00")
     assert "fremtiden" in (await teacher.post("/cases", future, expect=422))["detail"]
     await Api(http, COMMS).post("/cases", new_case_body(), expect=403)
+    # A body that is not JSON at all (here: not even UTF-8) is a 422 like the rest.
+    for raw in (b"\xff\xfe{", b"{\"case_number\": "):
+        response = await http.post("/api/v1/cases", content=raw, headers={
+            **teacher.headers, "Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert "Ugyldig forespørgsel" in detail and "Invalid request" in detail
+    # Unknown routes keep their 404.
+    assert (await http.get("/api/v1/no-such-thing", headers=teacher.headers)).status_code == 404
 
 
 async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClient) -> None:

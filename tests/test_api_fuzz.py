@@ -11,7 +11,11 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -77,5 +81,6 @@ def test_no_server_errors_and_every_response_matches_the_document(
     if "case_number" in parameters and zlib.crc32(str(parameters["case_number"]).encode()) % 2:
         parameters["case_number"] = known_case
     case.call_and_validate(
-        base_url=platform.url, checks=[not_a_server_error, response_schema_conformance]
+        base_url=platform.url,
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
     )
