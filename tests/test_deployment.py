@@ -158,9 +158,14 @@ def test_secrets_come_from_the_env_file_and_none_is_committed() -> None:
 
 def test_every_setting_the_services_set_is_read_by_sagsflow() -> None:
     services = compose()["services"]
+    read_by = {v.name: {part.strip() for part in v.read_by.split(",")}
+               for v in environment.VARIABLES}
     for name in APP_SERVICES:
         unknown = set(services[name]["environment"]) - environment.NAMES
         assert not unknown, f"{name} sets variables sagsflow does not read: {sorted(unknown)}"
+        # ... and each one is read by the process that service runs (worker or API).
+        elsewhere = {v for v in services[name]["environment"] if name not in read_by[v]}
+        assert not elsewhere, f"{name} sets variables only the other process reads: {elsewhere}"
 
 
 def test_every_name_in_env_example_is_read_by_sagsflow_or_by_compose() -> None:
