@@ -15,7 +15,6 @@ reverse proxy.
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +23,12 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import case, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from schemas.common import StaffRole, TaskStatus
+from api.models import TaskId
+from schemas.common import CaseNumber, StaffRole, TaskStatus
 from store import Store, TaskRow
 
 METRICS_PATH = "/metrics"
@@ -35,11 +36,12 @@ UNMATCHED = "<unmatched>"
 # Liveness probes and scrapes every few seconds: logged at debug, not info.
 QUIET_ROUTES = frozenset({METRICS_PATH, "/api/v1/health", "/api/v1/ready"})
 # Path parameters that identify a case or task and carry nothing personal: logged as context.
-# Path parameters worth a log line, and the shape a value must have to be logged: whatever
-# else a client puts in a URL (a name typed where the case number belongs) stays out of logs.
-LOGGED_PATH_PARAMETERS = {
-    "case_number": re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}[A-Za-z0-9]"),
-    "task_id": re.compile(r"[a-z_]+\.[a-z_]+(?:-[0-9]{1,4})?"),
+# Path parameters worth a log line, each logged only when it is a valid value of its contract
+# type: whatever else a client puts in a URL (a name typed where the case number belongs) stays
+# out of the logs.
+LOGGED_PATH_PARAMETERS: dict[str, TypeAdapter[str]] = {
+    "case_number": TypeAdapter(CaseNumber),
+    "task_id": TypeAdapter(TaskId),
 }
 # Seconds; from a cached read (5 ms) to a slow Temporal update (10 s).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -139,8 +141,7 @@ class RequestObserver:
             ids = {
                 name: value
                 for name, value in (scope.get("path_params") or {}).items()
-                if name in LOGGED_PATH_PARAMETERS
-                and isinstance(value, str) and LOGGED_PATH_PARAMETERS[name].fullmatch(value)
+                if name in LOGGED_PATH_PARAMETERS and _valid(LOGGED_PATH_PARAMETERS[name], value)
             }
             emit = log.debug if route in QUIET_ROUTES else log.info
             emit(
@@ -151,6 +152,14 @@ class RequestObserver:
                 duration_ms=round(seconds * 1000, 1),
                 **ids,
             )
+
+
+def _valid(adapter: TypeAdapter[str], value: object) -> bool:
+    try:
+        adapter.validate_python(value, strict=True)
+    except ValidationError:
+        return False
+    return True
 
 
 def route_template(scope: Scope) -> str:
