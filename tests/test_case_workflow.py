@@ -332,7 +332,7 @@ async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communic
         await through_documentation(run)
         await run.wait_phase("stop_report")
         await run.handle.signal(
-            DigitalViolationCase.press_inquiry,
+            "press_inquiry",
             {"received_by": LEADER.model_dump(mode="json"), "medium": "Lokalavisen"},
         )
         press = await run.wait_open("treat.press")
@@ -365,7 +365,7 @@ async def test_new_incident_during_follow_up_reopens_assessment(
                            "follow-up timer")
 
         await run.handle.signal(
-            DigitalViolationCase.new_incident,
+            "new_incident",
             {"reported_by": TEACHER.model_dump(mode="json"),
              "description": "Nye billeder af P1 deles", "reopen_assessment": True},
         )
@@ -413,7 +413,7 @@ async def test_withdrawal_ends_the_case_and_closes_its_tasks(
         await run.complete("assess.uncover")
         await run.wait_open("assess.evaluate")
         await run.handle.signal(
-            DigitalViolationCase.withdraw_case,
+            "withdraw_case",
             {"by": LEADER.model_dump(mode="json"), "reason": "Henvendelsen viste sig grundløs"},
         )
         outcome = await run.handle.result()
@@ -545,11 +545,11 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
     async with running_case(env, store, task_queue, case) as run:
         await run.wait_open("assess.uncover")
         await run.handle.signal(
-            DigitalViolationCase.add_note,
+            "add_note",
             {"author": TEACHER.model_dump(mode="json"), "text": "Mor til P1 har ringet"},
         )
         await run.handle.signal(
-            DigitalViolationCase.reassign_task,
+            "reassign_task",
             {"task_key": "assess.uncover", "by": LEADER.model_dump(mode="json"),
              "assignee": "kontaktlaerer7b"},
         )
@@ -568,7 +568,7 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
         assert row.assignee == "kontaktlaerer7b"
         # Reassigning a task that is not open is refused and recorded, nothing else changes.
         await run.handle.signal(
-            DigitalViolationCase.reassign_task,
+            "reassign_task",
             {"task_key": "close.evaluate", "by": LEADER.model_dump(mode="json"),
              "assignee": "x"},
         )

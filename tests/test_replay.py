@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workers.codec import ENCODING, PayloadKeys, data_converter
+from workers.codec import ENCODING, PayloadKeys, data_converter, worker_data_converter
 from workflows.case import DigitalViolationCase
 
 HISTORY_DIR = Path(__file__).parent / "histories"
@@ -38,7 +38,7 @@ def test_there_are_histories_to_replay() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
-    converter = data_converter(PayloadKeys.from_file(TEST_KEYS_FILE))
+    converter = worker_data_converter(data_converter(PayloadKeys.from_file(TEST_KEYS_FILE)))
     replayer = Replayer(workflows=[DigitalViolationCase], data_converter=converter)
     await replayer.replay_workflow(load(path))
 

@@ -95,18 +95,18 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         await store.save_participant_details(workflow_id, case.case_number, NAMES)
         await run.wait_open("assess.uncover")
         await run.handle.signal(
-            DigitalViolationCase.add_note,
+            "add_note",
             {"author": TEACHER.model_dump(mode="json"),
              "text": "Astrid græd i frikvarteret; hendes mor har ringet"},
         )
         await run.handle.signal(
-            DigitalViolationCase.reassign_task,
+            "reassign_task",
             {"task_key": "assess.uncover", "by": LEADER.model_dump(mode="json"),
              "assignee": "kontaktlaerer7b"},
         )
         await run.complete("assess.involve_custody")
         await run.handle.signal(
-            DigitalViolationCase.withdraw_case,
+            "withdraw_case",
             {"by": LEADER.model_dump(mode="json"),
              "reason": "Astrids forældre ønsker ikke sagen ført videre"},
         )

@@ -83,23 +83,26 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         await at_evaluation(run)
         wrong = await mistakes(run)
         for body, _ in wrong:
-            await run.handle.signal(DigitalViolationCase.complete_task, body)
-        await run.handle.signal(DigitalViolationCase.complete_task, "not even an object")
-        await run.handle.signal(DigitalViolationCase.complete_task, {"task_key": ["a", "list"]})
-        await run.handle.signal(DigitalViolationCase.press_inquiry, {"medium": ""})
+            await run.handle.signal("complete_task", body)
+        await run.handle.signal("complete_task", "not even an object")
+        await run.handle.signal("complete_task", {"task_key": ["a", "list"]})
+        await run.handle.signal("press_inquiry", {"medium": ""})
         snap = await run.wait_for(
             lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == len(wrong) + 3,
             "rejections",
         )
         rejected = [e for e in snap.timeline if e.kind == EventKind.REJECTED]
-        for (body, expected), event in zip(wrong, rejected):
-            assert expected in (event.reason or "")
+        # A message naming a task that is not open yet waits briefly for it (it may be opening
+        # in the same activation), so its refusal can come after later ones.
+        reasons = [event.reason or "" for event in rejected]
+        for _, expected in wrong:
+            assert any(expected in reason for reason in reasons), (expected, reasons)
         assert rejected[0].actor == TEACHER
         # The workflow is still running and the task still open: the right decision works.
         assert snap.status == "active"
         assert "assess.evaluate" in {t.key for t in snap.open_tasks}
         await run.handle.signal(
-            DigitalViolationCase.complete_task,
+            "complete_task",
             completion("assess.evaluate", decision("assess.evaluate", await run.now(),
                                                    route="police", underretning=True)),
         )
@@ -137,11 +140,11 @@ async def test_a_signal_carrying_an_image_is_rejected_without_storing_it(
     case = case_input(await env.get_current_time())
     async with running_case(env, store, task_queue, case) as run:
         await run.wait_open("assess.uncover")
-        await run.handle.signal(DigitalViolationCase.add_note, {
+        await run.handle.signal("add_note", {
             "author": TEACHER.model_dump(mode="json"), "text": f"data:image/png;base64,{blob}"})
-        await run.handle.signal(DigitalViolationCase.complete_task, completion(
+        await run.handle.signal("complete_task", completion(
             f"assess.uncover{blob}", decision("assess.uncover", await run.now())))
-        await run.handle.signal(DigitalViolationCase.complete_task, completion(
+        await run.handle.signal("complete_task", completion(
             "assess.uncover", decision("assess.uncover", await run.now(), where=blob)))
         snap = await run.wait_for(
             lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == 3, "rejections")

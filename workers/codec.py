@@ -30,6 +30,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
+from workflows.inbound import undecodable
+
 ENCODING = b"binary/encrypted"
 KEY_ID_HEADER = "encryption-key-id"
 NONCE_BYTES = 12
@@ -151,8 +153,46 @@ class EncryptionCodec(PayloadCodec):
         return opened
 
 
+class MarkingCodec(PayloadCodec):
+    """The worker's codec: a payload it cannot open becomes a marked payload, not an error.
+
+    The worker decodes every payload of a workflow activation before the workflow sees any of
+    it; one signal sealed with an unknown key, or with corrupt or truncated data, would
+    otherwise fail that workflow task on every retry and stall the case for good. Marked, it
+    reaches the case's handler, which refuses it in the timeline (workflows/inbound.py).
+    """
+
+    def __init__(self, inner: PayloadCodec | None) -> None:
+        self._inner = inner
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._inner is None:
+            return list(payloads)
+        return await self._inner.encode(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._inner is None:
+            return list(payloads)
+        opened = []
+        for payload in payloads:
+            try:
+                [plain] = await self._inner.decode([payload])
+            except Exception as exc:  # noqa: BLE001 - any failure to open is the message's fault
+                plain = undecodable(type(exc).__name__)
+            opened.append(plain)
+        return opened
+
+
 def data_converter(keys: PayloadKeys | None) -> DataConverter:
     """The one data converter of sagsflow: pydantic, encrypted when keys are configured."""
     if keys is None:
         return pydantic_data_converter
     return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys))
+
+
+def worker_data_converter(converter: DataConverter) -> DataConverter:
+    """`converter` as the worker (and a replayer of its histories) must use it: payloads that
+    cannot be opened are marked for the workflow to refuse (MarkingCodec)."""
+    if isinstance(converter.payload_codec, MarkingCodec):
+        return converter
+    return dataclasses.replace(converter, payload_codec=MarkingCodec(converter.payload_codec))

@@ -15,6 +15,7 @@ from temporalio.worker import Interceptor, Worker
 from activities import CaseActivities
 from activities.retention import RetentionActivities
 from store import Store
+from workers.codec import worker_data_converter
 from workers.connection import connect_client
 from workers.logs import configure_logging
 from workers.notify import NotifySettings, dispatching
@@ -46,7 +47,7 @@ def build_worker(
     """A worker with the case workflow and the retention sweep (or `workflows`), and every
     case and retention activity."""
     return Worker(
-        client,
+        worker_client(client),
         task_queue=task_queue,
         workflows=(
             list(workflows) if workflows is not None else [DigitalViolationCase, RetentionSweep]
@@ -56,6 +57,17 @@ def build_worker(
         interceptors=list(interceptors),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
+
+
+def worker_client(client: Client) -> Client:
+    """`client` on the same connection, with the worker's data converter: a message the worker
+    cannot open reaches the case as a refusal instead of failing its workflow task forever."""
+    config = client.config(active_config=True)
+    converter = worker_data_converter(config["data_converter"])
+    if converter is config["data_converter"]:
+        return client
+    config["data_converter"] = converter
+    return Client(**config)
 
 
 async def run_worker(

@@ -11,12 +11,12 @@ Deterministic code only: time from workflow.now(), every side effect in an activ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -71,7 +71,7 @@ with workflow.unsafe.imports_passed_through():
         TaskView,
         TimelineEvent,
     )
-    from workflows import rejections
+    from workflows import inbound, rejections
     from workflows import search_attributes as sa
     from workflows.rejections import Rejection
 
@@ -94,6 +94,24 @@ ACTIVITY_RETRY = RetryPolicy(
     non_retryable_error_types=["UnknownProcedureVersion", "InvalidProcedure"],
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+# The signals of the public contract (DESIGN.md). They reach one dynamic handler that reads
+# their payload itself, so that no message, however malformed, can fail a workflow task.
+SIGNALS = (
+    "complete_task",
+    "press_inquiry",
+    "new_incident",
+    "add_note",
+    "withdraw_case",
+    "reassign_task",
+)
+# How long a message naming a task waits for the case to open it. Such a task can only appear
+# in the same activation as the message (a timer or activity result delivered with it), where
+# the wait ends without leaving a timer in the history; the bound is for tasks that never come.
+TASK_WAIT = timedelta(seconds=2)
+# Signals that waited for their task: guarded, since a history recorded before would replay a
+# refusal at once where this code now starts a timer.
+WAIT_FOR_TASK_PATCH = "message-waits-for-its-task"
 
 
 def current_workflow_id() -> str:
@@ -141,6 +159,8 @@ class DigitalViolationCase:
         self._published: dict[str, Any] = {}
         self._custody_opened = False
         self._underretning_submitted_at: datetime | None = None
+        # task id → history length of the workflow task that opened it (see the validator)
+        self._opened_in: dict[str, int] = {}
 
     # ------------------------------------------------------------------ run
 
@@ -414,6 +434,7 @@ class DigitalViolationCase:
             escalate_at=escalate_at,
         )
         self._tasks[task_id] = view
+        self._opened_in[task_id] = workflow.info().get_current_history_length()
         self._event(
             EventKind.TASK_OPENED,
             f"Opgave åbnet: {spec.title} (frist {self._local(due)})",
@@ -627,8 +648,35 @@ class DigitalViolationCase:
 
     # ------------------------------------------------------------ messages
 
-    @workflow.signal(name="complete_task")
-    def complete_task(self, raw: Any = None) -> None:
+    @workflow.signal(dynamic=True)
+    async def _message(self, name: str, args: Sequence[RawValue]) -> None:
+        """Every signal of the contract, read here so that none can fail a workflow task."""
+        handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "complete_task": self._on_complete_task,
+            "press_inquiry": self._on_press_inquiry,
+            "new_incident": self._on_new_incident,
+            "add_note": self._on_add_note,
+            "withdraw_case": self._on_withdraw_case,
+            "reassign_task": self._on_reassign_task,
+        }
+        handler = handlers.get(name)
+        if handler is None:
+            # The name is the sender's choice: it is not repeated in the timeline.
+            self._event(
+                EventKind.REJECTED,
+                "Afvist ukendt besked",
+                reason="Sagen kender ikke denne besked / The case does not know this message",
+            )
+            return
+        try:
+            raw = inbound.read_one([arg.payload for arg in args], workflow.payload_converter())
+        except Rejection as rejection:
+            self._reject(name, rejection, None)
+            return
+        await handler(raw)
+
+    async def _on_complete_task(self, raw: Any) -> None:
+        await self._until_task_present(raw, guarded=True)
         try:
             completion, view, deviations = self._check_completion(raw)
         except Rejection as rejection:
@@ -637,20 +685,37 @@ class DigitalViolationCase:
         self._accept(completion, view, deviations)
 
     @workflow.update(name="submit_task")
-    def submit_task(self, raw: Any = None) -> TaskView:
-        completion, view, deviations = self._check_completion(raw)
+    async def submit_task(self, *args: Any) -> TaskView:
+        raw = args[0] if args else None
+        # Accepted by the validator, so the task was open then; on replay the SDK may deliver
+        # this update before the timer or activity result that opened the task, in the same
+        # activation: wait for it rather than refuse what was already accepted.
+        await self._until_task_present(raw, guarded=False)
+        try:
+            completion, view, deviations = self._check_completion(raw)
+        except Rejection as rejection:
+            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
         self._accept(completion, view, deviations)
         return view
 
     @submit_task.validator
-    def _validate_submit_task(self, raw: Any = None) -> None:
+    def _validate_submit_task(self, *args: Any) -> None:
         try:
-            self._check_completion(raw)
+            if len(args) != 1:
+                raise Rejection(
+                    f"Beskeden skal indeholde præcis én værdi, ikke {len(args)} / "
+                    f"The message must carry exactly one value, not {len(args)}"
+                )
+            _, view, _ = self._check_completion(args[0])
+            if self._opened_in.get(view.task_id) == workflow.info().get_current_history_length():
+                # Opened in this very workflow task, which is not recorded yet: accepting now
+                # would put the update in the same workflow task as the event that opened the
+                # task, which the SDK may replay in the other order.
+                raise rejections.being_opened(view.task_id)
         except Rejection as rejection:
             raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
 
-    @workflow.signal(name="press_inquiry")
-    def press_inquiry(self, raw: Any = None) -> None:
+    async def _on_press_inquiry(self, raw: Any) -> None:
         try:
             self._require_active()
             inquiry = rejections.parse(PressInquiry, raw)
@@ -664,8 +729,7 @@ class DigitalViolationCase:
             actor=inquiry.received_by,
         )
 
-    @workflow.signal(name="new_incident")
-    def new_incident(self, raw: Any = None) -> None:
+    async def _on_new_incident(self, raw: Any) -> None:
         try:
             self._require_active()
             incident = rejections.parse(NewIncident, raw)
@@ -680,8 +744,7 @@ class DigitalViolationCase:
         if incident.reopen_assessment and self._phase != Phase.ASSESS:
             self._reopen_pending = True
 
-    @workflow.signal(name="add_note")
-    def add_note(self, raw: Any = None) -> None:
+    async def _on_add_note(self, raw: Any) -> None:
         try:
             note = rejections.parse(CaseNote, raw)
         except Rejection as rejection:
@@ -689,8 +752,7 @@ class DigitalViolationCase:
             return
         self._event(EventKind.NOTE_ADDED, note.text, actor=note.author)
 
-    @workflow.signal(name="withdraw_case")
-    def withdraw_case(self, raw: Any = None) -> None:
+    async def _on_withdraw_case(self, raw: Any) -> None:
         try:
             self._require_active()
             withdrawal = rejections.parse(Withdrawal, raw)
@@ -705,8 +767,8 @@ class DigitalViolationCase:
             return
         self._withdrawal = withdrawal
 
-    @workflow.signal(name="reassign_task")
-    def reassign_task(self, raw: Any = None) -> None:
+    async def _on_reassign_task(self, raw: Any) -> None:
+        await self._until_task_present(raw, guarded=True)
         try:
             self._require_active()
             change = rejections.parse(Reassignment, raw)
@@ -724,6 +786,38 @@ class DigitalViolationCase:
         self._pending_flags.append(TaskFlagsRequest(
             workflow_id=current_workflow_id(), task_id=view.task_id, assignee=change.assignee
         ))
+
+    async def _until_task_present(self, raw: Any, *, guarded: bool) -> None:
+        """Let a message that names a task wait, bounded, for the case to open it.
+
+        Whether the task exists must not depend on the order of jobs within one activation:
+        the timer or activity result that opens it may come after the message. Nothing is
+        awaited when the task is there (so histories without this wait replay unchanged).
+        """
+        if not isinstance(raw, dict):
+            return
+        key, task_id = raw.get("task_key"), raw.get("task_id")
+        if not isinstance(key, str) or key not in DECISION_TYPES:
+            return  # refused at once for what it is
+        if task_id is not None and not isinstance(task_id, str):
+            return
+
+        def present() -> bool:
+            if self._withdrawal is not None or self._status != CaseStatus.ACTIVE:
+                return True  # nothing to wait for: the case refuses it as ended
+            if task_id is not None:
+                return task_id in self._tasks
+            # By key alone: any instance will do (a done one is refused as done at once).
+            return any(view.key == key for view in self._tasks.values())
+
+        if present():
+            return
+        if guarded and not workflow.patched(WAIT_FOR_TASK_PATCH):
+            return
+        try:
+            await workflow.wait_condition(present, timeout=TASK_WAIT)
+        except asyncio.TimeoutError:
+            pass
 
     @workflow.query(name="snapshot")
     def snapshot(self) -> CaseSnapshot:

@@ -103,3 +103,10 @@ def no_follow_up_left() -> Rejection:
 
 def case_ended(status: str) -> Rejection:
     return Rejection(f"Sagen er afsluttet ({status}) / The case has ended ({status})")
+
+
+def being_opened(task_id: str) -> Rejection:
+    return Rejection(
+        f"Opgaven '{task_id}' er ved at blive åbnet – prøv igen om et øjeblik / "
+        f"Task '{task_id}' is being opened – try again in a moment"
+    )
