@@ -7,6 +7,7 @@ attributes and the UI's summaries carry pseudonyms.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -30,7 +32,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.case import CaseInput
-from schemas.common import CaseNumber, CaseStatus, Model, Phase, SchoolId, case_workflow_id
+from schemas.common import (
+    CaseNumber,
+    CaseStatus,
+    Model,
+    Phase,
+    SchoolId,
+    TaskStatus,
+    case_workflow_id,
+)
 from schemas.messages import (
     CaseNote,
     NewIncident,
@@ -41,11 +51,24 @@ from schemas.messages import (
 )
 from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.snapshot import CaseSnapshot, TaskView
-from store import Store
+from store import Store, TaskRow
 from workflows import search_attributes as sa
 from workflows.case import TASK_QUEUE, DigitalViolationCase
 
+# A query or update is answered by a worker: a case whose workflow task keeps failing (or that
+# no worker serves) would otherwise hold the caller until the RPC's own deadline.
+QUERY_TIMEOUT_SECONDS = 20.0
+UPDATE_TIMEOUT_SECONDS = 30.0
 
+# Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
+# once a workflow task has failed the number of times in the dynamic config value
+# system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute (0, the default: never; see
+# deploy/temporal/dynamicconfig/sagsflow.yaml and cli/devserver.py), and clears it when a task
+# succeeds again.
+NOT_PROGRESSING_QUERY = (
+    "WorkflowType = 'DigitalViolationCase' AND ExecutionStatus = 'Running' "
+    "AND TemporalReportedProblems IS NOT NULL"
+)
 
 
 class CaseError(Exception):
@@ -62,6 +85,25 @@ class CaseExists(CaseError):
 
 class TaskRejected(CaseError):
     pass
+
+
+class CaseHasEnded(CaseError):
+    """The case's workflow has closed: nothing more can be done in it."""
+
+    def __init__(self, case_number: str) -> None:
+        super().__init__(f"Sag {case_number} er afsluttet / Case {case_number} has ended")
+
+
+class CaseNotProgressing(CaseError):
+    """The case runs, but its workflow task keeps failing (or no worker answers): nothing can
+    be read from or done in it until operators repair it. Not the caller's fault: retry later."""
+
+    def __init__(self, case_number: str) -> None:
+        self.case_number = case_number
+        super().__init__(
+            f"Sagen {case_number} behandles ikke lige nu – drift er underrettet / "
+            f"The case {case_number} is not being processed – operators are alerted"
+        )
 
 
 class CaseSummary(Model):
@@ -89,6 +131,14 @@ class CaseFacts:
     school_id: str
     running: bool
     status: str | None
+    # Attempt of the workflow task the server has pending (0: none pending). Above 1, the last
+    # attempt failed (or timed out): the case is not progressing.
+    workflow_task_attempt: int = 0
+
+    @property
+    def stuck(self) -> bool:
+        """Running, and its workflow task has failed at least once and is being retried."""
+        return self.running and self.workflow_task_attempt > 1
 
     @property
     def ended(self) -> bool:
@@ -191,43 +241,109 @@ class CaseService:
         _validate(CaseNumber, case_number, "sagsnummer/case number")
         return self.client.get_workflow_handle(case_workflow_id(case_number))
 
-    async def snapshot(self, case_number: str) -> CaseSnapshot:
+    async def snapshot(
+        self, case_number: str, timeout: float = QUERY_TIMEOUT_SECONDS
+    ) -> CaseSnapshot:
+        """The case's `snapshot` query. A case that cannot answer (its workflow task fails,
+        the query handler fails, no worker answers in time) raises CaseNotProgressing."""
+        handle = self.handle(case_number)
         try:
-            return await self.handle(case_number).query(DigitalViolationCase.snapshot)
+            return await asyncio.wait_for(
+                handle.query(DigitalViolationCase.snapshot), timeout
+            )
+        except WorkflowQueryFailedError as exc:
+            raise CaseNotProgressing(case_number) from exc
+        except TimeoutError as exc:
+            raise await self._timed_out(case_number) from exc
         except RPCError as exc:
             raise self._not_found(case_number, exc) from exc
 
     async def submit_task(
-        self, case_number: str, completion: TaskCompletion | Mapping[str, Any]
+        self, case_number: str, completion: TaskCompletion | Mapping[str, Any],
+        timeout: float = UPDATE_TIMEOUT_SECONDS,
     ) -> TaskView:
-        """Complete a task through the validated update; a refusal raises TaskRejected."""
+        """Complete a task through the validated update; a refusal raises TaskRejected.
+
+        Staff act on recorded state: callers first find the task's inbox row
+        (`recorded_task`), never only in a query's answer."""
         payload = completion.model_dump(mode="json") if isinstance(
             completion, BaseModel) else dict(completion)
         try:
-            return await self.handle(case_number).execute_update(
-                DigitalViolationCase.submit_task, payload
+            return await asyncio.wait_for(
+                self.handle(case_number).execute_update(
+                    DigitalViolationCase.submit_task, payload
+                ),
+                timeout,
             )
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = getattr(cause, "message", None) or str(cause or exc)
             raise TaskRejected(message) from exc
+        except TimeoutError as exc:
+            raise await self._timed_out(case_number) from exc
         except RPCError as exc:
             raise self._not_found(case_number, exc) from exc
 
+    async def recorded_task(
+        self, case_number: str, task_key: str, task_id: str | None = None
+    ) -> TaskRow:
+        """The open inbox row of the task: what the case has recorded in its history.
+
+        A query can show a task of a workflow task that is later lost (a worker crashing
+        mid-task); an update sent for it breaks the case's replay. So staff act only on tasks
+        the case has written to the inbox. Raises TaskRejected when there is no open row.
+        """
+        if self.store is None:
+            raise CaseError("Opgaver kræver databasen / tasks need the store")
+        workflow_id = case_workflow_id(case_number)
+        if task_id is not None:
+            row = await self.store.get_task(workflow_id, task_id)
+            rows = [] if row is None else [row]
+            shown = task_id
+        else:
+            rows = [r for r in await self.store.list_tasks(workflow_id=workflow_id)
+                    if r.key == task_key]
+            shown = task_key
+        open_rows = [r for r in rows if r.status == TaskStatus.OPEN.value]
+        if len(open_rows) == 1:
+            return open_rows[0]
+        if len(open_rows) > 1:
+            ids = ", ".join(r.task_id for r in open_rows)
+            raise TaskRejected(
+                f"Flere åbne opgaver '{task_key}' ({ids}): angiv hvilken / "
+                f"Several open tasks '{task_key}' ({ids}): name one (--task-id)"
+            )
+        if not rows:
+            raise TaskRejected(
+                f"Opgaven '{shown}' er ikke åben endnu / Task '{shown}' is not open yet"
+            )
+        raise TaskRejected(
+            f"Opgaven '{shown}' er allerede udført / Task '{shown}' is already done"
+        )
+
+    async def require_progressing(self, case_number: str) -> CaseFacts:
+        """Raises CaseHasEnded or CaseNotProgressing unless the case runs and progresses."""
+        facts = await self.describe_case(case_number)
+        if facts.ended:
+            raise CaseHasEnded(case_number)
+        if facts.stuck:
+            raise CaseNotProgressing(case_number)
+        return facts
+
     async def press_inquiry(self, case_number: str, inquiry: PressInquiry) -> None:
-        await self._signal(case_number, DigitalViolationCase.press_inquiry, inquiry)
+        await self._signal(case_number, "press_inquiry", inquiry)
 
     async def new_incident(self, case_number: str, incident: NewIncident) -> None:
-        await self._signal(case_number, DigitalViolationCase.new_incident, incident)
+        await self._signal(case_number, "new_incident", incident)
 
     async def add_note(self, case_number: str, note: CaseNote) -> None:
-        await self._signal(case_number, DigitalViolationCase.add_note, note)
+        await self._signal(case_number, "add_note", note)
 
     async def withdraw(self, case_number: str, withdrawal: Withdrawal) -> None:
-        await self._signal(case_number, DigitalViolationCase.withdraw_case, withdrawal)
+        await self._signal(case_number, "withdraw_case", withdrawal)
 
     async def reassign(self, case_number: str, change: Reassignment) -> None:
-        await self._signal(case_number, DigitalViolationCase.reassign_task, change)
+        await self._signal(case_number, "reassign_task", change)
 
     async def _signal(self, case_number: str, signal: Any, message: BaseModel) -> None:
         try:
@@ -237,15 +353,38 @@ class CaseService:
 
     @staticmethod
     def _not_found(case_number: str, exc: RPCError) -> Exception:
+        """What a refused RPC means for staff. FAILED_PRECONDITION is not "ended": the server
+        also says it of a running case whose workflow task is failing ("Unable to query
+        workflow due to Workflow Task in failed state")."""
+        text = str(exc).lower()
+        ended = "completed" in text or "closed" in text
         if exc.status == RPCStatusCode.NOT_FOUND:
+            if "already completed" in text:
+                return CaseHasEnded(case_number)
             return CaseNotFound(
                 f"Sag {case_number} findes ikke / Case {case_number} does not exist"
             )
-        if exc.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in str(exc).lower():
-            return CaseError(
-                f"Sag {case_number} er afsluttet / Case {case_number} has ended"
-            )
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:
+            return CaseHasEnded(case_number) if ended else CaseNotProgressing(case_number)
+        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            return CaseNotProgressing(case_number)
         return exc
+
+    async def _timed_out(self, case_number: str) -> Exception:
+        """A query or update that got no answer in time: ended, or running and not
+        progressing (a failing workflow task, or no worker)."""
+        try:
+            facts = await self.describe_case(case_number)
+        except CaseError as exc:
+            return exc
+        except RPCError:
+            return CaseNotProgressing(case_number)
+        return CaseHasEnded(case_number) if not facts.running else CaseNotProgressing(
+            case_number)
+
+    async def count_not_progressing(self) -> int:
+        """Running cases Temporal reports with failing workflow tasks (visibility)."""
+        return (await self.client.count_workflows(NOT_PROGRESSING_QUERY)).count
 
     # --- for the HTTP API --------------------------------------------------------------------
 
@@ -261,11 +400,14 @@ class CaseService:
             raise CaseNotFound(
                 f"Sag {case_number} findes ikke / Case {case_number} does not exist"
             )
+        pending = described.raw_description.pending_workflow_task
         return CaseFacts(
             case_number=case_number,
             school_id=school,
             running=described.status == WorkflowExecutionStatus.RUNNING,
             status=described.typed_search_attributes.get(sa.CASE_STATUS),
+            workflow_task_attempt=pending.attempt
+            if described.raw_description.HasField("pending_workflow_task") else 0,
         )
 
     async def case_input(self, case_number: str) -> CaseInput:

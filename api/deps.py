@@ -12,14 +12,11 @@ from fastapi import Depends, Path, Request
 from pydantic import StringConstraints
 
 from api.access import AccessDenied, AccessLogUnavailable, Audit
-from api.cases import CaseFacts, CaseService
-from api.errors import CaseEnded, CaseUnavailable
+from api.cases import QUERY_TIMEOUT_SECONDS, CaseFacts, CaseNotProgressing, CaseService
+from api.errors import CaseEnded
 from schemas.common import CaseNumber
 from schemas.snapshot import CaseSnapshot
 from store import Store
-
-# A query is answered by a worker: without one it would wait for the RPC's own deadline.
-QUERY_TIMEOUT_SECONDS = 20.0
 
 CASE_NUMBER_PATTERN = next(
     meta.pattern for meta in CaseNumber.__metadata__ if isinstance(meta, StringConstraints)
@@ -63,18 +60,21 @@ def task_key_of(task_id: str) -> str:
 
 
 async def snapshot_of(service: CaseService, case_number: str) -> CaseSnapshot:
+    """The case's snapshot; a case that cannot answer in time raises CaseNotProgressing (503)."""
     try:
-        return await asyncio.wait_for(service.snapshot(case_number), QUERY_TIMEOUT_SECONDS)
+        # The service bounds the query itself; this also bounds a hung connection.
+        return await asyncio.wait_for(service.snapshot(case_number), QUERY_TIMEOUT_SECONDS + 5)
     except TimeoutError as exc:
-        raise CaseUnavailable(
-            f"Sag {case_number} svarer ikke lige nu (kører workeren?) / Case {case_number} "
-            "does not answer right now (is the worker running?)"
-        ) from exc
+        raise CaseNotProgressing(case_number) from exc
 
 
 def require_running(facts: CaseFacts) -> None:
+    """Ended → 409. Running but its workflow task failing → 503: a message sent now would
+    wait in a case that is not being processed (or be dropped by the operator's reset)."""
     if facts.ended:
         raise CaseEnded(facts.case_number)
+    if facts.stuck:
+        raise CaseNotProgressing(facts.case_number)
 
 
 @asynccontextmanager

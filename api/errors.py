@@ -18,7 +18,14 @@ from temporalio.service import RPCError
 
 from api.access import AccessDenied, AccessLogUnavailable, InvalidPurpose
 from api.auth import AuthenticationUnavailable
-from api.cases import CaseError, CaseExists, CaseNotFound, TaskRejected
+from api.cases import (
+    CaseError,
+    CaseExists,
+    CaseHasEnded,
+    CaseNotFound,
+    CaseNotProgressing,
+    TaskRejected,
+)
 from api.models import ErrorResponse
 from api.notes import NoteNotReady
 from api.tokens import Unauthenticated
@@ -46,6 +53,11 @@ class CaseUnavailable(Exception):
     """503: the case (its worker) or Temporal does not answer right now."""
 
 
+# How long a client waits before asking a case that is not being processed again: operators
+# are alerted (sagsflow_cases_not_progressing) and a repair takes minutes, not seconds.
+NOT_PROGRESSING_RETRY_AFTER = "30"
+
+
 UNAVAILABLE = (
     "Sagssystemet svarer ikke lige nu. Prøv igen om lidt / "
     "The case system does not answer right now. Try again shortly"
@@ -55,10 +67,11 @@ DESCRIPTIONS = {
     401: "Not authenticated: no, an unknown or an invalid bearer token.",
     403: "Not allowed for this member of staff (logged in the access log as denied).",
     404: "No such case (or note not approved yet).",
-    409: "The case already exists, or has ended.",
+    409: "The case already exists, or has ended (closed or withdrawn).",
     422: "Invalid request, or the case refused it (the reason, in Danish and English).",
-    503: "The access log cannot be written, or Temporal/the store does not answer: "
-    "nothing was done.",
+    503: "Nothing was done: the access log cannot be written, Temporal/the store does not "
+    "answer, or the case is not being processed right now (its workflow task is failing; "
+    "operators are alerted). Retry after the seconds in `Retry-After`.",
 }
 
 
@@ -102,6 +115,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError | ValidationError)
         return _json(422, validation_text(exc.errors()))
 
+    async def not_progressing(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("case not progressing",
+                    case_number=getattr(exc, "case_number", None))
+        return _json(503, str(exc), {"Retry-After": NOT_PROGRESSING_RETRY_AFTER})
+
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, AccessLogUnavailable | AuthenticationUnavailable | CaseUnavailable):
             return _json(503, str(exc), {"Retry-After": "5"})
@@ -125,6 +143,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NoteNotReady, not_found)
     app.add_exception_handler(CaseExists, conflict)
     app.add_exception_handler(CaseEnded, conflict)
+    app.add_exception_handler(CaseHasEnded, conflict)
+    app.add_exception_handler(CaseNotProgressing, not_progressing)
     app.add_exception_handler(TaskRejected, unprocessable)
     app.add_exception_handler(InvalidRequest, unprocessable)
     app.add_exception_handler(InvalidPurpose, unprocessable)

@@ -7,6 +7,13 @@
 - `sagsflow_open_tasks{role}` and `sagsflow_overdue_tasks{role}` (open and past the deadline):
   counted in the store's inbox when Prometheus scrapes, so every API process reports the same.
   `sagsflow_store_up` is 0 when that count failed (the task gauges then keep their last value).
+- `sagsflow_cases_not_progressing`: running cases whose workflow tasks keep failing (a poison
+  message, non-determinism after a deploy, a worker without a payload key), counted in
+  Temporal's visibility by the system search attribute `TemporalReportedProblems` when
+  Prometheus scrapes. Temporal sets it only with the dynamic config value
+  `system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute` (compose:
+  deploy/temporal/dynamicconfig/sagsflow.yaml; `sagsflow dev` passes it). Alert rule:
+  deploy/prometheus/alerts.yml. `sagsflow_temporal_up` is 0 when that count failed.
 
 The worker's metrics (the Temporal SDK's `temporal_*`) are on its own endpoint
 (SAGSFLOW_METRICS_ADDRESS). `/metrics` needs no token: keep it off the public side of the
@@ -15,6 +22,7 @@ reverse proxy.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +51,8 @@ LOGGED_PATH_PARAMETERS: dict[str, TypeAdapter[str]] = {
     "case_number": TypeAdapter(CaseNumber),
     "task_id": TypeAdapter(TaskId),
 }
+# A scrape must answer within Prometheus' scrape timeout (10 s by default).
+TEMPORAL_COUNT_TIMEOUT_SECONDS = 5.0
 # Seconds; from a cached read (5 ms) to a slow Temporal update (10 s).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -77,6 +87,17 @@ class ApiMetrics:
         )
         self.store_up = Gauge(
             "sagsflow_store_up", "1 when the task counts could be read from the store.",
+            registry=self.registry,
+        )
+        self.cases_not_progressing = Gauge(
+            "sagsflow_cases_not_progressing",
+            "Running cases whose workflow tasks keep failing (Temporal's "
+            "TemporalReportedProblems): they take no decisions until operators repair them.",
+            registry=self.registry,
+        )
+        self.temporal_up = Gauge(
+            "sagsflow_temporal_up",
+            "1 when the count of cases not progressing could be read from Temporal.",
             registry=self.registry,
         )
 
@@ -187,6 +208,15 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
             except Exception:  # noqa: BLE001 - a scrape must answer even when the store does not
                 log.warning("task metrics unavailable: the store did not answer")
                 metrics.store_up.set(0)
+        service: Any = getattr(request.app.state, "service", None)
+        if service is not None:
+            try:
+                metrics.cases_not_progressing.set(await asyncio.wait_for(
+                    service.count_not_progressing(), TEMPORAL_COUNT_TIMEOUT_SECONDS))
+                metrics.temporal_up.set(1)
+            except Exception:  # noqa: BLE001 - a scrape must answer even when Temporal does not
+                log.warning("case metrics unavailable: Temporal did not answer")
+                metrics.temporal_up.set(0)
         body, content_type = metrics.render(request.headers.get("accept", ""))
         return Response(body, headers={"Content-Type": content_type})
 

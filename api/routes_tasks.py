@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api import policy
 from api.access import AuditDep
+from api.cases import CaseService, TaskRejected
 from api.deps import (
     CaseNumberPath,
     ServiceDep,
@@ -16,16 +17,15 @@ from api.deps import (
     TaskIdPath,
     recorded,
     require_running,
-    snapshot_of,
     task_key_of,
 )
-from api.errors import InvalidRequest, error_responses
+from api.errors import error_responses
 from api.models import Accepted, CompleteTaskRequest, InboxPage, InboxTask, ReassignRequest
 from api.routes_cases import RECEIVED
 from api.staff import Staff
 from schemas.common import Actor, StaffRole
 from schemas.messages import Reassignment, TaskCompletion
-from schemas.snapshot import CaseSnapshot, TaskView
+from schemas.snapshot import TaskView
 from store import TaskRow
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -85,18 +85,22 @@ def _inbox_task(row: TaskRow, now: datetime) -> InboxTask:
     )
 
 
-def _open_task(snapshot: CaseSnapshot, task_id: str) -> TaskView | None:
-    return next((task for task in snapshot.open_tasks if task.task_id == task_id), None)
-
-
-def _acting_role(staff: Staff, task: TaskView | None) -> StaffRole:
-    """The task's role if the caller has it; an operator acts as operator. A task that is not
-    open is left to the case to refuse, in a role the caller really holds."""
-    if task is not None and task.role in staff.roles:
-        return task.role
+def _acting_role(staff: Staff, row: TaskRow) -> StaffRole:
+    """The task's role if the caller has it; otherwise an operator acts as operator."""
+    role = StaffRole(row.role)
+    if role in staff.roles:
+        return role
     if staff.is_operator:
         return StaffRole.OPERATOR
     return staff.preferred_role() or StaffRole.OPERATOR
+
+
+async def _recorded_task(service: CaseService, case_number: str, task_id: str) -> TaskRow | None:
+    """The task's open inbox row, or None (refused later, once the attempt is logged)."""
+    try:
+        return await service.recorded_task(case_number, task_key_of(task_id), task_id)
+    except TaskRejected:
+        return None
 
 
 @router.post(
@@ -105,10 +109,14 @@ def _acting_role(staff: Staff, task: TaskView | None) -> StaffRole:
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Complete a task / Udfør en opgave",
     description="Completes an open task with its decision through the case's validated "
-    "`submit_task` update: an unknown task, a task not open yet or already done, the wrong "
-    "role, the wrong decision type or a missing reason is refused with 422 and the reason in "
-    "Danish and English, and nothing is recorded in the case. Only in the caller's own role "
-    "(operators: any); the communications department completes press tasks of every school.",
+    "`submit_task` update. Only a task the case has recorded as open (the one in the inbox, "
+    "`/inbox`) can be completed: a task not open yet or already done is refused with 422 "
+    "without asking the case; the wrong role, the wrong decision type or a missing reason is "
+    "refused by the case with 422; the reason comes in Danish and English, and nothing is "
+    "recorded in the case. Only in the caller's own role (operators: any); the communications "
+    "department completes press tasks of every school. An ended case gets 409; a case that is "
+    "not being processed right now (its workflow task is failing; operators are alerted) gets "
+    "503 with `Retry-After`.",
 )
 async def complete_task(
     case_number: CaseNumberPath,
@@ -128,22 +136,25 @@ async def complete_task(
         denial = policy.read_case(staff, facts.school_id)
         if denial is not None:
             await audit.denied("complete_task", case_number, denial, detail)
-    task = _open_task(await snapshot_of(service, case_number), task_id)
-    if task is not None:
+    # The inbox row, never a query's answer: a query can show a task of a workflow task that is
+    # later lost, and an update sent for it would break the case's replay.
+    row = await _recorded_task(service, case_number, task_id)
+    if row is not None:
         await audit.check(
-            policy.complete_task(staff, facts.school_id, task.key, task.role),
+            policy.complete_task(staff, facts.school_id, row.key, StaffRole(row.role)),
             "complete_task", case_number, detail,
         )
     else:
         await audit.allowed("complete_task", case_number, detail)
     async with recorded(audit, "complete_task", case_number, detail):
         require_running(facts)
+        if row is None:
+            # Raises the refusal (not open yet / already done) in Danish and English.
+            row = await service.recorded_task(case_number, key, task_id)
         completion = TaskCompletion(
-            task_key=key,
-            # A task that is not open is named by its key alone, so that the case says
-            # whether it is not open yet or already done.
-            task_id=task_id if task is not None or task_id != key else None,
-            actor=Actor(id=staff.id, role=_acting_role(staff, task)),
+            task_key=row.key,
+            task_id=row.task_id,
+            actor=Actor(id=staff.id, role=_acting_role(staff, row)),
             decision=body.decision,
             reason=body.reason,
         )
@@ -157,7 +168,10 @@ async def complete_task(
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Reassign a task / Giv en opgave til en anden",
     description="Gives an open task to another member of staff (it shows in their inbox). "
-    "For the case owner and leadership of the school, and operators.",
+    "Only a task the case has recorded as open (the one in the inbox); a task not open yet or "
+    "already done is refused with 422. For the case owner and leadership of the school, and "
+    "operators. An ended case gets 409; a case that is not being processed right now gets 503 "
+    "with `Retry-After`.",
 )
 async def reassign_task(
     case_number: CaseNumberPath,
@@ -173,15 +187,12 @@ async def reassign_task(
                       detail)
     async with recorded(audit, "reassign_task", case_number, detail):
         require_running(facts)
-        if _open_task(await snapshot_of(service, case_number), task_id) is None:
-            raise InvalidRequest(
-                f"Opgaven '{task_id}' er ikke åben / Task '{task_id}' is not open"
-            )
+        row = await service.recorded_task(case_number, task_key_of(task_id), task_id)
         role = staff.preferred_role(StaffRole.LEADERSHIP, StaffRole.CASE_OWNER,
                                     StaffRole.OPERATOR) or StaffRole.OPERATOR
         await service.reassign(
             case_number,
-            Reassignment(task_key=task_key_of(task_id), task_id=task_id,
+            Reassignment(task_key=row.key, task_id=row.task_id,
                          by=Actor(id=staff.id, role=role), assignee=body.assignee),
         )
     return Accepted(case_number=case_number, message=RECEIVED)

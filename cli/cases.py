@@ -298,7 +298,12 @@ def show_case(
 
 async def snapshot(service: CaseService, case_number: str) -> CaseSnapshot:
     try:
-        return await asyncio.wait_for(service.snapshot(case_number), QUERY_TIMEOUT_SECONDS)
+        # The service's own (longer) limit would say "not being processed"; here, next to
+        # `sagsflow dev`, a missing worker is the likelier reason, and this line names it.
+        return await asyncio.wait_for(
+            service.snapshot(case_number, timeout=QUERY_TIMEOUT_SECONDS + 5),
+            QUERY_TIMEOUT_SECONDS,
+        )
     except TimeoutError:
         fail(
             f"Ingen worker svarede inden {QUERY_TIMEOUT_SECONDS:.0f} s på forespørgslen om sag "

@@ -19,6 +19,7 @@ import asyncio
 import atexit
 import ctypes
 import errno
+import json
 import os
 import shutil
 import signal
@@ -50,6 +51,14 @@ STOP_TIMEOUT_SECONDS = 10.0
 DB_FILENAME = "temporal.db"
 LOG_FILENAME = "temporal.log"
 _POLL_SECONDS = 0.2
+# Dynamic config the dev server starts with (`--dynamic-config-value K=JSON`). The same values
+# are in deploy/temporal/dynamicconfig/sagsflow.yaml for the compose cluster.
+DEV_DYNAMIC_CONFIG: dict[str, Any] = {
+    # After this many consecutive failed workflow tasks Temporal sets the system search
+    # attribute TemporalReportedProblems on the case (and clears it when a task succeeds):
+    # what sagsflow_cases_not_progressing counts. 0, the server's default, never sets it.
+    "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute": 2,
+}
 _LOG_TAIL_LINES = 20
 
 # `temporal server start-dev --search-attribute NAME=TYPE` spells the types like this.
@@ -176,6 +185,7 @@ class DevServer:
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
         binary: str | None = None,
+        dynamic_config: dict[str, Any] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.host = host
@@ -191,6 +201,7 @@ class DevServer:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self._binary = binary
+        self.dynamic_config = dict(DEV_DYNAMIC_CONFIG if dynamic_config is None else dynamic_config)
         self._process: asyncio.subprocess.Process | None = None
 
     # -- where things are -------------------------------------------------------------------
@@ -247,6 +258,8 @@ class DevServer:
             args += ["--http-port", str(self.http_port)]
         for key in self.search_attributes:
             args += ["--search-attribute", f"{key.name}={_cli_type(key)}"]
+        for name, value in self.dynamic_config.items():
+            args += ["--dynamic-config-value", f"{name}={json.dumps(value)}"]
         return args
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SAGSFLOW_TASK_QUEUE,
 DATABASE_URL) and `--address` / `--namespace`, given on the group (`sagsflow case --address …
 list`) or on the command (`sagsflow case list --address …`). Every Temporal operation goes
-through `api.cases.CaseService`.
+through `api.cases.CaseService`. `task complete` and `task reassign` also read the store
+(DATABASE_URL): they act only on a task with an open inbox row, the state the case recorded.
 
 Payload keys are found as by every sagsflow process (`workers.connection`):
 SAGSFLOW_PAYLOAD_KEYS_FILE / SAGSFLOW_PAYLOAD_KEYS, else `./data/payload-keys.json` if it exists

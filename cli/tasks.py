@@ -158,9 +158,9 @@ def complete(
     address: AddressOption = None,
     namespace: NamespaceOption = None,
 ) -> None:
-    """Complete a task through the validated `submit_task` update.
+    """Complete a task through the validated `submit_task` update: an open one, as in the inbox.
 
-    Udfør en opgave. En afvist beslutning vises med årsagen, og intet registreres.
+    Udfør en opgave (en åben, som i indbakken). En afvist beslutning vises med årsagen, og intet registreres.
     """
     config = settings(ctx, address, namespace)
     completion: dict[str, Any] = {
@@ -174,13 +174,18 @@ def complete(
         completion["reason"] = reason
 
     async def work(service: CaseService) -> TaskView:
-        # The workflow validates (and names every bad field): one set of rules, one answer.
+        # Only a task the case has recorded (its inbox row), never one a query merely showed:
+        # an update for a task of a lost workflow task would break the case's replay.
+        await service.require_progressing(case_number)
         try:
+            row = await service.recorded_task(case_number, task_key, task_id)
+            completion["task_id"] = row.task_id
+            # The workflow validates (and names every bad field): one set of rules, one answer.
             return await service.submit_task(case_number, completion)
         except TaskRejected as exc:
             fail(f"Afvist / rejected: {exc}", EXIT_FAILED)
 
-    view = run(config, work)
+    view = run(config, work, with_store=True)
     out = render.console()
     out.print(f"[bold green]Opgave udført[/] / task completed: {view.task_id} – {view.title}")
     if view.deviations:
@@ -223,7 +228,17 @@ def reassign(
         })
     except ValidationError as exc:
         invalid(exc, {"by": "--by / --role", "assignee": "--assignee", "task_id": "--task-id"})
-    run(config, lambda service: service.reassign(case_number, change))
+
+    async def work(service: CaseService) -> None:
+        # As `task complete`: only a task with an open inbox row.
+        await service.require_progressing(case_number)
+        try:
+            row = await service.recorded_task(case_number, task_key, task_id)
+        except TaskRejected as exc:
+            fail(f"Afvist / rejected: {exc}", EXIT_FAILED)
+        await service.reassign(case_number, change.model_copy(update={"task_id": row.task_id}))
+
+    run(config, work, with_store=True)
     out = render.console()
     out.print(f"Opgaven {task_id or task_key} i sag {case_number} tildeles {assignee} / "
               "reassignment sent")

@@ -253,7 +253,8 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
 ) -> None:
     case = await platform.open()
     number = case.case_number
-    await platform.wait_open(number, "assess.uncover")
+    # The CLI acts on the inbox row (recorded state), not on what the snapshot shows.
+    await platform.wait_inbox(number, "assess.uncover")
 
     missing, wrong_role = await asyncio.gather(
         platform.sagsflow(
