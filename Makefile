@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install
+.PHONY: dev test install chaos chaos-short bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,3 +20,18 @@ dev: $(STAMP)
 # Two workers, one test file each at a time (module-scoped dev servers stay per file).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# The fault suite: whole cases on the real dev server while the worker and the server are
+# killed and poison signals arrive; then every case is verified (see chaos/__init__.py).
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
+
+# Its short form for CI: about two minutes.
+chaos-short: $(STAMP)
+	$(BIN)/python -m chaos --short $(CHAOS_ARGS)
+
+# sagsflow beside a baseline workflow on the real dev server (README "Performance"); results
+# in bench/results/. BENCH_ARGS=--quick for a smoke run.
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
