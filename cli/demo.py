@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -33,40 +32,39 @@ from temporalio.service import RPCError
 from api.cases import CaseError, CaseService, TaskRejected
 from cli import render
 from cli.service import AddressOption, NamespaceOption, fail, run
-from schemas.case import CaseInput, Participant
-from schemas.common import (
-    Actor,
-    CaseStatus,
-    ParticipantRole,
-    Phase,
-    StaffRole,
-    ViolationType,
+from driver.decisions import (
+    DEMO_ROUTE,
+    COMMS,
+    DEMO_VERSION,
+    FOLLOW_UP,
+    LEADER,
+    RECEIPT,
+    RECEIPT_FOLLOW_UP,
+    ROLE_ACTORS,
+    TEACHER,
+    TK,
+    demo_decision,
+    route_case_input,
 )
+from schemas.case import CaseInput
+from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import PressInquiry, TaskCompletion, Withdrawal
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind, TaskView, TimelineEvent
 from workers.settings import Settings
 
-DEMO_VERSION = "demo"
 DEMO_SCHOOL = "lindely-skolen"  # fictional
 POLL_SECONDS = 0.2
 STALL_SECONDS = 15.0
 QUERY_SECONDS = 5.0
 CHECK_EVERY_POLLS = 10  # describe the workflow every ~2 s: has it failed?
 
-TEACHER = Actor(id="lhj", role=StaffRole.CASE_OWNER)
-LEADER = Actor(id="ako", role=StaffRole.LEADERSHIP)
-COMMS = Actor(id="pkn", role=StaffRole.COMMUNICATIONS)
-TK = Actor(id="tk1", role=StaffRole.TK)
-STAFF = {actor.role: actor for actor in (TEACHER, LEADER, COMMS, TK)}
+STAFF = ROLE_ACTORS
 STAFF_DA = {
     TEACHER.id: "kontaktlærer",
     LEADER.id: "skoleleder",
     COMMS.id: "kommunikationsafdelingen",
     TK.id: "Tryghed og Kriminalitetsforebyggelse",
 }
-FOLLOW_UP = "close.follow_up"
-RECEIPT = "report.underretning_receipt"
-RECEIPT_FOLLOW_UP = "report.underretning_follow_up"
 
 
 class DemoStalled(Exception):
@@ -82,18 +80,8 @@ class DemoFailed(Exception):
 
 def demo_case(case_number: str, reported_at: datetime) -> CaseInput:
     """8. årgang: P2 (14) has shared an intimate image of P1 (14); P3 saw it and told."""
-    return CaseInput(
-        case_number=case_number,
-        school_id=DEMO_SCHOOL,
-        opened_by=TEACHER,
-        reported_at=reported_at,
-        violation_types=[ViolationType.INTIMATE_IMAGES, ViolationType.HARASSMENT],
-        participants=[
-            Participant(pseudonym="P1", role=ParticipantRole.VICTIM, age=14, same_school=True),
-            Participant(pseudonym="P2", role=ParticipantRole.OFFENDER, age=14, same_school=True),
-            Participant(pseudonym="P3", role=ParticipantRole.WITNESS, age=14, same_school=True),
-        ],
-        offender_known=True,
+    return route_case_input(
+        DEMO_ROUTE, reported_at, case_number=case_number, school_id=DEMO_SCHOOL,
         procedure_version=DEMO_VERSION,
     )
 
@@ -106,135 +94,46 @@ class Step:
     told: str
 
 
-def demo_step(key: str, now: datetime, *, last_follow_up: bool = True) -> Step:
+# How the demo tells each decision (the decisions themselves: `driver.decisions`).
+TOLD: dict[str, str] = {
+    "assess.involve_custody": "Forældrene til P1 og P2 er ringet op og inddraget.",
+    "assess.uncover":
+        "Afdækket: intimt billede af P1 delt af P2 på Snapchat; billedet ligger stadig online.",
+    "assess.evaluate": "Vurdering: alvor høj · politispor · underretning · SSP (som anbefalet).",
+    "assess.involve_leadership": "Skolelederen er enig i forløbet.",
+    "assess.involve_tk": "TK er kontaktet for sparring og tilbyder samtaler.",
+    "report.underretning":
+        "Underretning sendt til kommunen (Barnets lov § 133) – personligt og straks.",
+    RECEIPT_FOLLOW_UP: "Kommunen er ringet op: underretningen er modtaget.",
+    RECEIPT: "Kommunens kvittering er registreret.",
+    "document.preserve":
+        "Beviser sikret hos familien og politiet; intet materiale på personalets enheder.",
+    "document.note": "Notatet om forløbet er godkendt.",
+    "stop.police_handover": "Politiet har overtaget; skolen holder kontakten til familien.",
+    "stop.action_plan": "Skriftlig handlingsplan er lavet (undervisningsmiljøloven § 1 c).",
+    "stop.unknown_offender":
+        "Familien er vejledt om sletning og henvist til Red Barnets SletDet.",
+    "report.police": "Familien har anmeldt til politiet (politi.dk/anmeld).",
+    "report.insurance": "Familien er vejledt om egen forsikring (psykolog).",
+    "treat.help": "Hjælp: TK og psykolog til P1, TK-forløb til P2.",
+    "treat.surroundings": "Klassen og forældrene i 8. årgang er orienteret – uden navne.",
+    "treat.same_school": "Særlige tiltag, fordi P1 og P2 går på samme skole.",
+    "treat.press":
+        "Kommunikationsafdelingen har givet en kort udtalelse – uden detaljer om eleverne.",
+    "close.evaluate": "Forløbet er evalueret med familien, TK og skolen.",
+}
+FOLLOW_UP_TOLD = {
+    "continue": "Første opfølgning: der går stadig lidt rygter – vi følger op igen.",
+    "close": "Sidste opfølgning: ingen rygter, god stemning i klassen, hjælpen er modtaget "
+    "– sagen lukkes.",
+}
+
+
+def demo_step(key: str, task_id: str | None, now: datetime) -> Step:
     """A complete, sensible decision for each task of the demo's story (JSON, as sent)."""
-    iso = now.isoformat()
-    steps: dict[str, Callable[[], Step]] = {
-        "assess.involve_custody": lambda: Step(
-            {"custody_holders_informed": True, "for_participants": ["P1", "P2"]},
-            "Forældrene til P1 og P2 er ringet op og inddraget.",
-        ),
-        "assess.uncover": lambda: Step(
-            {
-                "what": "P2 har delt et intimt billede af P1 i en Snapchat-gruppe for 8. årgang "
-                "og skrevet nedsættende kommentarer; P3 så det og fortalte det til en lærer",
-                "where": "Snapchat, gruppe for 8. årgang",
-                "when_occurred": (now - timedelta(days=1)).isoformat(),
-                "involved": ["P1", "P2", "P3"],
-                "sexual_material_of_minor": True,
-                "material_online": True,
-            },
-            "Afdækket: intimt billede af P1 delt af P2 på Snapchat; billedet ligger stadig online.",
-        ),
-        "assess.evaluate": lambda: Step(
-            {"severity": "high", "route": "police", "underretning": True, "ssp": True},
-            "Vurdering: alvor høj · politispor · underretning · SSP (som anbefalet).",
-        ),
-        "assess.involve_leadership": lambda: Step(
-            {"course_agreed": True, "note": "Politianmeldelse støttes; skolelederen tager "
-             "forældresamtalerne"},
-            "Skolelederen er enig i forløbet.",
-        ),
-        "assess.involve_tk": lambda: Step(
-            {"tk_contacted": True, "advice": "TK tilbyder samtaler til P1 og P2"},
-            "TK er kontaktet for sparring og tilbyder samtaler.",
-        ),
-        "report.underretning": lambda: Step(
-            {"submitted_at": iso},
-            "Underretning sendt til kommunen (Barnets lov § 133) – personligt og straks.",
-        ),
-        RECEIPT_FOLLOW_UP: lambda: Step(
-            {"municipality_contacted": True,
-             "note": "Kommunen bekræfter telefonisk at have modtaget underretningen"},
-            "Kommunen er ringet op: underretningen er modtaget.",
-        ),
-        RECEIPT: lambda: Step(
-            {"received_at": iso},
-            "Kommunens kvittering er registreret.",
-        ),
-        "document.preserve": lambda: Step(
-            {
-                "evidence": [
-                    {"kind": "screenshot", "held_by": "family", "secured_at": iso,
-                     "usernames_noted": True, "times_noted": True},
-                    {"kind": "message", "held_by": "police", "secured_at": iso,
-                     "usernames_noted": True, "times_noted": True},
-                ],
-                "staff_devices_clear": True,
-            },
-            "Beviser sikret hos familien og politiet; intet materiale på personalets enheder.",
-        ),
-        "document.note": lambda: Step(
-            {"text": "P1 (14 år) er krænket: P2 (14 år, samme skole) har delt et intimt billede "
-             "af P1 i en Snapchat-gruppe for 8. årgang. P3 så det og sagde det til en lærer. "
-             "Beviser er sikret hos familien og politiet. Politianmeldelse og underretning."},
-            "Notatet om forløbet er godkendt.",
-        ),
-        "stop.police_handover": lambda: Step(
-            {"police_took_over": True, "school_contact_kept": True},
-            "Politiet har overtaget; skolen holder kontakten til familien.",
-        ),
-        "stop.action_plan": lambda: Step(
-            {"plan_written": True, "summary": "Fast voksen i pauserne, ugentlig samtale med "
-             "P1, klassesamtale om digital dømmekraft"},
-            "Skriftlig handlingsplan er lavet (undervisningsmiljøloven § 1 c).",
-        ),
-        "stop.unknown_offender": lambda: Step(
-            {"removal_guidance_given": True, "sletdet_referred": True},
-            "Familien er vejledt om sletning og henvist til Red Barnets SletDet.",
-        ),
-        "report.police": lambda: Step(
-            {"recommended_to_family": True, "filed": "yes"},
-            "Familien har anmeldt til politiet (politi.dk/anmeld).",
-        ),
-        "report.insurance": lambda: Step(
-            {"guidance_given": True},
-            "Familien er vejledt om egen forsikring (psykolog).",
-        ),
-        "treat.help": lambda: Step(
-            {"tk_contacted": True, "victim_help": ["tk", "psychologist"], "offender_help": ["tk"]},
-            "Hjælp: TK og psykolog til P1, TK-forløb til P2.",
-        ),
-        "treat.surroundings": lambda: Step(
-            {"inform_classmates": True, "inform_parents": True, "inform_school": False},
-            "Klassen og forældrene i 8. årgang er orienteret – uden navne.",
-        ),
-        "treat.same_school": lambda: Step(
-            {"measures": "Forskudte pauser, P2 skifter valgfagshold, fast voksen for P1"},
-            "Særlige tiltag, fordi P1 og P2 går på samme skole.",
-        ),
-        "treat.press": lambda: Step(
-            {"statement": "given", "note": "Kort udtalelse om skolens handlekort; ingen "
-             "oplysninger om eleverne"},
-            "Kommunikationsafdelingen har givet en kort udtalelse – uden detaljer om eleverne.",
-        ),
-        "close.evaluate": lambda: Step(
-            {
-                "worked": "Hurtig inddragelse af forældre, TK og politi",
-                "did_not_work": "Billedet lå online i et døgn, før sletning blev sat i gang",
-                "learning_points": "Vejled om SletDet allerede ved første samtale",
-                "family_asked": True,
-                "note": "Evalueret med P1's forældre, kontaktlærer, skoleleder og TK.",
-            },
-            "Forløbet er evalueret med familien, TK og skolen.",
-        ),
-        FOLLOW_UP: lambda: (
-            Step(
-                {"rumours": False, "class_problems": False, "help_received": True,
-                 "outcome": "close"},
-                "Sidste opfølgning: ingen rygter, god stemning i klassen, hjælpen er modtaget "
-                "– sagen lukkes.",
-            )
-            if last_follow_up
-            else Step(
-                {"rumours": True, "class_problems": False, "help_received": True,
-                 "outcome": "continue"},
-                "Første opfølgning: der går stadig lidt rygter – vi følger op igen.",
-            )
-        ),
-    }
-    step = steps[key]()
-    return Step({"task": key, **step.decision}, step.told)
+    decided = demo_decision(key, task_id, now)
+    told = FOLLOW_UP_TOLD[decided["outcome"]] if key == FOLLOW_UP else TOLD.get(key, "")
+    return Step(decided, told)
 
 
 # ------------------------------------------------------------------------ the run
@@ -316,8 +215,7 @@ class Demo:
         return chased or datetime.now(UTC) > view.due_at + timedelta(seconds=10)
 
     async def _complete(self, view: TaskView, snap: CaseSnapshot) -> None:
-        follow_ups_done = sum(1 for t in snap.done_tasks if t.key == FOLLOW_UP)
-        step = demo_step(view.key, datetime.now(UTC), last_follow_up=follow_ups_done >= 1)
+        step = demo_step(view.key, view.task_id, datetime.now(UTC))
         completion = TaskCompletion.model_validate({
             "task_key": view.key,
             "task_id": view.task_id,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,110 +18,21 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from schemas.case import CaseInput, Participant
-from schemas.common import Actor, ParticipantRole, StaffRole, TaskStatus, ViolationType
+from driver.decisions import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, completion, decision
+from driver.staff import Staff, StoreInbox
+from schemas.case import CaseInput
+from schemas.common import Actor, TaskStatus
 from schemas.snapshot import CaseSnapshot, TaskView
 from store import Store
 from workers.worker import build_worker
 from workflows.case import DigitalViolationCase
 
-TEACHER = Actor(id="lhj", role=StaffRole.CASE_OWNER)
-LEADER = Actor(id="skoleleder1", role=StaffRole.LEADERSHIP)
-COMMS = Actor(id="komm1", role=StaffRole.COMMUNICATIONS)
-ROLE_ACTORS = {
-    StaffRole.CASE_OWNER: TEACHER,
-    StaffRole.LEADERSHIP: LEADER,
-    StaffRole.COMMUNICATIONS: COMMS,
-    StaffRole.TK: Actor(id="tk1", role=StaffRole.TK),
-}
-
-
-def case_input(
-    reported_at: datetime,
-    *,
-    offender_known: bool = True,
-    offender_age: int = 15,
-    same_school: bool = False,
-    violation_types: list[ViolationType] | None = None,
-    parents_suspected: bool = False,
-) -> CaseInput:
-    participants = [
-        Participant(pseudonym="P1", role=ParticipantRole.VICTIM, age=14, same_school=True),
-        Participant(pseudonym="P3", role=ParticipantRole.WITNESS, age=14, same_school=True),
-    ]
-    if offender_known:
-        participants.append(
-            Participant(
-                pseudonym="P2",
-                role=ParticipantRole.OFFENDER,
-                age=offender_age,
-                same_school=same_school,
-            )
-        )
-    return CaseInput(
-        case_number=f"2026-{uuid.uuid4().hex[:8].upper()}",
-        school_id="vibeke-skolen",
-        opened_by=TEACHER,
-        reported_at=reported_at,
-        violation_types=violation_types or [ViolationType.HARASSMENT],
-        participants=participants,
-        offender_known=offender_known,
-        parents_suspected=parents_suspected,
-    )
-
-
-def decision(key: str, now: datetime, **overrides: Any) -> dict[str, Any]:
-    """A complete, sensible decision for each task, as the platform would send it (JSON)."""
-    base: dict[str, dict[str, Any]] = {
-        "assess.uncover": {
-            "what": "P2 har delt krænkende beskeder om P1 i en klassegruppe",
-            "where": "Snapchat, klassegruppe 7.b",
-            "when_occurred": (now - timedelta(days=2)).isoformat(),
-            "involved": ["P1", "P2"],
-            "sexual_material_of_minor": False,
-            "material_online": False,
-        },
-        "assess.evaluate": {
-            "severity": "medium", "route": "internal", "underretning": False, "ssp": False,
-        },
-        "assess.involve_leadership": {"course_agreed": True},
-        "assess.involve_tk": {"tk_contacted": True},
-        "assess.involve_custody": {"custody_holders_informed": True, "for_participants": ["P1"]},
-        "document.preserve": {
-            "evidence": [{
-                "kind": "screenshot", "held_by": "family", "secured_at": now.isoformat(),
-                "usernames_noted": True, "times_noted": True,
-            }],
-            "staff_devices_clear": True,
-        },
-        "document.note": {"text": "Godkendt notat om forløbet."},
-        "stop.cooperate": {
-            "actors": ["parents", "students", "ssp_teacher"], "material_deleted": True,
-            "further_measures": ["class_announcement"],
-        },
-        "stop.police_handover": {"police_took_over": True, "school_contact_kept": True},
-        "stop.unknown_offender": {"removal_guidance_given": True, "sletdet_referred": True},
-        "stop.action_plan": {"plan_written": True, "summary": "Handlingsplan for 7.b"},
-        "report.police": {"recommended_to_family": True, "filed": "yes"},
-        "report.insurance": {"guidance_given": True},
-        "report.underretning": {"submitted_at": now.isoformat()},
-        "report.underretning_receipt": {"received_at": now.isoformat()},
-        "report.underretning_follow_up": {"municipality_contacted": True},
-        "treat.help": {"tk_contacted": True, "victim_help": ["tk"]},
-        "treat.surroundings": {
-            "inform_classmates": True, "inform_parents": True, "inform_school": False,
-        },
-        "treat.same_school": {"measures": "Forskudte pauser og fast voksen"},
-        "treat.press": {"statement": "declined"},
-        "close.evaluate": {
-            "worked": "Hurtig inddragelse af forældre", "did_not_work": "Sen kontakt til TK",
-            "family_asked": True, "note": "Evalueringsnotat.",
-        },
-        "close.follow_up": {
-            "rumours": False, "class_problems": False, "help_received": True, "outcome": "close",
-        },
-    }
-    return {"task": key, **base[key], **overrides}
+# The catalogue lives in driver/ (shared with `sagsflow demo`, the fault suite and bench/);
+# these names stay here so the tests read as before.
+__all__ = [
+    "COMMS", "LEADER", "ROLE_ACTORS", "TEACHER", "CaseRun", "case_input", "decision",
+    "running_case", "save_history", "summary",
+]
 
 
 @dataclass
@@ -156,15 +66,12 @@ class CaseRun:
 
     async def wait_inbox(self, task_id: str, status: str = "open") -> Any:
         """The inbox row of a task, once the store shows it in the given status."""
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
-            rows = [r for r in await self.store.list_tasks(workflow_id=self.handle.id)
-                    if r.task_id == task_id and r.status == status]
-            if rows:
-                return rows[0]
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"no inbox row {task_id} with status {status}")
-            await asyncio.sleep(0.05)
+        staff = Staff(StoreInbox(self.store), submit=self._submit, poll_seconds=0.05,
+                      max_poll_seconds=0.05, wait_seconds=15)
+        return await staff.wait_status(self.handle.id, task_id, status)
+
+    async def _submit(self, case_number: str, payload: Any) -> TaskView:
+        return await self.handle.execute_update(DigitalViolationCase.submit_task, payload)
 
     async def wait_for_outbox(self, predicate) -> Any:
         """The first outbox row of this case matching `predicate`, once it is written."""
@@ -189,15 +96,11 @@ class CaseRun:
             f"inbox row {row.task_id}: {(row.key, row.role, row.due_at)} != snapshot "
             f"{(view.key, view.role, view.due_at)}"
         )
-        completion = {
-            "task_key": key,
-            "task_id": view.task_id,
-            "actor": (actor or ROLE_ACTORS[view.role]).model_dump(mode="json"),
-            "decision": decision(key, await self.now(), **overrides),
-        }
-        if reason:
-            completion["reason"] = reason
-        done = await self.handle.execute_update(DigitalViolationCase.submit_task, completion)
+        payload = completion(
+            key, view.task_id, view.role, decision(key, await self.now(), **overrides),
+            actor=actor, reason=reason,
+        )
+        done = await self._submit(self.case.case_number, payload)
         await self.wait_inbox(view.task_id, status="done")
         return done
 
