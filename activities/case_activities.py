@@ -21,6 +21,7 @@ from procedure.models import Procedure
 from schemas.activities import (
     CaseRecord,
     CloseTaskRequest,
+    EffectBatch,
     LoadProcedureRequest,
     NoteFacts,
     NotificationRequest,
@@ -51,6 +52,7 @@ class CaseActivities:
             self.append_timeline,
             self.enqueue_notification,
             self.draft_note,
+            self.apply_effects,
         ]
 
     @activity.defn(name="load_procedure")
@@ -139,6 +141,22 @@ class CaseActivities:
             task_id=request.task_id,
             kind=request.kind,
             queued=queued,
+        )
+
+    @activity.defn(name="apply_effects")
+    async def apply_effects(self, batch: EffectBatch) -> None:
+        """One workflow activation's effects, in one store transaction (run as a local
+        activity: a short write, answered inside the workflow task that decided it)."""
+        with _rejecting_naive_datetimes():
+            await self.store.apply_effects(batch)
+        _log_done(
+            "apply_effects",
+            batch.case_number,
+            seq=batch.seq,
+            opened=[r.task_id for r in batch.opened],
+            closed=[r.task_id for r in batch.closed],
+            events=len(batch.events),
+            notifications=len(batch.notifications),
         )
 
     @activity.defn(name="draft_note")

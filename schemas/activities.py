@@ -102,3 +102,29 @@ class NoteFacts(Model):
 class LoadProcedureRequest(Model):
     year: int = Field(description="The year the case starts: the calendar covers it and after.")
     version: str | None = Field(default=None, description="Required version; current if empty.")
+
+
+class EffectBatch(Model):
+    """Everything one workflow activation changed in the case, for the store in ONE transaction.
+
+    Each item is keyed (task id, timeline seq, notification key) and written as an upsert, so
+    applying a batch twice — a retried attempt, or a workflow task that was lost after its
+    local activity ran and then recomputed — leaves the store as the recorded history says.
+    `seq` numbers the case's batches (for logs and ordering; the items carry the idempotency).
+    """
+
+    workflow_id: str
+    case_number: str
+    seq: int
+    case: CaseRecord | None = None
+    opened: list[OpenTaskRequest] = Field(default_factory=list)
+    closed: list[CloseTaskRequest] = Field(default_factory=list)
+    flags: list[TaskFlagsRequest] = Field(default_factory=list)
+    events: list[TimelineEvent] = Field(default_factory=list)
+    notifications: list[NotificationRequest] = Field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (
+            self.case or self.opened or self.closed or self.flags or self.events
+            or self.notifications
+        )

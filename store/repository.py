@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from schemas.activities import (
     CaseRecord,
     CloseTaskRequest,
+    EffectBatch,
     NotificationRequest,
     OpenTaskRequest,
     TaskFlagsRequest,
@@ -97,6 +98,114 @@ class Store:
         await self.engine.dispose()
 
     # --- writes (activities) -------------------------------------------------------------
+
+    async def apply_effects(self, batch: EffectBatch) -> None:
+        """Writes one workflow activation's effects in ONE transaction (see EffectBatch).
+
+        Order inside the transaction follows the case: the case row, tasks opened, flags,
+        tasks closed, timeline, outbox. Opening, the timeline and the case row are upserts (the
+        last recorded attempt wins); closing keeps the first close's time and completer, and a
+        notification key is written once.
+        """
+        statements: list[Any] = []
+        if batch.case is not None:
+            statements.append(self._case_upsert(batch.case))
+        statements += [self._task_upsert(request) for request in batch.opened]
+        statements += [s for s in map(self._flags_update, batch.flags) if s is not None]
+        statements += [self._close_update(request) for request in batch.closed]
+        if batch.events:
+            statements.append(self._events_upsert(batch.workflow_id, batch.case_number,
+                                                  batch.events))
+        statements += [self._outbox_insert(request) for request in batch.notifications]
+        with _unwrapped_naive_datetimes():
+            async with self._sessions.begin() as session:
+                for statement in statements:
+                    await session.execute(statement)
+
+    def _case_upsert(self, record: CaseRecord) -> Any:
+        values = record.model_dump(mode="python") | {"updated_at": datetime.now(UTC)}
+        insert = self._insert(CaseRow).values(values)
+        changing = ("phase", "status", "route", "severity", "closed_at", "updated_at")
+        return insert.on_conflict_do_update(
+            index_elements=[CaseRow.workflow_id],
+            set_={column: insert.excluded[column] for column in changing},
+        )
+
+    def _task_upsert(self, request: OpenTaskRequest) -> Any:
+        values = request.model_dump(mode="python") | {"status": TaskStatus.OPEN.value}
+        insert = self._insert(TaskRow).values(values)
+        changing = ("title", "guidance", "role", "opened_at", "due_at")
+        return insert.on_conflict_do_update(
+            index_elements=[TaskRow.workflow_id, TaskRow.task_id],
+            set_={column: insert.excluded[column] for column in changing},
+            where=TaskRow.status == TaskStatus.OPEN.value,
+        )
+
+    def _close_update(self, request: CloseTaskRequest) -> Any:
+        return (
+            update(TaskRow)
+            .where(
+                TaskRow.workflow_id == request.workflow_id,
+                TaskRow.task_id == request.task_id,
+                TaskRow.status == TaskStatus.OPEN.value,
+            )
+            .values(
+                status=request.status.value,
+                closed_at=request.closed_at,
+                completed_by=request.completed_by,
+            )
+        )
+
+    def _flags_update(self, request: TaskFlagsRequest) -> Any | None:
+        changes = request.model_dump(
+            include={"reminded", "escalated", "assignee"}, exclude_none=True
+        )
+        if not changes:
+            return None
+        return (
+            update(TaskRow)
+            .where(
+                TaskRow.workflow_id == request.workflow_id,
+                TaskRow.task_id == request.task_id,
+                TaskRow.status == TaskStatus.OPEN.value,
+            )
+            .values(changes)
+        )
+
+    def _events_upsert(
+        self, workflow_id: str, case_number: str, events: Sequence[Any]
+    ) -> Any:
+        rows = [
+            {
+                "workflow_id": workflow_id,
+                "case_number": case_number,
+                "seq": event.seq,
+                "at": event.at,
+                "kind": event.kind.value,
+                "text": event.text,
+                "actor_id": event.actor.id if event.actor else None,
+                "actor_role": event.actor.role.value if event.actor else None,
+                "task_id": event.task_id,
+                "reason": event.reason,
+            }
+            for event in events
+        ]
+        insert = self._insert(TimelineEventRow).values(rows)
+        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason")
+        return insert.on_conflict_do_update(
+            index_elements=[TimelineEventRow.workflow_id, TimelineEventRow.seq],
+            set_={column: insert.excluded[column] for column in changing},
+        )
+
+    def _outbox_insert(self, request: NotificationRequest) -> Any:
+        values = request.model_dump(mode="python")
+        values["kind"] = request.kind.value
+        values["role"] = request.role.value
+        return (
+            self._insert(OutboxRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
+        )
 
     async def upsert_case(self, record: CaseRecord) -> None:
         values = record.model_dump(mode="python") | {"updated_at": datetime.now(UTC)}

@@ -137,6 +137,7 @@ def test_every_activity_is_registered_under_its_contract_name(sqlite_url: str) -
         "append_timeline",
         "enqueue_notification",
         "draft_note",
+        "apply_effects",
     ]
 
 

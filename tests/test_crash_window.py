@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
@@ -29,14 +31,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities import CaseActivities
+from cli.devserver import DevServer
 from schemas.activities import CloseTaskRequest
 from schemas.case import CaseInput
 from schemas.common import TaskStatus
 from schemas.snapshot import CaseOutcome
 from store import Store
 from tests.casekit import TEACHER, CaseRun, case_input, decision, save_history
+from tests.test_dev_server import dev_server
 from workers.codec import worker_data_converter
 from workflows.case import DigitalViolationCase
+from workflows.legacy_v1 import LegacyCase
 
 
 @workflow.defn(name="DigitalViolationCase", sandboxed=False)
@@ -55,6 +60,20 @@ class AcceptedInTheLostTask(DigitalViolationCase):
     @submit_task.validator
     def _accept_as_seen(self, *args: Any) -> None:
         return None
+
+
+@workflow.defn(name="DigitalViolationCase", sandboxed=False)
+class AcceptedInTheLostTaskOfTheFirstCore(AcceptedInTheLostTask):
+    """The same, for a case of the first core (started before the lean core existed)."""
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseOutcome:
+        return await super().run(case)
+
+    def _chosen(self) -> Any:
+        if self._core is None:
+            self._core = LegacyCase(self._input)  # no marker: as a case of an older build
+        return self._core
 
 
 class HeldCloseTask:
@@ -86,12 +105,83 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await store.dispose()
 
 
-def workflow_worker(env: WorkflowEnvironment, task_queue: str) -> Worker:
+def workflow_worker(env: WorkflowEnvironment, task_queue: str, **options: Any) -> Worker:
     # No cache: every workflow task is replayed from its history, as after a crash.
-    return Worker(
-        env.client, task_queue=task_queue, workflows=[AcceptedInTheLostTask],
-        max_cached_workflows=0,
+    options.setdefault("workflows", [AcceptedInTheLostTaskOfTheFirstCore])
+    return Worker(env.client, task_queue=task_queue, max_cached_workflows=0, **options)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    async with dev_server(tmp_path_factory.mktemp("crash-window"), headless=True) as started:
+        yield started
+
+
+async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
+    server: DevServer, store: Store, task_queue: str
+) -> None:
+    """The lean core, on the real dev server and the demo card: the evaluation timer fires
+    while no worker runs, and staff's completion of the evaluation arrives before any worker
+    has seen the timer."""
+    client = await server.connect(data_converter=pydantic_data_converter)
+    env = WorkflowEnvironment.from_client(client)
+    case = case_input(datetime.now(UTC)).model_copy(update={"procedure_version": "demo"})
+    lean = {"workflows": [AcceptedInTheLostTask], "activities": CaseActivities(store).all()}
+
+    def worker() -> Worker:
+        return Worker(client, task_queue=task_queue, max_cached_workflows=0, **lean)
+
+    async with worker():
+        handle = await client.start_workflow(
+            DigitalViolationCase.run, case, id=f"case-{case.case_number}", task_queue=task_queue,
+        )
+        run = CaseRun(env=env, handle=handle, store=store, case=case)
+        await run.complete_all(
+            "assess.involve_custody", "assess.uncover", "assess.evaluate",
+            "assess.involve_leadership", "assess.involve_tk", "document.preserve",
+            "document.note", "stop.cooperate", "stop.action_plan", "report.insurance",
+            "treat.help", "treat.surroundings",
+        )
+        snap = await run.wait_for(lambda s: s.next_timer is not None, "the evaluation timer")
+        assert snap.next_timer is not None
+        evaluation_at = snap.next_timer.at
+    # No worker: the timer fires in the server, and the completion is sent meanwhile.
+    await asyncio.sleep((evaluation_at - datetime.now(UTC)).total_seconds() + 1.0)
+    completion = {
+        "task_key": "close.evaluate", "task_id": "close.evaluate",
+        "actor": TEACHER.model_dump(mode="json"),
+        "decision": decision("close.evaluate", datetime.now(UTC)),
+    }
+    update = asyncio.create_task(handle.execute_update(DigitalViolationCase.submit_task,
+                                                       completion))
+    await asyncio.sleep(1.0)
+    async with worker():
+        try:
+            done = await asyncio.wait_for(update, 20)
+            assert done.task_id == "close.evaluate" and done.status == TaskStatus.DONE
+            # Read-your-writes: the store shows it done when the update returns.
+            [row] = [r for r in await store.list_tasks(workflow_id=handle.id)
+                     if r.task_id == "close.evaluate"]
+            assert row.status == "done"
+        finally:
+            history = await handle.fetch_history()
+            await handle.terminate("test finished")
+
+    accepted = next(
+        i for i, e in enumerate(history.events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        and "close.evaluate" in str(e)
     )
+    before = [e.event_type for e in history.events[:accepted]]
+    fired = max(i for i, t in enumerate(before) if t == EventType.EVENT_TYPE_TIMER_FIRED)
+    assert before[fired + 1:].count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+
+    await save_history(handle, "lean_update_with_the_timer_opening_its_task")
+    replayer = Replayer(
+        workflows=[DigitalViolationCase],
+        data_converter=worker_data_converter(pydantic_data_converter),
+    )
+    await replayer.replay_workflow(WorkflowHistory(handle.id, history.events))
 
 
 async def test_an_update_delivered_with_the_event_that_opens_its_task_replays(

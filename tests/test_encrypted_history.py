@@ -170,10 +170,26 @@ def is_search_attribute(path: tuple[str, ...]) -> bool:
     return "searchAttributes" in path
 
 
+# The SDK's own bookkeeping in markers, written by the SDK core and never passed through the
+# codec: a local activity's type, attempt and times ("data"; its result is "result", sealed),
+# a patch's id ("patch-data").
+# They carry no case data; the plaintext scans above cover them all the same.
+SDK_MARKER_FIELDS = ("data", "patch-data")
+
+
+def is_sdk_bookkeeping(path: tuple[str, ...]) -> bool:
+    return "markerRecordedEventAttributes" in path and any(f in path for f in SDK_MARKER_FIELDS)
+
+
+def is_sealed(path: tuple[str, ...]) -> bool:
+    return not is_search_attribute(path) and not is_sdk_bookkeeping(path)
+
+
 async def decrypted(document: dict[str, Any], keys: PayloadKeys) -> str:
     """Every payload opened with the codec, as text."""
     codec = EncryptionCodec(keys)
-    sealed = [json_format.ParseDict(node, Payload()) for _, node in payload_nodes(document)]
+    sealed = [json_format.ParseDict(node, Payload())
+              for path, node in payload_nodes(document) if not is_sdk_bookkeeping(path)]
     return "\n".join(p.data.decode("utf-8", "replace") for p in await codec.decode(sealed))
 
 
@@ -249,7 +265,7 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
 
     # Every payload is ciphertext, except search attributes: those stay readable for search.
     payloads = list(payload_nodes(document))
-    sealed = [n for p, n in payloads if not is_search_attribute(p)]
+    sealed = [n for p, n in payloads if is_sealed(p)]
     searchable = [n for p, n in payloads if is_search_attribute(p)]
     assert len(sealed) > 50 and searchable
     encodings = {base64.b64decode(n["metadata"]["encoding"]) for n in sealed}
@@ -286,7 +302,7 @@ async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
         assert await service.case_input(case.case_number) == case  # sealed with k1, read now
 
     document = await raw_history(server, handle.id)
-    sealed = [n for p, n in payload_nodes(document) if not is_search_attribute(p)]
+    sealed = [n for p, n in payload_nodes(document) if is_sealed(p)]
     key_ids = {base64.b64decode(n["metadata"][KEY_ID_HEADER]).decode() for n in sealed}
     assert key_ids == {"test-k1", "test-k2"}
     opened = await decrypted(document, rotated)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
+from schemas.activities import EffectBatch
 from schemas.common import Phase, StaffRole, TaskStatus
 from store import NaiveDatetimeError, Store
 from store.migrate import alembic_config
@@ -295,3 +297,57 @@ async def test_participant_names_are_kept_per_case_and_can_be_corrected(store: S
     assert await store.participant_names("case-A") == {"P1": "Anna Jensen", "P2": "Bo Holm-Nielsen"}
     assert await store.participant_names("case-B") == {"P1": "Carl Berg"}
     assert await store.participant_names("case-C") == {}
+
+
+def effect_batch(case_number: str, seq: int = 1, **items: Any) -> EffectBatch:
+    return EffectBatch(workflow_id=kit.workflow_id(case_number), case_number=case_number,
+                       seq=seq, **items)
+
+
+async def test_an_effect_batch_is_one_transaction_and_applying_it_again_changes_nothing(
+    store: Store,
+) -> None:
+    case = "2026-0010"
+    batch = effect_batch(
+        case, case=kit.case_record(case), opened=[kit.open_task(case)],
+        flags=[kit.reminded(case)], events=kit.timeline(case).events,
+        notifications=[kit.notification(case)],
+    )
+    await store.apply_effects(batch)
+    await store.apply_effects(batch)  # a retried attempt
+    workflow = kit.workflow_id(case)
+    [task] = await store.list_tasks(workflow_id=workflow)
+    assert (task.task_id, task.status, task.reminded) == ("assess.uncover-1", "open", True)
+    assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3]
+    assert len(await store.list_outbox(workflow)) == 1
+    assert (await store.get_case(workflow)) is not None
+
+    # The next batch closes the task; one with a bad item writes none of its items.
+    closing = effect_batch(case, 2, closed=[kit.close_task(case)],
+                           events=kit.timeline(case, range(4, 5)).events)
+    broken = closing.model_copy(update={"events": [
+        closing.events[0].model_copy(update={"at": datetime(2026, 3, 3, 9, 0)})]})
+    with pytest.raises(NaiveDatetimeError):
+        await store.apply_effects(broken)
+    [task] = await store.list_tasks(workflow_id=workflow)
+    assert task.status == "open"  # the close in the same batch was rolled back
+    await store.apply_effects(closing)
+    [task] = await store.list_tasks(workflow_id=workflow)
+    assert task.status == "done"
+    assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3, 4]
+
+
+async def test_a_recomputed_batch_overwrites_what_a_lost_attempt_wrote(store: Store) -> None:
+    """A local activity can run in a workflow task that is then lost; the attempt that is
+    recorded may number the timeline differently. The store ends as the recorded one says."""
+    case = "2026-0011"
+    lost = kit.timeline(case, range(1, 3)).events
+    await store.apply_effects(effect_batch(case, events=lost, opened=[kit.open_task(case)]))
+    recorded_events = [e.model_copy(update={"text": f"recorded {e.seq}"}) for e in lost]
+    later_due = kit.open_task(case).model_copy(
+        update={"due_at": kit.open_task(case).due_at + timedelta(minutes=1)})
+    await store.apply_effects(effect_batch(case, events=recorded_events, opened=[later_due]))
+    events = await store.list_events(kit.workflow_id(case))
+    assert [e.text for e in events] == ["recorded 1", "recorded 2"]
+    [task] = await store.list_tasks(workflow_id=kit.workflow_id(case))
+    assert task.due_at == later_due.due_at

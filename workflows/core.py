@@ -1,0 +1,414 @@
+"""The lean case core: the card's orchestration, with one store write and one timer per case.
+
+assess -> document -> stop || report -> treat -> [timer] close (evaluation, follow-ups).
+Every human step is a task. Whatever one activation changes (tasks opened, closed or flagged,
+timeline, notifications, the case row) goes to the store as ONE EffectBatch through a local
+activity (workflows/state.py). Deadlines, reminders, escalations and the case's own timers
+share ONE durable timer: the next moment that matters, re-armed only when it comes earlier.
+
+Deterministic code only: time from workflow.now(), side effects in the local activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import CaseActivities
+    from activities.note import render_note
+    from procedure import calendar
+    from schemas.activities import (
+        CaseRecord,
+        CloseTaskRequest,
+        LoadProcedureRequest,
+        NotificationKind,
+        NotificationRequest,
+        OpenTaskRequest,
+        TaskFlagsRequest,
+    )
+    from schemas.case import CaseInput
+    from schemas.common import CaseStatus, Phase, Route, Severity, StaffRole, TaskStatus
+    from schemas.decisions import (
+        EvaluateDecision,
+        FollowUpDecision,
+        PreserveDecision,
+        UncoverDecision,
+        UnderretningDecision,
+    )
+    from schemas.labels import PHASE_HEADING_DA
+    from schemas.snapshot import CaseOutcome, EventKind, TaskView
+    from workflows import texts
+    from workflows.clock import CaseClock
+    from workflows.handlers import CaseMessages
+    from workflows.state import CaseState
+
+# Tasks of the case, not of one round: a new incident does not supersede them.
+CASE_LEVEL_TASKS = {
+    "treat.press",
+    "report.underretning",
+    "report.underretning_receipt",
+    "report.underretning_follow_up",
+    "assess.involve_custody",
+}
+# A short write to the store: retried fast, and capped, so a store outage ends in a catch-up
+# within seconds of its return.
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=5),
+    non_retryable_error_types=["UnknownProcedureVersion", "InvalidProcedure",
+                               "InvalidActivityInput"],
+)
+STORE_TIMEOUT = timedelta(seconds=10)
+
+
+class Reopened(Exception):
+    """A new incident re-opened assessment: the current round stops where it is."""
+
+
+class Withdrawn(Exception):
+    """The case was withdrawn: everything stops."""
+
+
+class CaseCore(CaseClock, CaseMessages):
+    def __init__(self, case: CaseInput) -> None:
+        super().__init__(CaseState(case=case))
+        self._round_jobs: list[asyncio.Task[Any]] = []
+        self._case_jobs: list[asyncio.Task[Any]] = []
+        self._overdue: dict[str, Callable[[TaskView], Coroutine[Any, Any, None]]] = {}
+        # tasks whose deadline has passed and been acted on (a reminder, or their own handler)
+        self._past_due: set[str] = set()
+        self._wake_at: datetime | None = None
+        self._woken = False
+        self._closing = False
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self, case: CaseInput) -> CaseOutcome:
+        s = self.state
+        s.round_started_at = case.reported_at
+        self._event(EventKind.CASE_OPENED, f"Sag {case.case_number} oprettet på {case.school_id}",
+                    actor=case.opened_by)
+        s.procedure = await workflow.execute_local_activity_method(
+            CaseActivities.load_procedure,
+            LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
+            start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY,
+            summary="Indlæs handlekortet",
+        )
+        s.tz = calendar.zone(s.procedure.spec.timezone)
+        s.non_working = frozenset(s.procedure.non_working_days)
+        self._record_case()
+        background = [asyncio.create_task(self._store_writer()),
+                      asyncio.create_task(self._clock())]
+        press = asyncio.create_task(self._press_loop())
+        try:
+            while True:
+                try:
+                    await self._run_round()
+                    await self._finish_case_jobs()
+                    break
+                except Reopened:
+                    await self._supersede_round()
+            # No await between these two lines: no press inquiry can slip in unhandled.
+            s.status = CaseStatus.CLOSED
+            s.press_closed = True
+            await press
+            self._event(EventKind.CASE_CLOSED, "Sagen er afsluttet")
+        except Withdrawn:
+            await self._settle(self._round_jobs + self._case_jobs + [press])
+            for view in s.open_tasks():
+                self._close(view, TaskStatus.WITHDRAWN)
+            s.status = CaseStatus.WITHDRAWN
+            assert s.withdrawal is not None
+            self._event(EventKind.CASE_WITHDRAWN, "Sagen er trukket tilbage",
+                        actor=s.withdrawal.by, reason=s.withdrawal.reason)
+        s.next_timer = None
+        self._record_case(closed=True)
+        self._closing = True
+        await asyncio.gather(*background)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return CaseOutcome(
+            case_number=case.case_number, status=s.status, rounds=s.round,
+            closed_at=workflow.now(), reason=s.withdrawal.reason if s.withdrawal else None,
+        )
+
+    async def _run_round(self) -> None:
+        s, case = self.state, self.state.case
+        s.reopen_pending = False
+        self._set_phase(Phase.ASSESS)
+        if not case.parents_suspected and not s.custody_opened:
+            # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
+            self._case_job(self._run_task("assess.involve_custody"))
+        uncover = await self._run_task("assess.uncover")
+        evaluation = s.decision(await self._run_task("assess.evaluate"), EvaluateDecision)
+        s.route, s.severity = Route(evaluation.route), Severity(evaluation.severity)
+        s.underretning = evaluation.underretning
+        self._record_case()
+        if case.parents_suspected and not evaluation.underretning and not s.custody_opened:
+            # With no underretning decided nothing else would ever involve them.
+            self._case_job(self._run_task("assess.involve_custody"))
+        underretning_done: asyncio.Future[TaskView] | None = None
+        if evaluation.underretning:
+            # The duty arises "straks": it does not wait for the report phase.
+            underretning_done = asyncio.get_running_loop().create_future()
+            self._case_jobs.append(asyncio.create_task(self._underretning_flow(underretning_done)))
+        await self._all(self._run_task("assess.involve_leadership"),
+                        self._run_task("assess.involve_tk"))
+
+        self._set_phase(Phase.DOCUMENT)
+        preserve = s.decision(await self._run_task("document.preserve"), PreserveDecision)
+        draft = render_note(texts.note_facts(
+            case, s.latest_decision("assess.uncover", UncoverDecision), preserve, s.route,
+            s.severity, s.tz))
+        await self._run_task("document.note", extra_guidance=f"Udkast til notat:\n\n{draft}")
+
+        self._set_phase(Phase.STOP_REPORT)
+        uncovered = s.decision(uncover, UncoverDecision)
+        steps: list[Awaitable[Any]] = [
+            self._run_task("stop.cooperate" if s.route == Route.INTERNAL
+                           else "stop.police_handover"),
+            self._run_task("stop.action_plan"),
+        ]
+        if not case.offender_known or uncovered.material_online:
+            steps.append(self._run_task("stop.unknown_offender"))
+        steps.append(self._run_task("report.insurance"))
+        if s.route == Route.POLICE:
+            steps.append(self._run_task("report.police"))
+        if underretning_done is not None:
+            steps.append(self._wait(underretning_done.done, reopenable=True))
+        await self._all(*steps)
+
+        self._set_phase(Phase.TREAT)
+        spec = self._procedure().spec
+        evaluation_at = calendar.offset_after(workflow.now(), spec.timers.evaluation_after, s.tz)
+        treat = [self._run_task("treat.help"), self._run_task("treat.surroundings")]
+        if case.victim_and_offender_same_school():
+            treat.append(self._run_task("treat.same_school"))
+        treat_job = asyncio.create_task(self._all(*treat))
+        self._round_jobs.append(treat_job)
+        await self._sleep_until(evaluation_at, "Evaluering")
+
+        self._set_phase(Phase.CLOSE)
+        evaluated = await self._run_task("close.evaluate")
+        assert evaluated.completed_at is not None
+        follow_ups = spec.timers.follow_ups
+        for number, offset in enumerate(follow_ups, start=1):
+            s.follow_ups_left = len(follow_ups) - number
+            await self._sleep_until(calendar.offset_after(evaluated.completed_at, offset, s.tz),
+                                    f"Opfølgning {number}")
+            outcome = s.decision(await self._run_task("close.follow_up"),
+                                 FollowUpDecision).outcome
+            if outcome == "close":
+                break
+            if outcome == "reopen":
+                s.reopen_pending = True
+                raise Reopened()
+        await self._all(treat_job)
+        self._round_jobs.clear()
+
+    # ------------------------------------------------------------ branches
+
+    async def _underretning_flow(self, submitted: asyncio.Future[TaskView]) -> None:
+        """Underretning "straks", then the municipality's receipt within 6 weekdays."""
+        s = self.state
+        view = await self._run_task("report.underretning")
+        submitted.set_result(view)
+        s.underretning_submitted_at = s.decision(view, UnderretningDecision).submitted_at
+        if s.case.parents_suspected and not s.custody_opened:
+            # Suspected parents are not contacted first: only now that the municipality knows.
+            self._case_job(self._run_task("assess.involve_custody"))
+        await self._run_task("report.underretning_receipt", on_overdue=self._receipt_missing)
+
+    async def _receipt_missing(self, receipt: TaskView) -> None:
+        self._event(EventKind.RECEIPT_MISSING,
+                    "Kommunen har ikke kvitteret for underretningen inden 6 hverdage",
+                    task_id=receipt.task_id)
+        self._case_jobs.append(asyncio.create_task(
+            self._run_task("report.underretning_follow_up")))
+
+    async def _press_loop(self) -> None:
+        s = self.state
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(s.press_queue) or s.press_closed or s.withdrawal is not None)
+            if s.withdrawal is not None or not s.press_queue:
+                return
+            s.press_queue.pop(0)
+            self._case_jobs.append(asyncio.create_task(self._run_task("treat.press")))
+
+    async def _finish_case_jobs(self) -> None:
+        """Before closing: every case-level task (press, underretning) must be done too."""
+        s = self.state
+        while True:
+            await self._wait(lambda: not s.press_queue
+                             and all(job.done() for job in self._case_jobs), reopenable=True)
+            for job in list(self._case_jobs):
+                await job  # raises a failure; a press inquiry may have arrived meanwhile
+            if not s.press_queue and all(job.done() for job in self._case_jobs):
+                break
+
+    async def _supersede_round(self) -> None:
+        s = self.state
+        await self._settle(self._round_jobs)
+        self._round_jobs.clear()
+        for view in s.open_tasks():
+            if view.key not in CASE_LEVEL_TASKS:
+                self._close(view, TaskStatus.SUPERSEDED)
+        s.round += 1
+        s.round_started_at = workflow.now()
+        self._event(EventKind.ASSESSMENT_REOPENED,
+                    f"Ny hændelse: vurderingen genåbnes (runde {s.round})")
+
+    def _case_job(self, step: Coroutine[Any, Any, Any]) -> None:
+        self.state.custody_opened = True
+        self._case_jobs.append(asyncio.create_task(step))
+
+    # --------------------------------------------------------------- tasks
+
+    async def _run_task(
+        self, key: str, *, extra_guidance: str | None = None,
+        on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
+    ) -> TaskView:
+        """Open a task and wait until it is done; the clock reminds and escalates."""
+        s = self.state
+        spec = self._procedure().task(key)
+        now = workflow.now()
+        base = now
+        if spec.deadline_from == "reported_at":
+            base = s.round_started_at or now  # when the school learned of it (this round)
+        elif spec.deadline_from == "underretning_submitted" and s.underretning_submitted_at:
+            base = s.underretning_submitted_at
+        due = calendar.deadline_after(base, spec.deadline, s.non_working, s.tz)
+        escalate_at = (
+            calendar.deadline_after(due, spec.escalation_grace, s.non_working, s.tz)
+            if spec.escalate and spec.escalation_grace is not None else None
+        )
+        count = sum(1 for view in s.tasks.values() if view.key == key)
+        task_id = key if count == 0 else f"{key}-{count + 1}"
+        view = TaskView(task_id=task_id, key=key, title=spec.title, role=spec.role,
+                        round=s.round, status=TaskStatus.OPEN, opened_at=now, due_at=due,
+                        escalate_at=escalate_at)
+        s.tasks[task_id] = view
+        s.opened_in[task_id] = workflow.info().get_current_history_length()
+        if on_overdue is not None:
+            self._overdue[task_id] = on_overdue
+        self._event(EventKind.TASK_OPENED,
+                    f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
+                    task_id=task_id)
+        guidance = spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        case = s.case
+        self.effects.opened.append(OpenTaskRequest(
+            workflow_id=workflow.info().workflow_id, case_number=case.case_number,
+            school_id=case.school_id, task_id=task_id, key=key, title=spec.title,
+            guidance=guidance, role=spec.role, opened_at=now, due_at=due))
+        self._notify(view, NotificationKind.TASK_OPENED, view.role)
+        await self._wait(lambda: view.status != TaskStatus.OPEN,
+                         reopenable=key not in CASE_LEVEL_TASKS)
+        self._close(view, TaskStatus.DONE)
+        return view
+
+    def _close(self, view: TaskView, status: TaskStatus) -> None:
+        if view.status == TaskStatus.OPEN:
+            view.status = status
+        if status != TaskStatus.DONE:
+            self._event(EventKind.TASK_CLOSED, f"Opgave lukket ({status.value}): {view.title}",
+                        task_id=view.task_id)
+        self.effects.closed.append(CloseTaskRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id, status=view.status,
+            closed_at=view.completed_at or workflow.now(),
+            completed_by=view.completed_by.id if view.completed_by else None))
+
+    def _notify(self, view: TaskView, kind: NotificationKind, role: StaffRole) -> None:
+        case = self.state.case
+        subject, body = texts.notification(case.case_number, view, kind, self.state.tz)
+        workflow_id = workflow.info().workflow_id
+        self.effects.notifications.append(NotificationRequest(
+            key=f"{workflow_id}:{view.task_id}:{kind.value}", workflow_id=workflow_id,
+            case_number=case.case_number, school_id=case.school_id, kind=kind, role=role,
+            assignee=view.assignee if role == view.role else None, task_id=view.task_id,
+            subject=subject, body=body, created_at=workflow.now()))
+
+    def _flag(self, view: TaskView, kind: EventKind, text: str, notification: NotificationKind,
+              recipient: StaffRole, **flags: bool) -> None:
+        self._event(kind, text, task_id=view.task_id)
+        self.effects.flags.append(TaskFlagsRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id, **flags))
+        self._notify(view, notification, recipient)
+
+    # ---------------------------------------------------------- store writes
+
+    async def _store_writer(self) -> None:
+        """Carry each activation's effects to the store: one batch, one local activity."""
+        s, fx = self.state, self.effects
+        while True:
+            await workflow.wait_condition(lambda: fx.pending(s.timeline) or self._closing)
+            if not fx.pending(s.timeline):
+                return
+            # One more pass, so that the steps this activation set going (the next task of
+            # the card after a completion) are in the same batch.
+            await workflow.wait_condition(lambda: True)
+            self._publish()
+            batch = fx.take(workflow.info().workflow_id, s.case.case_number, s.timeline)
+            fx.in_flight = True
+            try:
+                await workflow.execute_local_activity_method(
+                    CaseActivities.apply_effects, batch, start_to_close_timeout=STORE_TIMEOUT,
+                    retry_policy=STORE_RETRY, summary=_batch_summary(batch))
+            finally:
+                fx.in_flight = False
+
+    def _record_case(self, closed: bool = False) -> None:
+        s = self.state
+        self.effects.case = CaseRecord(
+            workflow_id=workflow.info().workflow_id, case_number=s.case.case_number,
+            school_id=s.case.school_id, phase=s.phase, status=s.status, route=s.route,
+            severity=s.severity, opened_at=workflow.info().start_time,
+            closed_at=workflow.now() if closed else None)
+
+    def _set_phase(self, phase: Phase) -> None:
+        self.state.phase = phase
+        self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_HEADING_DA[phase]}")
+        self._record_case()
+
+    # --------------------------------------------------------------- waiting
+
+    async def _wait(self, done: Callable[[], bool], *, reopenable: bool) -> None:
+        """Wait for `done`; raise Withdrawn / Reopened the moment the case is withdrawn or
+        assessment re-opened, so every waiting step stops at once and deterministically."""
+        s = self.state
+
+        def interrupted() -> bool:
+            return s.withdrawal is not None or (reopenable and s.reopen_pending)
+
+        await workflow.wait_condition(lambda: done() or interrupted())
+        if done():
+            return
+        if s.withdrawal is not None:
+            raise Withdrawn()
+        raise Reopened()
+
+    @staticmethod
+    async def _all(*steps: Awaitable[Any]) -> list[Any]:
+        """Run steps side by side; when one is interrupted, let all stop before raising."""
+        results = await asyncio.gather(*steps, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results
+
+    @staticmethod
+    async def _settle(jobs: list[asyncio.Task[Any]]) -> None:
+        await asyncio.gather(*jobs, return_exceptions=True)
+
+
+def _batch_summary(batch: Any) -> str:
+    parts = [f"Åbn opgave: {r.title}" for r in batch.opened]
+    parts += [f"Luk opgave: {r.task_id}" for r in batch.closed]
+    if batch.events:
+        parts.append(f"Tidslinje: {len(batch.events)}")
+    return "Gem sagen – " + "; ".join(parts) if parts else "Gem sagen"

@@ -1,0 +1,342 @@
+"""What reaches a case from outside: the signals, the `submit_task` update and the snapshot.
+
+The part of the lean core (workflows/core.py) that reads messages, checks a completion against
+the card and the recommendation, and records what it accepts or refuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from procedure import rules
+    from procedure.models import Procedure
+    from schemas.activities import TaskFlagsRequest
+    from schemas.common import Actor, Phase, StaffRole, TaskStatus
+    from schemas.decisions import DECISION_TYPES, FollowUpDecision, UncoverDecision
+    from schemas.labels import PHASE_HEADING_DA
+    from schemas.messages import (
+        CaseNote,
+        NewIncident,
+        PressInquiry,
+        Reassignment,
+        TaskCompletion,
+        Withdrawal,
+    )
+    from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
+    from workflows import inbound, rejections, texts
+    from workflows import search_attributes as sa
+    from workflows.rejections import Rejection
+    from workflows.state import CaseState, Effects
+
+# A message naming a task waits this long for the case to open it: such a task can only appear
+# in the same activation (where the wait ends without a timer in the history).
+TASK_WAIT = timedelta(seconds=2)
+
+
+class CaseMessages:
+    def __init__(self, state: CaseState) -> None:
+        self.state = state
+        self.effects = Effects()
+        self._published: dict[str, Any] = {}
+
+    # ------------------------------------------------------------- inbound
+
+    async def message(self, name: str, args: Sequence[RawValue]) -> None:
+        handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "complete_task": self._on_complete_task,
+            "press_inquiry": self._on_press_inquiry,
+            "new_incident": self._on_new_incident,
+            "add_note": self._on_add_note,
+            "withdraw_case": self._on_withdraw_case,
+            "reassign_task": self._on_reassign_task,
+        }
+        handler = handlers.get(name)
+        if handler is None:
+            # The name is the sender's choice: it is not repeated in the timeline.
+            self._event(EventKind.REJECTED, "Afvist ukendt besked",
+                        reason="Sagen kender ikke denne besked / The case does not know this message")
+            return
+        try:
+            raw = inbound.read_one([arg.payload for arg in args], workflow.payload_converter())
+        except Rejection as rejection:
+            self._reject(name, rejection, None)
+            return
+        await handler(raw)
+
+    async def submit_task(self, *args: Any) -> TaskView:
+        raw = args[0] if args else None
+        # Accepted by the validator, so the task was open then; on replay the SDK may deliver
+        # this update before the event that opened the task, in the same activation.
+        await self._until_task_present(raw)
+        try:
+            completion, view, deviations = self._check_completion(raw)
+        except Rejection as rejection:
+            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+        self._accept(completion, view, deviations)
+        # Read-your-writes: the caller's next look at the inbox shows this task done and the
+        # tasks it opened.
+        await workflow.wait_condition(lambda: self.effects.settled(self.state.timeline))
+        return view
+
+    def validate_submit_task(self, *args: Any) -> None:
+        try:
+            if len(args) != 1:
+                raise Rejection(
+                    f"Beskeden skal indeholde præcis én værdi, ikke {len(args)} / "
+                    f"The message must carry exactly one value, not {len(args)}")
+            _, view, _ = self._check_completion(args[0])
+            if self.state.opened_in.get(view.task_id) == workflow.info().get_current_history_length():
+                # Opened in this very workflow task, not recorded yet: accepted now, the update
+                # would share a workflow task with the event that opened the task.
+                raise rejections.being_opened(view.task_id)
+        except Rejection as rejection:
+            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+
+    async def _on_complete_task(self, raw: Any) -> None:
+        await self._until_task_present(raw)
+        try:
+            completion, view, deviations = self._check_completion(raw)
+        except Rejection as rejection:
+            self._reject("complete_task", rejection, raw)
+            return
+        self._accept(completion, view, deviations)
+
+    async def _on_press_inquiry(self, raw: Any) -> None:
+        try:
+            self._require_active()
+            inquiry = rejections.parse(PressInquiry, raw)
+        except Rejection as rejection:
+            self._reject("press_inquiry", rejection, raw)
+            return
+        self.state.press_queue.append(inquiry)
+        self._event(EventKind.PRESS_INQUIRY,
+                    f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages",
+                    actor=inquiry.received_by)
+
+    async def _on_new_incident(self, raw: Any) -> None:
+        try:
+            self._require_active()
+            incident = rejections.parse(NewIncident, raw)
+        except Rejection as rejection:
+            self._reject("new_incident", rejection, raw)
+            return
+        self._event(EventKind.NEW_INCIDENT, f"Ny hændelse registreret: {incident.description}",
+                    actor=incident.reported_by)
+        if incident.reopen_assessment and self.state.phase != Phase.ASSESS:
+            self.state.reopen_pending = True
+
+    async def _on_add_note(self, raw: Any) -> None:
+        try:
+            note = rejections.parse(CaseNote, raw)
+        except Rejection as rejection:
+            self._reject("add_note", rejection, raw)
+            return
+        self._event(EventKind.NOTE_ADDED, note.text, actor=note.author)
+
+    async def _on_withdraw_case(self, raw: Any) -> None:
+        try:
+            self._require_active()
+            withdrawal = rejections.parse(Withdrawal, raw)
+            if withdrawal.by.role not in (StaffRole.LEADERSHIP, StaffRole.OPERATOR,
+                                          StaffRole.CASE_OWNER):
+                raise Rejection(
+                    "Kun sagsejer, ledelse eller driften kan trække en sag tilbage / "
+                    "Only the case owner, leadership or an operator can withdraw a case")
+        except Rejection as rejection:
+            self._reject("withdraw_case", rejection, raw)
+            return
+        self.state.withdrawal = withdrawal
+
+    async def _on_reassign_task(self, raw: Any) -> None:
+        await self._until_task_present(raw)
+        try:
+            self._require_active()
+            change = rejections.parse(Reassignment, raw)
+            view = self._resolve_open_task(change.task_key, change.task_id)
+        except Rejection as rejection:
+            self._reject("reassign_task", rejection, raw)
+            return
+        view.assignee = change.assignee
+        self._event(EventKind.TASK_REASSIGNED,
+                    f"Opgaven '{view.title}' er tildelt {change.assignee}",
+                    actor=change.by, task_id=view.task_id)
+        self.effects.flags.append(TaskFlagsRequest(
+            workflow_id=workflow.info().workflow_id, task_id=view.task_id,
+            assignee=change.assignee))
+
+    async def _until_task_present(self, raw: Any) -> None:
+        """Let a message naming a task wait, bounded, for the case to open it: the event that
+        opens it may come after the message in the same activation. Nothing is awaited when
+        the task is there."""
+        if not isinstance(raw, dict):
+            return
+        key, task_id = raw.get("task_key"), raw.get("task_id")
+        if not isinstance(key, str) or key not in DECISION_TYPES:
+            return
+        if task_id is not None and not isinstance(task_id, str):
+            return
+        s = self.state
+
+        def present() -> bool:
+            if s.ended():
+                return True
+            if task_id is not None:
+                return task_id in s.tasks
+            return any(view.key == key for view in s.tasks.values())
+
+        if present():
+            return
+        try:
+            await workflow.wait_condition(present, timeout=TASK_WAIT)
+        except asyncio.TimeoutError:
+            pass
+
+    # ----------------------------------------------------------- snapshot
+
+    def snapshot(self) -> CaseSnapshot:
+        s, now = self.state, workflow.now()
+        open_tasks = sorted(s.open_tasks(), key=lambda v: (v.due_at, v.task_id))
+        return CaseSnapshot(
+            case_number=s.case.case_number, school_id=s.case.school_id,
+            workflow_id=workflow.info().workflow_id,
+            procedure_version=s.procedure.spec.version if s.procedure else "",
+            phase=s.phase, status=s.status, round=s.round, route=s.route, severity=s.severity,
+            underretning=s.underretning, recommendation=s.recommendation,
+            open_tasks=open_tasks,
+            done_tasks=[v for v in s.tasks.values() if v.status != TaskStatus.OPEN],
+            timeline=list(s.timeline), next_timer=s.next_timer,
+            has_overdue_task=any(v.overdue(now) for v in open_tasks),
+            next_deadline=min((v.due_at for v in open_tasks), default=None), as_of=now,
+        )
+
+    # ----------------------------------------------------------- completion
+
+    def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
+        self._require_active()
+        if isinstance(raw, dict) and isinstance(raw.get("task_key"), str):
+            # Name an unknown task plainly, before complaining about its decision's shape.
+            if raw["task_key"] not in DECISION_TYPES:
+                raise rejections.unknown_task(raw["task_key"])
+        completion = rejections.parse(TaskCompletion, raw)
+        key = completion.task_key
+        if key not in DECISION_TYPES:
+            raise rejections.unknown_task(key)
+        if completion.decision.task != key:
+            raise rejections.wrong_decision(key, completion.decision.task)
+        view = self._resolve_open_task(key, completion.task_id)
+        if completion.actor.role not in (view.role, StaffRole.OPERATOR):
+            raise rejections.wrong_role(key, view.role.value, completion.actor.role.value)
+        if (isinstance(completion.decision, FollowUpDecision)
+                and completion.decision.outcome == "continue"
+                and self.state.follow_ups_left == 0):
+            raise rejections.no_follow_up_left()
+        deviations = rules.deviations(completion.decision, self.state.recommendation)
+        if deviations and not completion.reason:
+            raise rejections.reason_required(deviations)
+        return completion, view, deviations
+
+    def _resolve_open_task(self, key: str, task_id: str | None) -> TaskView:
+        tasks = self.state.tasks
+        if task_id is not None:
+            view = tasks.get(task_id)
+            if view is None or view.key != key:
+                raise rejections.unknown_instance(task_id)
+            if view.status != TaskStatus.OPEN:
+                raise rejections.already_done(task_id, view.status.value)
+            return view
+        if key not in DECISION_TYPES:
+            raise rejections.unknown_task(key)
+        candidates = [v for v in tasks.values() if v.key == key]
+        open_ones = [v for v in candidates if v.status == TaskStatus.OPEN]
+        if open_ones:
+            return min(open_ones, key=lambda v: v.opened_at)
+        if candidates:
+            raise rejections.already_done(key, candidates[-1].status.value)
+        raise rejections.not_open_yet(key)
+
+    def _accept(self, completion: TaskCompletion, view: TaskView, deviations: list[str]) -> None:
+        view.status = TaskStatus.DONE
+        view.completed_at = workflow.now()
+        view.completed_by = completion.actor
+        view.decision = completion.decision.model_dump(mode="json")
+        view.reason = completion.reason
+        view.deviations = deviations
+        self.state.decisions[view.task_id] = completion.decision
+        self._event(EventKind.TASK_COMPLETED,
+                    f"Opgave udført: {view.title}"
+                    + (" (afviger fra anbefalingen)" if deviations else ""),
+                    actor=completion.actor, task_id=view.task_id, reason=completion.reason)
+        if isinstance(completion.decision, UncoverDecision):
+            # Advice is recorded the moment the facts are in, before anyone evaluates.
+            advice = rules.recommend(self.state.case, completion.decision)
+            self.state.recommendation = advice
+            text, reason = texts.recommendation_event(advice)
+            self._event(EventKind.RECOMMENDATION, text, reason=reason)
+
+    def _reject(self, message: str, rejection: Rejection, raw: Any) -> None:
+        actor = None
+        if isinstance(raw, dict):
+            for field in ("actor", "by", "author", "received_by", "reported_by"):
+                try:
+                    actor = Actor.model_validate(raw.get(field))
+                    break
+                except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
+                    continue
+        task_id = (raw.get("task_id") or raw.get("task_key")) if isinstance(raw, dict) else None
+        if not isinstance(task_id, str) or (
+            task_id not in self.state.tasks and task_id not in DECISION_TYPES
+        ):
+            task_id = None  # only ids we know: a rejected message's text is not repeated
+        self._event(EventKind.REJECTED, f"Afvist besked '{message}'", actor=actor,
+                    task_id=task_id, reason=str(rejection))
+
+    def _require_active(self) -> None:
+        s = self.state
+        if s.ended():
+            raise rejections.case_ended("withdrawn" if s.withdrawal else s.status.value)
+
+    # ---------------------------------------------------------- bookkeeping
+
+    def _event(self, kind: EventKind, text: str, *, actor: Actor | None = None,
+               task_id: str | None = None, reason: str | None = None) -> None:
+        timeline = self.state.timeline
+        timeline.append(TimelineEvent(seq=len(timeline) + 1, at=workflow.now(), kind=kind,
+                                      text=text, actor=actor, task_id=task_id, reason=reason))
+
+    def _procedure(self) -> Procedure:
+        assert self.state.procedure is not None
+        return self.state.procedure
+
+    def _publish(self) -> None:
+        """Search attributes and the UI's current details, once per store batch."""
+        s, now = self.state, workflow.now()
+        open_tasks = s.open_tasks()
+        values: dict[str, Any] = {
+            sa.CASE_NUMBER.name: s.case.case_number,
+            sa.SCHOOL_ID.name: s.case.school_id,
+            sa.CASE_PHASE.name: s.phase.value,
+            sa.CASE_STATUS.name: s.status.value,
+            sa.CASE_ROUTE.name: s.route.value,
+            sa.CASE_SEVERITY.name: s.severity.value,
+            sa.OPEN_TASK_COUNT.name: len(open_tasks),
+            sa.NEXT_DEADLINE.name: min((v.due_at for v in open_tasks), default=None),
+            sa.HAS_OVERDUE_TASK.name: any(v.overdue(now) for v in open_tasks),
+        }
+        changed = {k: v for k, v in values.items() if self._published.get(k, ...) != v}
+        if changed:
+            workflow.upsert_search_attributes([
+                key.value_unset() if changed[key.name] is None else key.value_set(changed[key.name])
+                for key in sa.ALL if key.name in changed
+            ])
+            self._published.update(changed)
+        workflow.set_current_details(texts.details(
+            s.case, PHASE_HEADING_DA[s.phase], s.status.value, s.route.value, s.severity.value,
+            open_tasks, s.next_timer, s.tz))

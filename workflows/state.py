@@ -1,0 +1,112 @@
+"""The case's state as one dataclass, and the effects one activation leaves for the store.
+
+Pure: the workflow (workflows/core.py) changes these and the store receives them as one
+EffectBatch per activation, applied in one transaction by a local activity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from procedure.models import Procedure
+from schemas.activities import (
+    CaseRecord,
+    CloseTaskRequest,
+    EffectBatch,
+    NotificationRequest,
+    OpenTaskRequest,
+    TaskFlagsRequest,
+)
+from schemas.case import CaseInput
+from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
+from schemas.messages import PressInquiry, Withdrawal
+from schemas.snapshot import NextTimer, Recommendation, TaskView, TimelineEvent
+
+
+@dataclass
+class CaseState:
+    case: CaseInput
+    procedure: Procedure | None = None
+    tz: ZoneInfo | None = None
+    non_working: frozenset[Any] = frozenset()
+    phase: Phase = Phase.ASSESS
+    status: CaseStatus = CaseStatus.ACTIVE
+    round: int = 1
+    route: Route = Route.UNDECIDED
+    severity: Severity = Severity.UNASSESSED
+    underretning: bool | None = None
+    recommendation: Recommendation | None = None
+    tasks: dict[str, TaskView] = field(default_factory=dict)
+    # task id → history length of the workflow task that opened it (the validator's guard)
+    opened_in: dict[str, int] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    next_timer: NextTimer | None = None
+    press_queue: list[PressInquiry] = field(default_factory=list)
+    reopen_pending: bool = False
+    withdrawal: Withdrawal | None = None
+    press_closed: bool = False
+    follow_ups_left: int = 0
+    round_started_at: datetime | None = None
+    custody_opened: bool = False
+    underretning_submitted_at: datetime | None = None
+
+    def open_tasks(self) -> list[TaskView]:
+        return [v for v in self.tasks.values() if v.status == TaskStatus.OPEN]
+
+    def ended(self) -> bool:
+        return self.status != CaseStatus.ACTIVE or self.withdrawal is not None
+
+    def decision(self, view: TaskView, kind: type) -> Any:
+        decision = self.decisions[view.task_id]
+        assert isinstance(decision, kind)
+        return decision
+
+    def latest_decision(self, key: str, kind: type) -> Any:
+        done = [v for v in self.tasks.values() if v.key == key and v.task_id in self.decisions]
+        return self.decision(max(done, key=lambda v: v.completed_at or v.opened_at), kind)
+
+
+@dataclass
+class Effects:
+    """What the case has decided but the store does not show yet."""
+
+    case: CaseRecord | None = None
+    opened: list[OpenTaskRequest] = field(default_factory=list)
+    closed: list[CloseTaskRequest] = field(default_factory=list)
+    flags: list[TaskFlagsRequest] = field(default_factory=list)
+    notifications: list[NotificationRequest] = field(default_factory=list)
+    synced_events: int = 0
+    batches: int = 0
+    in_flight: bool = False
+
+    def pending(self, timeline: list[TimelineEvent]) -> bool:
+        return bool(
+            self.case or self.opened or self.closed or self.flags or self.notifications
+            or self.synced_events < len(timeline)
+        )
+
+    def settled(self, timeline: list[TimelineEvent]) -> bool:
+        """The store shows everything decided so far."""
+        return not self.in_flight and not self.pending(timeline)
+
+    def take(self, workflow_id: str, case_number: str, timeline: list[TimelineEvent]) -> EffectBatch:
+        self.batches += 1
+        batch = EffectBatch(
+            workflow_id=workflow_id,
+            case_number=case_number,
+            seq=self.batches,
+            case=self.case,
+            opened=self.opened,
+            closed=self.closed,
+            flags=self.flags,
+            events=timeline[self.synced_events:],
+            notifications=self.notifications,
+        )
+        self.case = None
+        self.opened, self.closed, self.flags, self.notifications = [], [], [], []
+        self.synced_events = len(timeline)
+        return batch

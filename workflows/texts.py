@@ -1,0 +1,124 @@
+"""Danish texts of a case: notifications, the UI's current details, the note's facts.
+
+Pure: no Temporal calls, so the workflow class holds orchestration only and these can be read
+(and tested) on their own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from procedure import calendar
+from schemas.activities import NoteFacts, NotificationKind
+from schemas.case import CaseInput
+from schemas.common import Route, Severity
+from schemas.decisions import PreserveDecision, UncoverDecision
+from schemas.labels import PARTICIPANT_ROLE_DA, PHASE_HEADING_DA
+from schemas.snapshot import NextTimer, Recommendation, TaskView
+
+NO_PERSONAL_DATA = " Se sagen på platformen. Beskeden indeholder ingen personoplysninger."
+
+
+def local(moment: datetime, tz: ZoneInfo | None = None) -> str:
+    return moment.astimezone(tz or calendar.COPENHAGEN).strftime("%d.%m.%Y kl. %H:%M")
+
+
+def notification(
+    case_number: str, view: TaskView, kind: NotificationKind, tz: ZoneInfo | None
+) -> tuple[str, str]:
+    """Subject and body of a notification: case number, task title and deadline only."""
+    due = local(view.due_at, tz)
+    if kind == NotificationKind.TASK_OPENED:
+        subject = f"Sag {case_number}: Ny opgave – {view.title}"
+        body = f"Der er en ny opgave i sag {case_number}: {view.title}. Frist: {due}."
+    elif kind == NotificationKind.REMINDER:
+        subject = f"Sag {case_number}: Påmindelse – {view.title}"
+        body = f"Fristen for opgaven '{view.title}' i sag {case_number} var {due}."
+    else:
+        subject = f"Sag {case_number}: Eskalering – {view.title}"
+        body = (
+            f"Opgaven '{view.title}' i sag {case_number} er ikke udført. Fristen var {due}. "
+            "Ledelsen bedes følge op."
+        )
+    return subject, body + NO_PERSONAL_DATA
+
+
+def details(
+    case: CaseInput,
+    phase_heading: str,
+    status: str,
+    route: str,
+    severity: str,
+    open_tasks: list[TaskView],
+    next_timer: NextTimer | None,
+    tz: ZoneInfo | None,
+) -> str:
+    """The Web UI's current details (markdown): where the case stands, no personal data."""
+    lines = [
+        f"**Sag {case.case_number}** · {case.school_id}",
+        f"Fase: {phase_heading} · Status: {status} · Spor: {route} · Alvor: {severity}",
+    ]
+    for view in sorted(open_tasks, key=lambda v: v.due_at):
+        lines.append(f"- {view.title} ({view.role.value}), frist {local(view.due_at, tz)}")
+    if next_timer is not None:
+        lines.append(f"Næste timer: {next_timer.what} {local(next_timer.at, tz)}")
+    return "\n".join(lines)
+
+
+def recommendation_event(advice: Recommendation) -> tuple[str, str]:
+    advised = [
+        label
+        for label, on in (
+            ("politianmeldelse", advice.police_report),
+            ("underretning", advice.underretning),
+            ("SSP", advice.ssp),
+        )
+        if on
+    ]
+    return (
+        "Anbefaling: " + (", ".join(advised) if advised else "intern håndtering"),
+        " ".join(advice.reasons),
+    )
+
+
+def note_facts(
+    case: CaseInput,
+    uncover: UncoverDecision,
+    preserve: PreserveDecision,
+    route: Route,
+    severity: Severity,
+    tz: ZoneInfo | None,
+) -> NoteFacts:
+    return NoteFacts(
+        case_number=case.case_number,
+        school_id=case.school_id,
+        reported_at=case.reported_at,
+        participants=[
+            f"{p.pseudonym} ({PARTICIPANT_ROLE_DA[p.role]}, {p.age} år"
+            + (", samme skole)" if p.same_school else ", anden skole)")
+            for p in case.participants
+        ],
+        violation_types=[v.value for v in case.violation_types],
+        what=uncover.what,
+        where=uncover.where,
+        when_occurred=uncover.when_occurred,
+        evidence=[
+            f"{item.kind}, opbevares af {item.held_by}, sikret {local(item.secured_at, tz)}"
+            + (", brugernavne noteret" if item.usernames_noted else "")
+            + (", tidspunkter noteret" if item.times_noted else "")
+            for item in preserve.evidence
+        ],
+        route=route,
+        severity=severity,
+    )
+
+
+__all__ = [
+    "PHASE_HEADING_DA",
+    "details",
+    "local",
+    "note_facts",
+    "notification",
+    "recommendation_event",
+]
