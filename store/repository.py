@@ -208,14 +208,7 @@ class Store:
         )
 
     async def upsert_case(self, record: CaseRecord) -> None:
-        values = record.model_dump(mode="python") | {"updated_at": datetime.now(UTC)}
-        insert = self._insert(CaseRow).values(values)
-        changing = ("phase", "status", "route", "severity", "closed_at", "updated_at")
-        statement = insert.on_conflict_do_update(
-            index_elements=[CaseRow.workflow_id],
-            set_={column: insert.excluded[column] for column in changing},
-        )
-        await self._execute(statement)
+        await self._execute(self._case_upsert(record))
 
     async def open_task(self, request: OpenTaskRequest) -> bool:
         """Adds the task to the inbox; False when it was already there."""
@@ -229,42 +222,17 @@ class Store:
         return bool(await self._execute_returning(statement))
 
     async def close_task(self, request: CloseTaskRequest) -> bool:
-        """Closes an open task; False when it is not open (already closed, or unknown)."""
-        statement = (
-            update(TaskRow)
-            .where(
-                TaskRow.workflow_id == request.workflow_id,
-                TaskRow.task_id == request.task_id,
-                # A retry must not overwrite the first close's time and completer.
-                TaskRow.status == TaskStatus.OPEN.value,
-            )
-            .values(
-                status=request.status.value,
-                closed_at=request.closed_at,
-                completed_by=request.completed_by,
-            )
-            .returning(TaskRow.id)
-        )
-        return bool(await self._execute_returning(statement))
+        """Closes an open task; False when it is not open (already closed, or unknown).
+        A retry must not overwrite the first close's time and completer."""
+        return bool(await self._execute_returning(
+            self._close_update(request).returning(TaskRow.id)))
 
     async def update_task_flags(self, request: TaskFlagsRequest) -> bool:
         """Sets the given flags/assignee on an open task; False when no open task matched."""
-        changes = request.model_dump(
-            include={"reminded", "escalated", "assignee"}, exclude_none=True
-        )
-        if not changes:
+        statement = self._flags_update(request)
+        if statement is None:
             return False
-        statement = (
-            update(TaskRow)
-            .where(
-                TaskRow.workflow_id == request.workflow_id,
-                TaskRow.task_id == request.task_id,
-                TaskRow.status == TaskStatus.OPEN.value,
-            )
-            .values(changes)
-            .returning(TaskRow.id)
-        )
-        return bool(await self._execute_returning(statement))
+        return bool(await self._execute_returning(statement.returning(TaskRow.id)))
 
     async def append_events(self, batch: TimelineBatch) -> int:
         """Appends timeline events; returns how many were new (seq not seen before)."""
@@ -297,16 +265,8 @@ class Store:
 
     async def enqueue_notification(self, request: NotificationRequest) -> bool:
         """Puts a notification in the outbox; False when its key was already there."""
-        values = request.model_dump(mode="python")
-        values["kind"] = request.kind.value
-        values["role"] = request.role.value
-        statement = (
-            self._insert(OutboxRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
-            .returning(OutboxRow.id)
-        )
-        return bool(await self._execute_returning(statement))
+        return bool(await self._execute_returning(
+            self._outbox_insert(request).returning(OutboxRow.id)))
 
     async def save_participant_names(
         self, workflow_id: str, case_number: str, names: Mapping[str, str]
