@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,6 +59,7 @@ from workflows.case import TASK_QUEUE, DigitalViolationCase
 # no worker serves) would otherwise hold the caller until the RPC's own deadline.
 QUERY_TIMEOUT_SECONDS = 20.0
 UPDATE_TIMEOUT_SECONDS = 30.0
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 # Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
 # once a workflow task has failed the number of times in the dynamic config value
@@ -131,14 +132,14 @@ class CaseFacts:
     school_id: str
     running: bool
     status: str | None
-    # Attempt of the workflow task the server has pending (0: none pending). Above 1, the last
-    # attempt failed (or timed out): the case is not progressing.
+    # Attempt of the workflow task the server has pending (0: none pending).
     workflow_task_attempt: int = 0
 
     @property
     def stuck(self) -> bool:
-        """Running, and its workflow task has failed at least once and is being retried."""
-        return self.running and self.workflow_task_attempt > 1
+        """Running, and its workflow task has failed twice in a row: one failed attempt is
+        also what an ordinary worker restart leaves (a timed-out workflow task)."""
+        return self.running and self.workflow_task_attempt > 2
 
     @property
     def ended(self) -> bool:
@@ -451,6 +452,9 @@ class CaseService:
                 id=workflow_id,
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                # A workflow task lost with its worker is retried after this (Temporal's
+                # default is 10 s): a killed worker's case resumes within seconds.
+                task_timeout=WORKFLOW_TASK_TIMEOUT,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=static_summary(case),
                 static_details=static_details(case),

@@ -122,11 +122,17 @@ async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
     assert ENCODING.decode() in texts
     assert "Solsikke" not in raw.stdout + texts and f"Sag {case_number}" not in texts
 
-    decoded = await asyncio.to_thread(
-        show, platform, case_number, "--detailed", *codec,
-        "--codec-auth", f"Bearer {OPERATOR.token}",
-    )
-    assert decoded.returncode == 0, decoded.stderr
+    for _ in range(50):
+        # The signal is written to the history once the case's first workflow task (which
+        # loads the card) has completed.
+        decoded = await asyncio.to_thread(
+            show, platform, case_number, "--detailed", *codec,
+            "--codec-auth", f"Bearer {OPERATOR.token}",
+        )
+        assert decoded.returncode == 0, decoded.stderr
+        if NOTE in decoded.stdout:
+            break
+        await asyncio.sleep(0.2)
     assert NOTE in decoded.stdout  # the add_note signal's text
     assert f"userMetadata.summary: Sag {case_number} · vibeke-skolen" in decoded.stdout
     assert "input[0].participants[0].pseudonym: P1" in decoded.stdout

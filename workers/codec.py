@@ -18,6 +18,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,9 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
-from workflows.inbound import undecodable
+from workflows.inbound import UNKNOWN_KEY, undecodable
+
+_log = logging.getLogger("sagsflow.codec")
 
 ENCODING = b"binary/encrypted"
 KEY_ID_HEADER = "encryption-key-id"
@@ -177,6 +180,15 @@ class MarkingCodec(PayloadCodec):
         for payload in payloads:
             try:
                 [plain] = await self._inner.decode([payload])
+            except PayloadKeyError as exc:
+                if "not configured" in str(exc):
+                    # Either a forged key id or a worker missing a real key (a rotation not yet
+                    # rolled out): the case refuses the message in its timeline, where staff see
+                    # it, and operators are told here which key id was asked for.
+                    _log.error("payload sealed with a key this worker does not have: %s", exc)
+                    plain = undecodable(UNKNOWN_KEY)
+                else:
+                    plain = undecodable(type(exc).__name__)
             except Exception as exc:  # noqa: BLE001 - any failure to open is the message's fault
                 plain = undecodable(type(exc).__name__)
             opened.append(plain)

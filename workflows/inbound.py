@@ -21,6 +21,8 @@ from workflows.rejections import Rejection
 UNDECODABLE_ENCODING = b"binary/sagsflow-undecodable"
 # JSON is the only encoding staff's messages come in (the pydantic converter writes json/plain).
 READABLE_ENCODINGS = (b"json/plain", b"binary/null")
+# The marker's reason when the payload names a key the worker does not have.
+UNKNOWN_KEY = "unknown-key"
 
 
 def undecodable(reason: str) -> Payload:
@@ -37,6 +39,12 @@ def read_one(payloads: Sequence[Payload], converter: PayloadConverter) -> Any:
     [payload] = payloads
     encoding = payload.metadata.get("encoding", b"")
     if encoding == UNDECODABLE_ENCODING:
+        if payload.data == UNKNOWN_KEY.encode():
+            raise Rejection(
+                "Beskeden er krypteret med en nøgle, som sagsflow ikke har – send den igen, når "
+                "driften har rettet nøglerne / The message is sealed with a key sagsflow does "
+                "not have – send it again once operators have fixed the keys"
+            )
         raise Rejection(
             "Beskeden kunne ikke dekrypteres med sagens nøgler / "
             "The message could not be decrypted with the case's keys"
