@@ -113,6 +113,12 @@ class Audit:
     async def failed(self, action: str, case_number: str | None, detail: str) -> None:
         await self._record(action, case_number, FAILED, detail)
 
+    async def refused(
+        self, action: str, case_number: str | None, detail: str | None = None
+    ) -> None:
+        """Logs the request as denied (e.g. over a limit); the caller raises the answer."""
+        await self._record(action, case_number, DENIED, detail)
+
     async def denied(
         self, action: str, case_number: str | None, why: str, detail: str | None = None
     ) -> NoReturn:

@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse
 from api.access import AccessLog
 from api.auth import Authenticator, CurrentStaff, build_authenticator
 from api.cases import CaseService
-from api.codec import install_codec
+from api.codec import CODEC_PREFIX, install_codec
+from api.codec import MAX_BODY_BYTES as CODEC_MAX_BODY_BYTES
 from api.errors import error_responses, install_error_handlers
+from api.limits import BodyLimit
 from api.metrics import install_metrics
 from api.models import Health, Readiness, StaffView
 from api.openapi import install_openapi
@@ -45,6 +47,10 @@ action card as durable Temporal workflows.
   send the purpose in the header `X-Purpose`, default `sagsbehandling`) before it happens; if
   the log cannot be written, the request fails with 503 and nothing is done.
 - **Errors** are JSON `{"detail": "dansk / English"}`.
+- **Limits**: every text and list has a maximum (`maxLength`/`maxItems` in the schemas; over
+  it: 422 naming the field and the limit). A request body over 256 KiB is refused with 413
+  before it is read. A case takes at most 30 notes, 10 new incidents and 10 press inquiries
+  per hour (then 429 with `Retry-After`) and 5,000, 200 and 200 in all (then 422).
 
 Børn omtales med pseudonymer (P1, P2 …); navne findes kun i sagsflows database.
 """
@@ -160,6 +166,10 @@ def create_app(
     if service is not None:
         app.state.service = service
     install_error_handlers(app)
+    # Inside the codec's CORS and the metrics (added later, so outside): a refusal is counted
+    # and a browser can read it.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       prefixes={CODEC_PREFIX: CODEC_MAX_BODY_BYTES})
     app.include_router(health_router)
     app.include_router(cases_router)
     app.include_router(tasks_router)

@@ -26,6 +26,7 @@ from api.cases import (
     CaseNotProgressing,
     TaskRejected,
 )
+from api.limits import MessageLimitReached, TooManyMessages
 from api.models import ErrorResponse
 from api.notes import NoteNotReady
 from api.tokens import Unauthenticated
@@ -68,20 +69,59 @@ DESCRIPTIONS = {
     403: "Not allowed for this member of staff (logged in the access log as denied).",
     404: "No such case (or note not approved yet).",
     409: "The case already exists, or has ended (closed or withdrawn).",
-    422: "Invalid request, or the case refused it (the reason, in Danish and English).",
+    413: "The request body is larger than the API takes (the limit is named); refused before "
+    "it is read, nothing was done. Sending it again does not help.",
+    422: "Invalid request, or the case refused it (the reason, in Danish and English). A text "
+    "or list over its maximum (see the schema's maxLength/maxItems) is named with the limit; "
+    "so is a case that has received all messages of a kind it takes. Sending it again does "
+    "not help.",
+    429: "The case has received the most messages of this kind it takes per hour (the limit "
+    "is named); nothing was done. Send it again after the seconds in `Retry-After`.",
     503: "Nothing was done: the access log cannot be written, Temporal/the store does not "
     "answer, or the case is not being processed right now (its workflow task is failing; "
     "operators are alerted). Retry after the seconds in `Retry-After`.",
 }
 
 
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the given error codes, all with the ErrorResponse body."""
-    return {code: {"model": ErrorResponse, "description": DESCRIPTIONS[code]} for code in codes}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        responses[code] = {"model": ErrorResponse, "description": DESCRIPTIONS[code]}
+        if code == 429:
+            responses[code]["headers"] = RETRY_AFTER_HEADER
+    return responses
 
 
 def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
+
+
+def _limit_text(error: Any) -> str | None:
+    """A text or list over its maximum, said with the limit in Danish and English."""
+    kind = error.get("type")
+    context = error.get("ctx") or {}
+    limit = context.get("max_length")
+    if limit is None:
+        return None
+    if kind == "string_too_long":
+        return (f"teksten er for lang: højst {limit} tegn (grænse) / "
+                f"the text is too long: at most {limit} characters (limit)")
+    if kind == "too_long":
+        actual = context.get("actual_length")
+        given = f", ikke {actual}" if actual is not None else ""
+        given_en = f", not {actual}" if actual is not None else ""
+        return (f"listen er for lang: højst {limit} elementer (grænse){given} / "
+                f"the list is too long: at most {limit} items (limit){given_en}")
+    return None
 
 
 def validation_text(errors: Iterable[Any]) -> str:
@@ -89,7 +129,8 @@ def validation_text(errors: Iterable[Any]) -> str:
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         # FastAPI prefixes the source ("body", "query" …); keep it: it tells where to look.
-        cleaned.append({"loc": loc, "msg": error.get("msg", "")})
+        message = _limit_text(error) or error.get("msg", "")
+        cleaned.append({"loc": loc, "msg": message})
     return describe_errors(cleaned).replace(
         "Ugyldig besked / Invalid message", "Ugyldig forespørgsel / Invalid request", 1
     )
@@ -114,6 +155,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def request_invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
         return _json(422, validation_text(exc.errors()))
+
+    async def too_many(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, TooManyMessages)
+        return _json(429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     async def not_progressing(_: Request, exc: Exception) -> JSONResponse:
         log.warning("case not progressing",
@@ -149,6 +194,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidRequest, unprocessable)
     app.add_exception_handler(InvalidPurpose, unprocessable)
     app.add_exception_handler(CaseError, unprocessable)
+    app.add_exception_handler(MessageLimitReached, unprocessable)
+    app.add_exception_handler(TooManyMessages, too_many)
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(ValidationError, request_invalid)
     for kind in (

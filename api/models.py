@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.common import (
+    MAX_PARTICIPANTS,
+    TASK_ID_MAX,
     CaseNumber,
     Model,
     CaseStatus,
@@ -42,7 +44,7 @@ ContactText = Annotated[
 ]
 TaskId = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$", max_length=80),
+    StringConstraints(pattern=r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$", max_length=TASK_ID_MAX),
     Field(description="A task instance, e.g. 'assess.uncover' or 'treat.press-2'."),
 ]
 ProcedureVersion = Annotated[
@@ -121,10 +123,13 @@ class OpenCaseRequest(RequestModel):
         "not in the future and at most a year ago."
     )
     violation_types: list[ViolationType] = Field(
-        min_length=1, max_length=7, description="The kinds of violation, each once."
+        min_length=1, max_length=len(ViolationType),
+        description="The kinds of violation, each once.",
     )
     participants: list[NewParticipant] = Field(
-        min_length=1, max_length=50, description="The children involved, by pseudonym."
+        min_length=1,
+        max_length=MAX_PARTICIPANTS,
+        description=f"The children involved, by pseudonym (at most {MAX_PARTICIPANTS}).",
     )
     offender_known: bool = Field(description="The offender is known (then a participant has "
                                  "role 'offender').")
@@ -220,7 +225,9 @@ class ParticipantsUpdate(RequestModel):
     """Records or corrects names and contact details (replaces them per pseudonym)."""
 
     participants: list[ParticipantDetails] = Field(
-        min_length=1, max_length=50, description="One entry per pseudonym to record."
+        min_length=1,
+        max_length=MAX_PARTICIPANTS,
+        description=f"One entry per pseudonym to record (at most {MAX_PARTICIPANTS}).",
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.errors import DESCRIPTIONS
+
 TAGS = [
     {"name": "cases", "description": "Open, list and read cases; messages to a case."},
     {"name": "tasks", "description": "The inbox; completing and reassigning tasks."},
@@ -18,6 +20,7 @@ TAGS = [
                                        "access log."},
     {"name": "service", "description": "Health, readiness and the caller."},
 ]
+
 
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
@@ -30,7 +33,22 @@ def install_openapi(app: FastAPI) -> None:
                 routes=app.routes,
                 tags=TAGS,
             )
+            _document_body_limit(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_body_limit(document: dict[str, Any]) -> None:
+    """Every operation that takes a body may answer 413 (the body cap, api.limits.BodyLimit)."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            operation.setdefault("responses", {}).setdefault("413", {
+                "description": DESCRIPTIONS[413],
+                "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}
+                }},
+            })

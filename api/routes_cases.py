@@ -13,11 +13,13 @@ from api.cases import CaseSummary
 from api.deps import (
     CaseNumberPath,
     ServiceDep,
+    StoreDep,
     recorded,
     require_running,
     snapshot_of,
 )
 from api.errors import InvalidRequest, error_responses
+from api.limits import admit_message
 from api.models import (
     Accepted,
     CaseListItem,
@@ -47,6 +49,17 @@ RECEIVED = (
     "Modtaget; sagen registrerer det i sin tidslinje (en afvisning står også dér) / "
     "Received; the case records it in its timeline (so is a refusal)"
 )
+
+
+async def _admit(
+    request: Request, audit: AuditDep, store: StoreDep, denial: str | None, action: str,
+    case_number: str, detail: str | None = None,
+) -> None:
+    """Access control, then the case's limits for this kind of message (429/422): the
+    message is logged as allowed only when both let it through."""
+    if denial is not None:
+        await audit.denied(action, case_number, denial, detail)
+    await admit_message(audit, store, request.app.state.settings, action, case_number, detail)
 
 
 def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
@@ -266,18 +279,20 @@ async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: Serv
     "/cases/{case_number}/press-inquiries",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Register a press inquiry / Registrer en pressehenvendelse",
     description="A media outlet asked about the case: the communications department always "
     "gets an urgent task (treat.press). For staff of the case's school and the communications "
-    "department.",
+    "department. A case takes at most 10 press inquiries per hour (then 429 with "
+    "`Retry-After`) and 200 in all (then 422).",
 )
 async def press_inquiry(
-    case_number: CaseNumberPath, body: PressInquiryRequest, audit: AuditDep, service: ServiceDep
+    request: Request, case_number: CaseNumberPath, body: PressInquiryRequest, audit: AuditDep,
+    service: ServiceDep, store: StoreDep,
 ) -> Accepted:
     facts = await service.describe_case(case_number)
-    await audit.check(policy.press_inquiry(audit.staff, facts.school_id), "press_inquiry",
-                      case_number)
+    await _admit(request, audit, store, policy.press_inquiry(audit.staff, facts.school_id),
+                 "press_inquiry", case_number)
     async with recorded(audit, "press_inquiry", case_number):
         require_running(facts)
         actor = _actor(audit.staff, StaffRole.COMMUNICATIONS, StaffRole.LEADERSHIP,
@@ -293,17 +308,20 @@ async def press_inquiry(
     "/cases/{case_number}/incidents",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Register a new incident / Registrer en ny hændelse",
     description="Something new happened. With `reopen_assessment` the card starts again at "
-    "assess (tasks of the current round are superseded; press and underretning stay).",
+    "assess (tasks of the current round are superseded; press and underretning stay). A case "
+    "takes at most 10 new incidents per hour (then 429 with `Retry-After`) and 200 in all "
+    "(then 422).",
 )
 async def new_incident(
-    case_number: CaseNumberPath, body: NewIncidentRequest, audit: AuditDep, service: ServiceDep
+    request: Request, case_number: CaseNumberPath, body: NewIncidentRequest, audit: AuditDep,
+    service: ServiceDep, store: StoreDep,
 ) -> Accepted:
     facts = await service.describe_case(case_number)
-    await audit.check(policy.act_on_case(audit.staff, facts.school_id), "new_incident",
-                      case_number, f"reopen={body.reopen_assessment}")
+    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
+                 "new_incident", case_number, f"reopen={body.reopen_assessment}")
     async with recorded(audit, "new_incident", case_number):
         require_running(facts)
         actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
@@ -319,16 +337,19 @@ async def new_incident(
     "/cases/{case_number}/timeline/notes",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
     summary="Add a note to the timeline / Tilføj en bemærkning",
     description="Adds a note (e.g. a phone call) to the case's timeline. Use pseudonyms, not "
-    "names.",
+    "names. A case takes at most 30 notes per hour (then 429 with `Retry-After`) and 5,000 "
+    "in all (then 422).",
 )
 async def add_note(
-    case_number: CaseNumberPath, body: TimelineNoteRequest, audit: AuditDep, service: ServiceDep
+    request: Request, case_number: CaseNumberPath, body: TimelineNoteRequest, audit: AuditDep,
+    service: ServiceDep, store: StoreDep,
 ) -> Accepted:
     facts = await service.describe_case(case_number)
-    await audit.check(policy.act_on_case(audit.staff, facts.school_id), "add_note", case_number)
+    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
+                 "add_note", case_number)
     async with recorded(audit, "add_note", case_number):
         require_running(facts)
         actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)

@@ -19,6 +19,11 @@ DEFAULT_TOKENS_FILE = Path("data/tokens.yaml")
 DEFAULT_PURPOSE = "sagsbehandling"
 # The Temporal Web UI of `sagsflow dev` / `temporal server start-dev` (default UI port 8233).
 DEFAULT_CODEC_CORS_ORIGINS = ("http://127.0.0.1:8233", "http://localhost:8233")
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+LIMIT_FIELDS = (
+    "max_body_bytes", "notes_per_hour", "notes_total", "incidents_per_hour", "incidents_total",
+    "press_inquiries_per_hour", "press_inquiries_total",
+)
 
 # The environment variable behind each setting.
 ENVIRONMENT_VARIABLES = {
@@ -60,6 +65,19 @@ class ApiSettings:
     page_token_secret: str | None = dataclasses.field(default=None, repr=False)
     # Origins of the Temporal Web UI that may call the codec server (/codec) from a browser.
     codec_cors_origins: tuple[str, ...] = DEFAULT_CODEC_CORS_ORIGINS
+    # Bounded work (issue 11); set in code (create_app's settings), not from the environment.
+    # A request body larger than this is refused with 413 before it is read (the largest real
+    # body, a case with 30 participants, names and contact details, stays under ~130 KiB even
+    # with every letter JSON-escaped).
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Free messages to one case: at most so many per sliding hour (429 with Retry-After) and
+    # in all (422: the case takes no more of them).
+    notes_per_hour: int = 30
+    notes_total: int = 5000
+    incidents_per_hour: int = 10
+    incidents_total: int = 200
+    press_inquiries_per_hour: int = 10
+    press_inquiries_total: int = 200
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -77,6 +95,10 @@ class ApiSettings:
         if not 0 < int(self.port) < 65536:
             raise ValueError(f"SAGSFLOW_API_PORT must be a port number, not {self.port!r}")
         object.__setattr__(self, "port", int(self.port))
+        for name in LIMIT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, not {value!r}")
         object.__setattr__(self, "tokens_file", Path(self.tokens_file).expanduser())
         origins = self.codec_cors_origins
         if isinstance(origins, str):

@@ -104,18 +104,47 @@ class LoadProcedureRequest(Model):
     version: str | None = Field(default=None, description="Required version; current if empty.")
 
 
+class TaskState(Model):
+    """Where one task stands in the workflow, for bringing its inbox row in line."""
+
+    task_id: str
+    status: TaskStatus
+    due_at: datetime
+    reminded: bool = False
+    escalated: bool = False
+    assignee: str | None = None
+    closed_at: datetime | None = None
+    completed_by: str | None = None
+
+
+class StoreSync(Model):
+    """The whole case as this run has it: sent with a run's first live store write, so that
+    after a reset (or a worker that lost its place) the store follows the run, not whatever an
+    earlier run wrote after the reset point."""
+
+    tasks: list[TaskState]
+    timeline_length: int = Field(description="Timeline rows past this seq are removed.")
+    notification_keys: list[str] = Field(
+        default_factory=list, description="Unsent outbox rows of the case not listed here "
+        "were queued by a workflow task that was then lost: they are removed.")
+
+
 class EffectBatch(Model):
     """Everything one workflow activation changed in the case, for the store in ONE transaction.
 
     Each item is keyed (task id, timeline seq, notification key) and written as an upsert, so
-    applying a batch twice — a retried attempt, or a workflow task that was lost after its
-    local activity ran and then recomputed — leaves the store as the recorded history says.
-    `seq` numbers the case's batches (for logs and ordering; the items carry the idempotency).
+    applying a batch twice (a retried attempt) changes nothing. A local activity runs before its
+    workflow task is recorded; when that workflow task is lost, the worker that picks the case
+    up again replays it, and its first live batch carries `sync` (the whole case as recorded):
+    rows, times and unsent notifications that only the lost attempt wrote are corrected or
+    removed. `seq` numbers the case's batches for logs; the items carry the idempotency.
     """
 
     workflow_id: str
     case_number: str
     seq: int
+    run_id: str | None = None
+    sync: StoreSync | None = None
     case: CaseRecord | None = None
     opened: list[OpenTaskRequest] = Field(default_factory=list)
     closed: list[CloseTaskRequest] = Field(default_factory=list)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-
-
 from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.common import (
+    MAX_PARTICIPANTS,
+    PROCEDURE_VERSION_MAX,
     Actor,
     CaseNumber,
     Model,
@@ -33,15 +33,25 @@ class CaseInput(Model):
     reported_at: AwareDatetime = Field(
         description="When the school learned of the violation (starts the legal deadlines)."
     )
-    violation_types: list[ViolationType] = Field(min_length=1)
-    participants: list[Participant] = Field(min_length=1)
+    violation_types: list[ViolationType] = Field(
+        min_length=1,
+        max_length=len(ViolationType),
+        description="The kinds of violation, each once.",
+    )
+    participants: list[Participant] = Field(
+        min_length=1,
+        max_length=MAX_PARTICIPANTS,
+        description=f"The children involved, by pseudonym (at most {MAX_PARTICIPANTS}).",
+    )
     offender_known: bool
     parents_suspected: bool = Field(
         default=False,
         description="Custody holders are suspected of abuse: they are not contacted first.",
     )
     procedure_version: str | None = Field(
-        default=None, description="Procedure version to run; the current one when empty."
+        default=None,
+        max_length=PROCEDURE_VERSION_MAX,
+        description="Procedure version to run; the current one when empty.",
     )
 
     @model_validator(mode="after")

@@ -32,7 +32,29 @@ StaffId = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
     Field(description="Staff identifier (initials or user id, not a full name)."),
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+# --- Limits: every text and list of the contract has a maximum, chosen from what a real case
+# needs (they show in the OpenAPI document as maxLength/maxItems). The case checks its messages
+# with the same models, so a limit may be RAISED later but never lowered below what running
+# cases already hold (their histories would replay differently).
+
+# A free text written by staff: what happened, a note, a reason (a few paragraphs).
+SHORT_TEXT_MAX = 2000
+# An approved document text: the note on the course of events, the evaluation note.
+LONG_TEXT_MAX = 10000
+# Children in one case (a class and then some; the pseudonyms P1 … P999 allow more).
+MAX_PARTICIPANTS = 30
+# Pieces of evidence registered for one case (metadata only).
+MAX_EVIDENCE_ITEMS = 50
+# Identifiers of tasks (keys and instances, e.g. 'treat.press-2').
+TASK_ID_MAX = 80
+# A procedure (card) version, e.g. 'ishoj-2026.1'.
+PROCEDURE_VERSION_MAX = 40
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT_MAX)
+]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX)]
 
 
 class Model(BaseModel):

@@ -7,13 +7,23 @@ stores evidence material (the card's rule under "Gem").
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from schemas.common import Model, Pseudonym, Severity, ShortText
+from schemas.common import (
+    MAX_EVIDENCE_ITEMS,
+    MAX_PARTICIPANTS,
+    LongText,
+    Model,
+    Pseudonym,
+    Severity,
+    ShortText,
+)
 
-LongText = Annotated[str, Field(min_length=1, max_length=10000)]
+CooperationActor = Literal["parents", "students", "ssp_teacher", "ssp_consultant", "local_police"]
+FurtherMeasure = Literal["class_announcement", "year_group_talk", "other"]
+HelpKind = Literal["tk", "psychologist", "ppr", "health_nurse", "other"]
 
 
 class UncoverDecision(Model):
@@ -23,7 +33,12 @@ class UncoverDecision(Model):
     what: ShortText = Field(description="What happened (use pseudonyms, not names).")
     where: ShortText = Field(description="Platform/app and/or physical place.")
     when_occurred: AwareDatetime | None = Field(default=None, description="When it happened.")
-    involved: list[Pseudonym] = Field(min_length=1, description="Pseudonyms of those involved.")
+    involved: list[Pseudonym] = Field(
+        min_length=1,
+        max_length=MAX_PARTICIPANTS,
+        description=f"Pseudonyms of those involved (at most {MAX_PARTICIPANTS}, the most "
+        "participants a case has).",
+    )
     sexual_material_of_minor: bool = Field(
         description="Sexual images/video of a person under 18 are involved (straffeloven § 235)."
     )
@@ -63,7 +78,12 @@ class InvolveCustodyDecision(Model):
 
     task: Literal["assess.involve_custody"] = "assess.involve_custody"
     custody_holders_informed: bool
-    for_participants: list[Pseudonym] = Field(default_factory=list)
+    for_participants: list[Pseudonym] = Field(
+        default_factory=list,
+        max_length=MAX_PARTICIPANTS,
+        description=f"Pseudonyms whose custody holders were informed (at most "
+        f"{MAX_PARTICIPANTS}).",
+    )
 
 
 class EvidenceItem(Model):
@@ -84,7 +104,12 @@ class PreserveDecision(Model):
     """
 
     task: Literal["document.preserve"] = "document.preserve"
-    evidence: list[EvidenceItem] = Field(default_factory=list)
+    evidence: list[EvidenceItem] = Field(
+        default_factory=list,
+        max_length=MAX_EVIDENCE_ITEMS,
+        description=f"The evidence register, metadata only (at most {MAX_EVIDENCE_ITEMS} "
+        "items).",
+    )
     staff_devices_clear: bool = Field(
         description="No material from the case is kept on any staff member's own device."
     )
@@ -113,12 +138,16 @@ class CooperateDecision(Model):
     """
 
     task: Literal["stop.cooperate"] = "stop.cooperate"
-    actors: list[
-        Literal["parents", "students", "ssp_teacher", "ssp_consultant", "local_police"]
-    ] = Field(min_length=1)
+    actors: list[CooperationActor] = Field(
+        min_length=1,
+        max_length=len(get_args(CooperationActor)),
+        description="Who the school cooperates with (at most as many as there are kinds).",
+    )
     material_deleted: bool
-    further_measures: list[Literal["class_announcement", "year_group_talk", "other"]] = Field(
-        default_factory=list
+    further_measures: list[FurtherMeasure] = Field(
+        default_factory=list,
+        max_length=len(get_args(FurtherMeasure)),
+        description="Further measures (at most as many as there are kinds).",
     )
 
 
@@ -188,11 +217,15 @@ class HelpDecision(Model):
 
     task: Literal["treat.help"] = "treat.help"
     tk_contacted: bool
-    victim_help: list[Literal["tk", "psychologist", "ppr", "health_nurse", "other"]] = Field(
-        default_factory=list
+    victim_help: list[HelpKind] = Field(
+        default_factory=list,
+        max_length=len(get_args(HelpKind)),
+        description="Help for the victim (at most as many as there are kinds).",
     )
-    offender_help: list[Literal["tk", "psychologist", "ppr", "health_nurse", "other"]] = Field(
-        default_factory=list
+    offender_help: list[HelpKind] = Field(
+        default_factory=list,
+        max_length=len(get_args(HelpKind)),
+        description="Help for the offender (at most as many as there are kinds).",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from schemas.common import Actor, Model, ShortText, StaffId
+from schemas.common import TASK_ID_MAX, Actor, Model, ShortText, StaffId
 from schemas.decisions import Decision
 
 
@@ -12,11 +12,11 @@ class TaskCompletion(Model):
     """Completes an open task: sent as the `complete_task` signal or `submit_task` update."""
 
     task_key: str = Field(
-        min_length=1, max_length=80, description="Task key, e.g. 'assess.uncover'."
+        min_length=1, max_length=TASK_ID_MAX, description="Task key, e.g. 'assess.uncover'."
     )
     task_id: str | None = Field(
         default=None,
-        max_length=80,
+        max_length=TASK_ID_MAX,
         description="A specific task instance (e.g. 'treat.press-2') when several with the "
         "same key are open; otherwise the open task with `task_key` is meant.",
     )
@@ -53,7 +53,7 @@ class Withdrawal(Model):
 
 
 class Reassignment(Model):
-    task_key: str = Field(min_length=1, max_length=80)
-    task_id: str | None = Field(default=None, max_length=80)
+    task_key: str = Field(min_length=1, max_length=TASK_ID_MAX)
+    task_id: str | None = Field(default=None, max_length=TASK_ID_MAX)
     by: Actor
     assignee: StaffId

@@ -1,4 +1,12 @@
-"""What the `snapshot` query returns, and the timeline events it holds."""
+"""What the `snapshot` query returns, and the timeline events it holds.
+
+These models are written by the case itself, never by a client, so they carry no
+maxLength/maxItems: their free texts come from the bounded inputs (schemas.common:
+SHORT_TEXT_MAX, LONG_TEXT_MAX) and the card, and the timeline grows with the case's life,
+bounded by the limits per case on the messages that reach it (the HTTP API's notes, new
+incidents and press inquiries per hour and in all). A maximum here would not refuse a sender:
+it would fail the case's own workflow task.
+"""
 
 from __future__ import annotations
 
@@ -105,7 +113,9 @@ class CaseSnapshot(Model):
     recommendation: Recommendation | None = None
     open_tasks: list[TaskView]
     done_tasks: list[TaskView]
-    timeline: list[TimelineEvent]
+    timeline: list[TimelineEvent] = Field(
+        description="Everything that happened, oldest first; grows with the case's life."
+    )
     next_timer: NextTimer | None = None
     has_overdue_task: bool
     next_deadline: datetime | None = None
