@@ -5,6 +5,8 @@ Logs counts and the cutoff only: no case texts, no names, no staff ids.
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -29,9 +31,13 @@ class RetentionActivities:
     @activity.defn(name="apply_retention")
     async def apply_retention(self, request: RetentionRequest) -> RetentionReport:
         cutoff = request.as_of - timedelta(days=request.retention_days)
-        cases = await self.store.apply_retention(
-            cutoff, dry_run=request.dry_run, at=request.as_of
-        )
+        beating = asyncio.create_task(_heartbeat_until_done())
+        try:
+            cases = await self.store.apply_retention(
+                cutoff, dry_run=request.dry_run, at=request.as_of
+            )
+        finally:
+            beating.cancel()
         report = RetentionReport.of(request, cutoff, cases)
         log.info(
             "retention sweep done",
@@ -42,3 +48,11 @@ class RetentionActivities:
             **report.totals.model_dump(),
         )
         return report
+
+
+async def _heartbeat_until_done(every: float = 3.0) -> None:
+    """Tells Temporal the sweep is alive (workflows/retention.py sets a heartbeat timeout), so
+    that a sweep whose worker died is retried at once instead of after the whole timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(every)

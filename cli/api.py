@@ -6,21 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from api.app import create_app
-from api.settings import ApiSettings
-from api.tokens import TokensFileError
 from cli.service import (
     AddressOption,
     DatabaseUrlOption,
     NamespaceOption,
     TaskQueueOption,
 )
-from workers.codec import PayloadKeyError
-from workers.connection import configured_payload_keys
-from workers.logs import configure_logging
-from workers.settings import Settings
 
 
 def api(
@@ -47,6 +39,17 @@ def api(
 
     Kør HTTP-API'et til den kommunale platform. Stop med Ctrl+C.
     """
+    # Here, not at the top: `sagsflow --help` must not load FastAPI, Temporal or the store.
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from api.tokens import TokensFileError
+    from workers.codec import PayloadKeyError
+    from workers.connection import configured_payload_keys
+    from workers.logs import configure_logging
+    from workers.settings import Settings
+
     try:
         settings = ApiSettings.from_env().with_overrides(
             host=host, port=port, tokens_file=tokens_file

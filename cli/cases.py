@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from api.cases import CaseService, CaseSummary
-from cli import render
 from cli.service import (
     EXIT_INVALID,
     AddressOption,
@@ -22,11 +20,13 @@ from cli.service import (
     run,
     settings,
 )
-from procedure.calendar import COPENHAGEN
-from schemas.case import CaseInput
+# The options' choices only (enums): the rest is imported by the command that runs, so that
+# `sagsflow --help` loads neither Temporal nor the API nor the store.
 from schemas.common import CaseStatus, Phase, StaffRole, ViolationType
-from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
-from schemas.snapshot import CaseSnapshot
+
+if TYPE_CHECKING:
+    from api.cases import CaseService, CaseSummary
+    from schemas.snapshot import CaseSnapshot
 
 # A query is answered by a worker: without one it would wait for the RPC's own deadline.
 QUERY_TIMEOUT_SECONDS = 20.0
@@ -90,6 +90,8 @@ def parse_participant(text: str) -> tuple[dict[str, Any], str | None]:
 
 def parse_moment(text: str | None, option: str) -> datetime:
     """ISO 8601; without a UTC offset it is Copenhagen time. None: now."""
+    from procedure.calendar import COPENHAGEN
+
     if text is None:
         return datetime.now(UTC)
     try:
@@ -182,6 +184,9 @@ def open_case(
 
     Opret en sag. Børn angives med pseudonymer (P1, P2 …); navne gemmes kun i databasen.
     """
+    from cli import render
+    from schemas.case import CaseInput
+
     config = settings(ctx, address, namespace)
     parsed = [parse_participant(text) for text in participant or []]
     names = {p["pseudonym"]: name for p, name in parsed if name}
@@ -254,6 +259,8 @@ def list_cases(
 
     Vis sager, filtreret efter skole, fase, status og overskredne frister.
     """
+    from cli import render
+
     config = settings(ctx, address, namespace)
 
     async def work(service: CaseService) -> list[CaseSummary]:
@@ -288,6 +295,8 @@ def show_case(
 
     Vis en sag: status, opgaver, anbefaling, næste timer og tidslinje.
     """
+    from cli import render
+
     config = settings(ctx, address, namespace)
     snap = run(config, lambda service: snapshot(service, case_number))
     if as_json:
@@ -325,18 +334,27 @@ def _signal(
     address: str | None,
     namespace: str | None,
     case_number: str,
-    send: Any,
+    send: str,
     message: Any,
     done: str,
 ) -> None:
+    from cli import render
+
     config = settings(ctx, address, namespace)
-    run(config, lambda service: send(service, case_number, message))
+    run(config, lambda service: getattr(service, send)(case_number, message))
     render.console().print(done)
     render.console().print(
         "Signaler besvares ikke: en afvist besked står i tidslinjen / signals do not answer: "
         f"a refused one shows in the timeline (sagsflow case show {case_number})",
         style="dim",
     )
+
+
+def _model(name: str) -> Any:
+    """A message model of `schemas.messages`, imported when a command sends one."""
+    from schemas import messages
+
+    return getattr(messages, name)
 
 
 def _build(model: Any, raw: dict[str, Any], options: dict[str, str]) -> Any:
@@ -369,11 +387,11 @@ def press_inquiry(
     Pressehenvendelse: kommunikationsafdelingen inddrages altid.
     """
     message = _build(
-        PressInquiry,
+        _model("PressInquiry"),
         {"received_by": _actor(by, role), "medium": medium, "summary": summary},
         {"received_by": "--by / --role", "medium": "--medium", "summary": "--summary"},
     )
-    _signal(ctx, address, namespace, case_number, CaseService.press_inquiry, message,
+    _signal(ctx, address, namespace, case_number, "press_inquiry", message,
             f"Pressehenvendelse sendt til sag {case_number} / press inquiry sent")
 
 
@@ -392,11 +410,11 @@ def add_note(
     Tilføj et notat til sagens tidslinje.
     """
     message = _build(
-        CaseNote,
+        _model("CaseNote"),
         {"author": _actor(by, role), "text": text},
         {"author": "--by / --role", "text": "--text"},
     )
-    _signal(ctx, address, namespace, case_number, CaseService.add_note, message,
+    _signal(ctx, address, namespace, case_number, "add_note", message,
             f"Notat sendt til sag {case_number} / note sent")
 
 
@@ -417,11 +435,11 @@ def withdraw(
     Træk en sag tilbage (med begrundelse).
     """
     message = _build(
-        Withdrawal,
+        _model("Withdrawal"),
         {"by": _actor(by, role), "reason": reason},
         {"by": "--by / --role", "reason": "--reason"},
     )
-    _signal(ctx, address, namespace, case_number, CaseService.withdraw, message,
+    _signal(ctx, address, namespace, case_number, "withdraw", message,
             f"Tilbagetrækning sendt til sag {case_number} / withdrawal sent")
 
 
@@ -446,10 +464,10 @@ def new_incident(
     Registrér en ny hændelse; genåbn evt. vurderingen.
     """
     message = _build(
-        NewIncident,
+        _model("NewIncident"),
         {"reported_by": _actor(by, role), "description": description,
          "reopen_assessment": reopen},
         {"reported_by": "--by / --role", "description": "--description"},
     )
-    _signal(ctx, address, namespace, case_number, CaseService.new_incident, message,
+    _signal(ctx, address, namespace, case_number, "new_incident", message,
             f"Ny hændelse sendt til sag {case_number} / new incident sent")

@@ -18,9 +18,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich.console import Console
 from rich.text import Text
 from temporalio.api.enums.v1 import TaskQueueType
@@ -31,7 +30,8 @@ from temporalio.service import RPCError
 
 from api.cases import CaseError, CaseService, TaskRejected
 from cli import render
-from cli.service import AddressOption, NamespaceOption, fail, run
+from cli.demo_command import STALL_SECONDS
+from cli.service import fail, run
 from driver.decisions import (
     DEMO_ROUTE,
     COMMS,
@@ -54,7 +54,6 @@ from workers.settings import Settings
 
 DEMO_SCHOOL = "lindely-skolen"  # fictional
 POLL_SECONDS = 0.2
-STALL_SECONDS = 15.0
 QUERY_SECONDS = 5.0
 CHECK_EVERY_POLLS = 10  # describe the workflow every ~2 s: has it failed?
 
@@ -382,40 +381,14 @@ class Demo:
 # ------------------------------------------------------------------------ the command
 
 
-def demo(
-    address: AddressOption = None,
-    namespace: NamespaceOption = None,
-    task_queue: Annotated[
-        str | None,
-        typer.Option(
-            "--task-queue",
-            help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE; default "
-            "sagsflow-cases). Opgavekø.",
-            show_default=False,
-        ),
-    ] = None,
-    case_number: Annotated[
-        str | None,
-        typer.Option(
-            "--case-number",
-            help="Case number of the demo case; default DEMO-<date>-<random>. Sagsnummer.",
-            show_default=False,
-        ),
-    ] = None,
-    stall_timeout: Annotated[
-        float,
-        typer.Option(
-            "--stall-timeout",
-            min=1.0,
-            help="Give up when nothing happens for this many seconds (no worker?). "
-            "Giv op efter så mange sekunder uden fremdrift.",
-        ),
-    ] = STALL_SECONDS,
+def start(
+    address: str | None,
+    namespace: str | None,
+    task_queue: str | None,
+    case_number: str | None,
+    stall_timeout: float,
 ) -> None:
-    """Run a realistic case end to end on the dev server, with accelerated timers.
-
-    Kør en hel sag fra indberetning til afslutning på under et minut (kræver sagsflow dev).
-    """
+    """`sagsflow demo` (cli/demo_command.py) with its options."""
     try:
         config = Settings.from_env().with_overrides(
             temporal_address=address, temporal_namespace=namespace, task_queue=task_queue

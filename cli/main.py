@@ -2,6 +2,10 @@
 
 Commands are added here as they are built (`dev`, `api`, `case …`, `task …`); each one keeps
 its work in the package it belongs to and only wires options to it.
+
+Importing this module (and so `sagsflow --help`) loads typer and the options' choices only:
+every command imports Temporal, the API, the store or the workflows itself, when it runs
+(tests/test_cli_startup.py holds that).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import asyncio
 
 import typer
 
+from typing import TYPE_CHECKING
+
 from cli import cases, tasks
 from cli.api import api
-from cli.demo import demo
-from cli.dev import dev
+from cli.demo_command import demo
+from cli.dev_command import dev
 from cli.notify import notify
 from cli.retention import retention
 from cli.service import (
@@ -22,8 +28,9 @@ from cli.service import (
     NamespaceOption,
     TaskQueueOption,
 )
-from workers.settings import Settings
-from workers.worker import TemporalUnreachable, run_worker
+
+if TYPE_CHECKING:
+    from workers.settings import Settings
 
 app = typer.Typer(
     name="sagsflow",
@@ -45,6 +52,13 @@ app.add_typer(cases.app, name="case")
 app.add_typer(tasks.app, name="task")
 
 
+async def run_worker(settings: Settings) -> None:
+    """`workers.worker.run_worker`, imported when the worker starts."""
+    from workers.worker import run_worker as run
+
+    await run(settings)
+
+
 @app.command()
 def worker(
     address: AddressOption = None,
@@ -56,6 +70,9 @@ def worker(
 
     Kør workeren, der driver sagsforløbene. Stop med Ctrl+C.
     """
+    from workers.settings import Settings
+    from workers.worker import TemporalUnreachable
+
     try:
         settings = Settings.from_env().with_overrides(
             temporal_address=address,

@@ -7,9 +7,6 @@ from typing import Annotated
 
 import typer
 
-from workers.notify import NotifySettings, run_dispatcher
-from workers.settings import Settings
-
 
 def notify(
     once: Annotated[
@@ -40,6 +37,10 @@ def notify(
 
     Without SAGSFLOW_SMTP_HOST the outbox is only logged, each notification once.
     """
+    # Here, not at the top: `sagsflow --help` must not load the store or Temporal.
+    from workers.notify import NotifySettings, run_dispatcher
+    from workers.settings import Settings
+
     try:
         settings = Settings.from_env().with_overrides(database_url=database_url)
         notify_settings = NotifySettings.from_env()

@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from api.cases import CaseSummary
 from procedure.calendar import COPENHAGEN
 from schemas.labels import (
     PHASE_DA,
@@ -26,7 +25,10 @@ from schemas.labels import (
     TASK_STATUS_DA,
 )
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView
-from store import TaskRow
+
+if TYPE_CHECKING:  # annotations only: `fail()` renders without Temporal or SQLAlchemy loaded
+    from api.cases import CaseSummary
+    from store import TaskRow
 
 # Output that goes to a pipe or a test runner: wide enough that tables keep ids on one line.
 PIPE_WIDTH = 200

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from temporalio.client import WorkflowFailureError
 
-from api.cases import CaseService
-from cli import render
 from cli.service import EXIT_INVALID, AddressOption, NamespaceOption, fail, run, settings
-from schemas.retention import RetentionReport, RetentionSweepInput
-from workers.retention_schedule import WORKFLOW_ID_PREFIX, RetentionSettings
-from workflows.retention import RetentionSweep
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from api.cases import CaseService
+    from schemas.retention import RetentionReport
 
 
 def retention(
@@ -63,6 +62,14 @@ def retention(
 
     Slet persondata i sager, der er afsluttet for længere tid siden end opbevaringsperioden.
     """
+    # Here, not at the top: `sagsflow --help` must not load Temporal or the workflows.
+    from temporalio.client import WorkflowFailureError
+
+    from cli import render
+    from schemas.retention import RetentionSweepInput
+    from workers.retention_schedule import WORKFLOW_ID_PREFIX, RetentionSettings
+    from workflows.retention import RetentionSweep
+
     config = settings(ctx, address, namespace)
     if days is None:
         try:
@@ -95,6 +102,10 @@ def retention(
 
 
 def report_table(report: RetentionReport) -> Table:
+    from rich.table import Table
+
+    from cli import render
+
     what = (
         "Prøvekørsel – intet er ændret / dry run – nothing changed"
         if report.dry_run

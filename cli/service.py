@@ -21,20 +21,18 @@ import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from temporalio.service import RPCError
 
-from api.cases import CaseError, CaseService
-from cli import render
-from store import Store
-from workers.codec import ENCODING
-from workers.connection import connect_client
-from workers.settings import Settings
+# Only what the options need at import: `sagsflow --help` must not load Temporal, SQLAlchemy,
+# the API or the store. Everything else is imported by the function that uses it.
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from api.cases import CaseService
+    from store import Store
+    from workers.settings import Settings
 
 T = TypeVar("T")
 
@@ -102,6 +100,8 @@ def group_options(
 
 def settings(ctx: typer.Context, address: str | None, namespace: str | None) -> Settings:
     """Environment, then the group's options, then the command's own (the last one wins)."""
+    from workers.settings import Settings
+
     group = ctx.find_object(Target) or Target()
     try:
         return Settings.from_env().with_overrides(
@@ -113,6 +113,8 @@ def settings(ctx: typer.Context, address: str | None, namespace: str | None) -> 
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    from cli import render
+
     render.console(stderr=True).print(message, style="red", markup=False, highlight=False)
     raise typer.Exit(code=code)
 
@@ -146,6 +148,9 @@ def run(
     with_store: bool = False,
 ) -> T:
     """Connects, runs `work` with a CaseService and turns failures into clean exits."""
+    from api.cases import CaseService
+    from store import Store
+    from workers.connection import connect_client
 
     async def main() -> T:
         try:
@@ -168,6 +173,7 @@ def run(
 
 def run_store(config: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Runs `work` against the store (DATABASE_URL) alone: the inbox needs no Temporal."""
+    from store import Store
 
     async def main() -> T:
         store = Store.from_url(config.database_url)
@@ -209,6 +215,13 @@ def _attempt(
     main: Callable[[], Awaitable[T]], config: Settings
 ) -> tuple[T | None, tuple[str | None, int] | None]:
     """Runs `main`; a failure becomes (message, exit code), with no exception kept alive."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+    from temporalio.service import RPCError
+
+    from api.cases import CaseError
+    from workers.codec import ENCODING
+
     try:
         return asyncio.run(main()), None  # type: ignore[arg-type]
     except typer.Exit as exc:  # the message is already printed
@@ -240,6 +253,8 @@ def _attempt(
 
 
 def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing rather than leaked

@@ -6,13 +6,11 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from api.cases import CaseService, TaskRejected
-from cli import render
 from cli.service import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -25,10 +23,14 @@ from cli.service import (
     run_store,
     settings,
 )
+# The options' choices only (enums): the rest is imported by the command that runs, so that
+# `sagsflow --help` loads neither Temporal nor the API nor the store.
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
-from schemas.messages import Reassignment
-from schemas.snapshot import TaskView
-from store import Store, TaskRow
+
+if TYPE_CHECKING:
+    from api.cases import CaseService
+    from schemas.snapshot import TaskView
+    from store import Store, TaskRow
 
 app = typer.Typer(
     name="task",
@@ -81,6 +83,8 @@ def list_tasks(
 
     Indbakken: åbne opgaver efter rolle, skole og tildeling.
     """
+    from cli import render
+
     config = settings(ctx, address, namespace)
 
     async def work(store: Store) -> list[TaskRow]:
@@ -162,6 +166,9 @@ def complete(
 
     Udfør en opgave (en åben, som i indbakken). En afvist beslutning vises med årsagen, og intet registreres.
     """
+    from api.cases import TaskRejected
+    from cli import render
+
     config = settings(ctx, address, namespace)
     completion: dict[str, Any] = {
         "task_key": task_key,
@@ -218,6 +225,10 @@ def reassign(
 
     Tildel en åben opgave til en medarbejder.
     """
+    from api.cases import TaskRejected
+    from cli import render
+    from schemas.messages import Reassignment
+
     config = settings(ctx, address, namespace)
     try:
         change = Reassignment.model_validate({

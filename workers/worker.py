@@ -28,6 +28,12 @@ log = structlog.get_logger("sagsflow.worker")
 
 # How long running activities may finish after a shutdown request before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# How long a case's next workflow task waits for this worker (it holds the case in its cache)
+# before any worker may take it. The SDK's 10 s is how late a case goes on after its worker was
+# killed (SIGKILL, OOM, a lost node): the server cannot know the worker is gone. 3 s keeps
+# recovery well within 10 s of a new worker starting; a busy worker that misses it only
+# replays the case from history.
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -56,6 +62,7 @@ def build_worker(
         + RetentionActivities(store).all(),
         interceptors=list(interceptors),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
     )
 
 

@@ -20,9 +20,12 @@ RETENTION_SUMMARY = "Slet persondata i afsluttede sager"
 # A database outage is retried; a sweep still failing after half a day gives up (visibly, in
 # the UI) well before the next day's run.
 RETENTION_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    maximum_interval=timedelta(minutes=5),
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=10),
 )
+# The activity heartbeats while it works: a sweep on a killed worker runs again within seconds,
+# not after the whole start-to-close time.
+RETENTION_HEARTBEAT = timedelta(seconds=10)
 RETENTION_START_TO_CLOSE = timedelta(minutes=10)
 RETENTION_SCHEDULE_TO_CLOSE = timedelta(hours=12)
 
@@ -41,6 +44,7 @@ class RetentionSweep:
             request,
             start_to_close_timeout=RETENTION_START_TO_CLOSE,
             schedule_to_close_timeout=RETENTION_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=RETENTION_HEARTBEAT,
             retry_policy=RETENTION_RETRY,
             summary=RETENTION_SUMMARY + (" (prøvekørsel)" if sweep.dry_run else ""),
             result_type=RetentionReport,
