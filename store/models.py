@@ -93,6 +93,8 @@ class TaskRow(Base):
     completed_by: Mapped[str | None] = mapped_column(STAFF_ID)
     reminded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The workflow run whose store write last set this row (reset and continue-as-new).
+    run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class TimelineEventRow(Base):
@@ -112,6 +114,7 @@ class TimelineEventRow(Base):
     actor_role: Mapped[str | None] = mapped_column(VOCABULARY)
     task_id: Mapped[str | None] = mapped_column(TASK_ID)
     reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboxRow(Base):

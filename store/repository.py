@@ -24,6 +24,7 @@ from schemas.activities import (
     CloseTaskRequest,
     EffectBatch,
     NotificationRequest,
+    StoreSync,
     OpenTaskRequest,
     TaskFlagsRequest,
     TimelineBatch,
@@ -108,14 +109,16 @@ class Store:
         notification key is written once.
         """
         statements: list[Any] = []
+        if batch.sync is not None:
+            statements += self._sync_statements(batch.workflow_id, batch.run_id, batch.sync)
         if batch.case is not None:
             statements.append(self._case_upsert(batch.case))
-        statements += [self._task_upsert(request) for request in batch.opened]
+        statements += [self._task_upsert(request, batch.run_id) for request in batch.opened]
         statements += [s for s in map(self._flags_update, batch.flags) if s is not None]
         statements += [self._close_update(request) for request in batch.closed]
         if batch.events:
             statements.append(self._events_upsert(batch.workflow_id, batch.case_number,
-                                                  batch.events))
+                                                  batch.events, batch.run_id))
         statements += [self._outbox_insert(request) for request in batch.notifications]
         with _unwrapped_naive_datetimes():
             async with self._sessions.begin() as session:
@@ -131,10 +134,52 @@ class Store:
             set_={column: insert.excluded[column] for column in changing},
         )
 
-    def _task_upsert(self, request: OpenTaskRequest) -> Any:
-        values = request.model_dump(mode="python") | {"status": TaskStatus.OPEN.value}
+    def _sync_statements(self, workflow_id: str, run_id: str | None, sync: StoreSync) -> list[Any]:
+        """Rows brought in line with the run: each task's state as the run has it, tasks and
+        timeline rows that only an earlier run wrote (after a reset point) removed."""
+        statements: list[Any] = []
+        for task in sync.tasks:
+            values: dict[str, Any] = {
+                "status": task.status.value, "due_at": task.due_at, "reminded": task.reminded,
+                "escalated": task.escalated, "assignee": task.assignee, "run_id": run_id,
+            }
+            if task.status == TaskStatus.OPEN:
+                # Open again in this run (a reset to before its completion).
+                values |= {"closed_at": None, "completed_by": None}
+            elif task.closed_at is not None:
+                values |= {"closed_at": task.closed_at, "completed_by": task.completed_by}
+            statements.append(
+                update(TaskRow)
+                .where(TaskRow.workflow_id == workflow_id, TaskRow.task_id == task.task_id)
+                .values(values)
+            )
+        statements.append(
+            delete(TaskRow).where(
+                TaskRow.workflow_id == workflow_id,
+                TaskRow.task_id.not_in([task.task_id for task in sync.tasks]),
+            )
+        )
+        statements.append(
+            delete(TimelineEventRow).where(
+                TimelineEventRow.workflow_id == workflow_id,
+                TimelineEventRow.seq > sync.timeline_length,
+            )
+        )
+        # A notification already sent cannot be called back; one still waiting can.
+        statements.append(
+            delete(OutboxRow).where(
+                OutboxRow.workflow_id == workflow_id,
+                OutboxRow.sent_at.is_(None),
+                OutboxRow.key.not_in(sync.notification_keys),
+            )
+        )
+        return statements
+
+    def _task_upsert(self, request: OpenTaskRequest, run_id: str | None = None) -> Any:
+        values = request.model_dump(mode="python") | {"status": TaskStatus.OPEN.value,
+                                                      "run_id": run_id}
         insert = self._insert(TaskRow).values(values)
-        changing = ("title", "guidance", "role", "opened_at", "due_at")
+        changing = ("title", "guidance", "role", "opened_at", "due_at", "run_id")
         return insert.on_conflict_do_update(
             index_elements=[TaskRow.workflow_id, TaskRow.task_id],
             set_={column: insert.excluded[column] for column in changing},
@@ -173,7 +218,7 @@ class Store:
         )
 
     def _events_upsert(
-        self, workflow_id: str, case_number: str, events: Sequence[Any]
+        self, workflow_id: str, case_number: str, events: Sequence[Any], run_id: str | None = None
     ) -> Any:
         rows = [
             {
@@ -187,11 +232,13 @@ class Store:
                 "actor_role": event.actor.role.value if event.actor else None,
                 "task_id": event.task_id,
                 "reason": event.reason,
+                "run_id": run_id,
             }
             for event in events
         ]
         insert = self._insert(TimelineEventRow).values(rows)
-        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason")
+        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason",
+                    "run_id")
         return insert.on_conflict_do_update(
             index_elements=[TimelineEventRow.workflow_id, TimelineEventRow.seq],
             set_={column: insert.excluded[column] for column in changing},

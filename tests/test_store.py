@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
 
-from schemas.activities import EffectBatch
+from schemas.activities import EffectBatch, StoreSync, TaskState
 from schemas.common import Phase, StaffRole, TaskStatus
 from store import NaiveDatetimeError, Store
 from store.migrate import alembic_config
@@ -351,3 +351,27 @@ async def test_a_recomputed_batch_overwrites_what_a_lost_attempt_wrote(store: St
     assert [e.text for e in events] == ["recorded 1", "recorded 2"]
     [task] = await store.list_tasks(workflow_id=kit.workflow_id(case))
     assert task.due_at == later_due.due_at
+
+
+async def test_a_sync_brings_the_store_in_line_with_the_run(store: Store) -> None:
+    """After a reset (or a lost workflow task), the run's first live write carries the whole
+    case: rows only an earlier run wrote go, closed tasks take the run's state and times."""
+    case = "2026-0012"
+    workflow = kit.workflow_id(case)
+    kept, dropped = kit.open_task(case, "assess.uncover"), kit.open_task(case, "assess.evaluate")
+    await store.apply_effects(effect_batch(case, opened=[kept, dropped],
+                                           events=kit.timeline(case, range(1, 6)).events,
+                                           notifications=[kit.notification(case, "assess.evaluate"),
+                                                          kit.notification(case)]))
+    await store.close_task(kit.close_task(case, "assess.uncover"))  # the old run closed it
+    sync = StoreSync(
+        tasks=[TaskState(task_id=kept.task_id, status=TaskStatus.OPEN, due_at=kept.due_at)],
+        timeline_length=3,
+        notification_keys=[kit.notification(case).key],
+    )
+    await store.apply_effects(effect_batch(case, 2, run_id="run-2", sync=sync))
+    [task] = await store.list_tasks(workflow_id=workflow)
+    assert (task.task_id, task.status, task.closed_at, task.completed_by) == (
+        "assess.uncover", "open", None, None)
+    assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3]
+    assert [r.key for r in await store.list_outbox(workflow)] == [kit.notification(case).key]

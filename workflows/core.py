@@ -92,6 +92,7 @@ class CaseCore(CaseClock, CaseMessages):
     async def run(self, case: CaseInput) -> CaseOutcome:
         s = self.state
         s.round_started_at = case.reported_at
+        mailroom = asyncio.create_task(self._mailroom())
         self._event(EventKind.CASE_OPENED, f"Sag {case.case_number} oprettet på {case.school_id}",
                     actor=case.opened_by)
         s.procedure = await workflow.execute_local_activity_method(
@@ -130,8 +131,13 @@ class CaseCore(CaseClock, CaseMessages):
         s.next_timer = None
         self._record_case(closed=True)
         self._closing = True
-        await asyncio.gather(*background)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Every message taken up (refused now: the case has ended) and written, every update
+        # answered, before the case completes.
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self.mail_done()
+            and self.effects.settled(s.timeline))
+        self._finished = True
+        await asyncio.gather(mailroom, *background)
         return CaseOutcome(
             case_number=case.case_number, status=s.status, rounds=s.round,
             closed_at=workflow.now(), reason=s.withdrawal.reason if s.withdrawal else None,
@@ -318,17 +324,21 @@ class CaseCore(CaseClock, CaseMessages):
         if status != TaskStatus.DONE:
             self._event(EventKind.TASK_CLOSED, f"Opgave lukket ({status.value}): {view.title}",
                         task_id=view.task_id)
+        closed_at = view.completed_at or workflow.now()
+        completed_by = view.completed_by.id if view.completed_by else None
+        self.state.closed[view.task_id] = (closed_at, completed_by)
         self.effects.closed.append(CloseTaskRequest(
             workflow_id=workflow.info().workflow_id, task_id=view.task_id, status=view.status,
-            closed_at=view.completed_at or workflow.now(),
-            completed_by=view.completed_by.id if view.completed_by else None))
+            closed_at=closed_at, completed_by=completed_by))
 
     def _notify(self, view: TaskView, kind: NotificationKind, role: StaffRole) -> None:
         case = self.state.case
         subject, body = texts.notification(case.case_number, view, kind, self.state.tz)
         workflow_id = workflow.info().workflow_id
+        key = f"{workflow_id}:{view.task_id}:{kind.value}"
+        self.state.notified.add(key)
         self.effects.notifications.append(NotificationRequest(
-            key=f"{workflow_id}:{view.task_id}:{kind.value}", workflow_id=workflow_id,
+            key=key, workflow_id=workflow_id,
             case_number=case.case_number, school_id=case.school_id, kind=kind, role=role,
             assignee=view.assignee if role == view.role else None, task_id=view.task_id,
             subject=subject, body=body, created_at=workflow.now()))
@@ -346,14 +356,21 @@ class CaseCore(CaseClock, CaseMessages):
         """Carry each activation's effects to the store: one batch, one local activity."""
         s, fx = self.state, self.effects
         while True:
-            await workflow.wait_condition(lambda: fx.pending(s.timeline) or self._closing)
+            await workflow.wait_condition(lambda: fx.pending(s.timeline) or self._finished)
             if not fx.pending(s.timeline):
                 return
             # One more pass, so that the steps this activation set going (the next task of
             # the card after a completion) are in the same batch.
             await workflow.wait_condition(lambda: True)
             self._publish()
-            batch = fx.take(workflow.info().workflow_id, s.case.case_number, s.timeline)
+            # The content of a local activity's input is not part of the history, so the first
+            # live write of this worker (after a reset, continue-as-new or a restart) may bring
+            # the whole case along for the store to follow, without changing any command.
+            sync = fx.needs_sync and not workflow.unsafe.is_replaying()
+            batch = fx.take(workflow.info().workflow_id, s.case.case_number, s,
+                            workflow.info().run_id, sync)
+            if sync:
+                fx.needs_sync = False
             fx.in_flight = True
             try:
                 await workflow.execute_local_activity_method(

@@ -39,6 +39,10 @@ with workflow.unsafe.imports_passed_through():
 # A message naming a task waits this long for the case to open it: such a task can only appear
 # in the same activation (where the wait ends without a timer in the history).
 TASK_WAIT = timedelta(seconds=2)
+# Messages taken up in one activation. A backlog (a worker back after a while, a flood) is
+# worked off in slices, each ended by its store write, so that no activation comes near the
+# SDK's 2-second deadlock detector.
+MESSAGE_SLICE = 100
 
 
 class CaseMessages:
@@ -46,10 +50,41 @@ class CaseMessages:
         self.state = state
         self.effects = Effects()
         self._published: dict[str, Any] = {}
+        self._mail: list[tuple[str, Sequence[RawValue]]] = []
+        self._in_hand = 0
+        self._finished = False
 
     # ------------------------------------------------------------- inbound
 
     async def message(self, name: str, args: Sequence[RawValue]) -> None:
+        """A signal is only queued here; the mailroom takes it up in arrival order."""
+        self._mail.append((name, args))
+
+    def mail_done(self) -> bool:
+        return not self._mail and self._in_hand == 0
+
+    async def _mailroom(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._mail) or self._finished)
+            if not self._mail:
+                return
+            for name, args in self._mail[:MESSAGE_SLICE]:
+                self._in_hand += 1
+                asyncio.create_task(self._handle(name, args))
+            del self._mail[:MESSAGE_SLICE]
+            if self._mail:
+                # The rest waits for this slice's store write, whose result comes back in a
+                # new activation.
+                await workflow.wait_condition(
+                    lambda: self._in_hand == 0 and self.effects.settled(self.state.timeline))
+
+    async def _handle(self, name: str, args: Sequence[RawValue]) -> None:
+        try:
+            await self._handle_one(name, args)
+        finally:
+            self._in_hand -= 1
+
+    async def _handle_one(self, name: str, args: Sequence[RawValue]) -> None:
         handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "complete_task": self._on_complete_task,
             "press_inquiry": self._on_press_inquiry,

@@ -18,7 +18,9 @@ from schemas.activities import (
     EffectBatch,
     NotificationRequest,
     OpenTaskRequest,
+    StoreSync,
     TaskFlagsRequest,
+    TaskState,
 )
 from schemas.case import CaseInput
 from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
@@ -53,6 +55,10 @@ class CaseState:
     round_started_at: datetime | None = None
     custody_opened: bool = False
     underretning_submitted_at: datetime | None = None
+    # task id → when it was closed and by whom, as recorded (for the store's sync)
+    closed: dict[str, tuple[datetime, str | None]] = field(default_factory=dict)
+    # every notification key the case queued
+    notified: set[str] = field(default_factory=set)
 
     def open_tasks(self) -> list[TaskView]:
         return [v for v in self.tasks.values() if v.status == TaskStatus.OPEN]
@@ -70,6 +76,12 @@ class CaseState:
         return self.decision(max(done, key=lambda v: v.completed_at or v.opened_at), kind)
 
 
+# One store write carries at most this much timeline (events, and characters of their texts):
+# well under Temporal's 2 MB payload limit and quick to write; a backlog goes in several.
+BATCH_EVENTS = 200
+BATCH_TEXT = 256 * 1024
+
+
 @dataclass
 class Effects:
     """What the case has decided but the store does not show yet."""
@@ -82,6 +94,8 @@ class Effects:
     synced_events: int = 0
     batches: int = 0
     in_flight: bool = False
+    # Until this worker's first live write: that one brings the store in line with the run.
+    needs_sync: bool = True
 
     def pending(self, timeline: list[TimelineEvent]) -> bool:
         return bool(
@@ -93,20 +107,45 @@ class Effects:
         """The store shows everything decided so far."""
         return not self.in_flight and not self.pending(timeline)
 
-    def take(self, workflow_id: str, case_number: str, timeline: list[TimelineEvent]) -> EffectBatch:
+    def take(
+        self, workflow_id: str, case_number: str, state: CaseState, run_id: str, sync: bool
+    ) -> EffectBatch:
+        """The next batch; a long timeline backlog is left for the batches after it."""
+        timeline = state.timeline
+        end, text = self.synced_events, 0
+        while end < len(timeline) and end - self.synced_events < BATCH_EVENTS:
+            text += len(timeline[end].text) + len(timeline[end].reason or "")
+            if text > BATCH_TEXT and end > self.synced_events:
+                break
+            end += 1
         self.batches += 1
         batch = EffectBatch(
             workflow_id=workflow_id,
             case_number=case_number,
             seq=self.batches,
+            run_id=run_id,
+            sync=StoreSync(
+                tasks=[
+                    TaskState(
+                        task_id=view.task_id, status=view.status, due_at=view.due_at,
+                        reminded=view.reminded, escalated=view.escalated,
+                        assignee=view.assignee,
+                        closed_at=state.closed.get(view.task_id, (None, None))[0],
+                        completed_by=state.closed.get(view.task_id, (None, None))[1],
+                    )
+                    for view in state.tasks.values()
+                ],
+                timeline_length=end,
+                notification_keys=sorted(state.notified),
+            ) if sync else None,
             case=self.case,
             opened=self.opened,
             closed=self.closed,
             flags=self.flags,
-            events=timeline[self.synced_events:],
+            events=timeline[self.synced_events:end],
             notifications=self.notifications,
         )
         self.case = None
         self.opened, self.closed, self.flags, self.notifications = [], [], [], []
-        self.synced_events = len(timeline)
+        self.synced_events = end
         return batch

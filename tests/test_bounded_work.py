@@ -1,0 +1,164 @@
+"""Bounded work: a backlog of messages, and a reset, on the real dev server.
+
+The worker is the production one (`python -m workers`) as a subprocess, so that it can be
+started late and stopped with SIGTERM as an operator would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
+
+from api.cases import CaseService
+from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input
+from schemas.common import StaffRole, TaskStatus, case_workflow_id
+from schemas.messages import CaseNote
+from store import Store
+from tests.conftest import binary
+from tests.test_start_and_recovery import (
+    Worker,
+    completion,
+    new_number,
+    new_queue,
+    server,  # noqa: F401 - the module's dev server fixture
+    wait_done,
+    wait_open_row,
+    worker_env,
+)
+
+NOTES = 2000
+# Everyday Danish, as a teacher writes a note about a phone call (no names, no material).
+NOTE = ("Telefonsamtale med forælder til P1 kl. 14.10: familien er orienteret om forløbet, og "
+        "vi aftalte at følge op i næste uge. ") * 16
+
+FAILED_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"
+    store = Store.from_url(url)
+    await store.create_schema()
+    try:
+        yield url, store
+    finally:
+        await store.dispose()
+
+
+async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanly(
+    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+) -> None:
+    url, store = sqlite_store
+    queue = new_queue()
+    service = CaseService(server.client, store, task_queue=queue)
+    case = case_input(datetime.now(UTC), case_number=new_number("BACKLOG"),
+                      procedure_version=DEMO_VERSION)
+    await service.open_case(case)
+    author = ROLE_ACTORS[StaffRole.CASE_OWNER]
+    # The worker is down while the notes arrive.
+    for start in range(0, NOTES, 100):
+        await asyncio.gather(*(
+            service.add_note(case.case_number, CaseNote(author=author, text=f"{i}: {NOTE}"))
+            for i in range(start, start + 100)
+        ))
+
+    worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
+    started = await worker.start()
+    workflow_id = case_workflow_id(case.case_number)
+    try:
+        deadline = time.monotonic() + 120
+        notes = 0
+        while time.monotonic() < deadline:
+            notes = sum(e.kind == "note_added" for e in await store.list_events(workflow_id))
+            if notes == NOTES:
+                break
+            await asyncio.sleep(0.5)
+        assert notes == NOTES, f"{notes} of {NOTES} notes in the store's timeline"
+        took = time.monotonic() - started
+    finally:
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.process.wait(), 30)
+    assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
+
+    history = await service.handle(case.case_number).fetch_history()
+    failed = [e for e in history.events if e.event_type in FAILED_TASK_EVENTS]
+    assert failed == [], failed[:1]
+    assert took < 120
+    print(f"{NOTES} queued notes in the store {took:.1f} s after the worker started")
+
+
+async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_run(
+    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+) -> None:
+    url, store = sqlite_store
+    queue = new_queue()
+    service = CaseService(server.client, store, task_queue=queue)
+    case = case_input(datetime.now(UTC), case_number=new_number("RESET"),
+                      procedure_version=DEMO_VERSION)
+    workflow_id = case_workflow_id(case.case_number)
+    worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
+    await worker.start()
+    try:
+        await service.open_case(case)
+        uncover = await wait_open_row(store, case.case_number)
+        while uncover.key != "assess.uncover":
+            uncover = await wait_open_row(store, case.case_number, not_ids={uncover.task_id})
+        before = await service.handle(case.case_number).fetch_history()
+        reset_to = max(e.event_id for e in before.events
+                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+        await service.submit_task(case.case_number, completion(uncover))
+        await wait_done(store, case.case_number, uncover.task_id, 20)
+        assert "assess.evaluate" in {r.task_id for r in await store.list_tasks(
+            workflow_id=workflow_id, status=TaskStatus.OPEN)}
+
+        # The operator resets to before the completion, without re-applying it ...
+        reset = await asyncio.create_subprocess_exec(
+            binary("temporal"), "workflow", "reset", "--address", server.address,
+            "--namespace", server.namespace, "--workflow-id", workflow_id,
+            "--event-id", str(reset_to), "--reason", "test: before the completion",
+            "--reapply-exclude", "Update", "--yes",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(reset.communicate(), 30)
+        assert reset.returncode == 0, (out + err).decode()
+        # ... and notes it in the case, as the runbook says: the case's next store write
+        # brings the store in line with the new run.
+        await service.add_note(case.case_number, CaseNote(
+            author=ROLE_ACTORS[StaffRole.CASE_OWNER],
+            text="Driften har nulstillet sagen til før afdækningen blev registreret."))
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            snapshot = await service.snapshot(case.case_number)
+            rows = {r.task_id: r for r in await store.list_tasks(workflow_id=workflow_id)}
+            events = await store.list_events(workflow_id)
+            if rows.get(uncover.task_id) and rows[uncover.task_id].status == TaskStatus.OPEN:
+                break
+            await asyncio.sleep(0.2)
+        assert {t.task_id for t in snapshot.open_tasks} == {
+            r.task_id for r in rows.values() if r.status == TaskStatus.OPEN}
+        assert "assess.evaluate" not in rows  # only the old run had opened it
+        assert {t.task_id: t.due_at for t in snapshot.open_tasks} == {
+            r.task_id: r.due_at for r in rows.values() if r.status == TaskStatus.OPEN}
+        assert [(e.seq, e.kind, e.text) for e in events] == [
+            (e.seq, e.kind.value, e.text) for e in snapshot.timeline]
+        assert {r.run_id for r in rows.values()} == {snapshot_run(await service.handle(
+            case.case_number).describe())}
+    finally:
+        await worker.stop()
+
+
+def snapshot_run(described: object) -> str:
+    return json.loads(json.dumps({"run": described.run_id}))["run"]  # type: ignore[attr-defined]
