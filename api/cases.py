@@ -33,11 +33,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.case import CaseInput
 from schemas.common import (
+    Actor,
     CaseNumber,
     CaseStatus,
     Model,
     Phase,
     SchoolId,
+    StaffRole,
     TaskStatus,
     case_workflow_id,
 )
@@ -50,7 +52,7 @@ from schemas.messages import (
     Withdrawal,
 )
 from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
-from schemas.snapshot import CaseSnapshot, TaskView
+from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
 from workflows.case import TASK_QUEUE, DigitalViolationCase
@@ -284,6 +286,22 @@ class CaseService:
             raise await self._timed_out(case_number) from exc
         except RPCError as exc:
             raise self._not_found(case_number, exc) from exc
+
+    async def timeline(self, case_number: str) -> list[TimelineEvent]:
+        """The whole timeline. From the store when there is one: a case that continued as new
+        (a long life) carries only its latest events in the workflow itself."""
+        if self.store is None:
+            return (await self.snapshot(case_number)).timeline
+        rows = await self.store.list_events(case_workflow_id(case_number))
+        return [
+            TimelineEvent(
+                seq=row.seq, at=row.at, kind=EventKind(row.kind), text=row.text,
+                actor=Actor(id=row.actor_id, role=StaffRole(row.actor_role))
+                if row.actor_id and row.actor_role else None,
+                task_id=row.task_id, reason=row.reason,
+            )
+            for row in rows
+        ]
 
     async def recorded_task(
         self, case_number: str, task_key: str, task_id: str | None = None

@@ -234,8 +234,8 @@ async def read_timeline(case_number: CaseNumberPath, audit: AuditDep, service: S
     await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
                       "timeline")
     async with recorded(audit, "read_case", case_number, "timeline"):
-        snapshot = await snapshot_of(service, case_number)
-    return Timeline(case_number=case_number, events=snapshot.timeline)
+        events = await service.timeline(case_number)
+    return Timeline(case_number=case_number, events=events)
 
 
 @router.get(

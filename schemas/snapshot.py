@@ -130,3 +130,31 @@ class CaseOutcome(Model):
     rounds: int
     closed_at: datetime
     reason: str | None = None
+
+
+class CarriedCase(Model):
+    """A case's state handed to its next run when it continues as new (a long life).
+
+    Not part of the public contract: only the case workflow writes and reads it. The timeline is
+    in the store; the next run carries its length and its last events (and every press
+    inquiry, which the press view shows).
+    """
+
+    phase: Phase
+    round: int
+    route: Route
+    severity: Severity
+    underretning: bool | None = None
+    recommendation: Recommendation | None = None
+    tasks: list[TaskView]
+    timeline_offset: int
+    timeline_tail: list[TimelineEvent]
+    follow_ups_left: int = 0
+    round_started_at: datetime | None = None
+    underretning_submitted_at: datetime | None = None
+    timers: dict[str, datetime] = Field(default_factory=dict)
+    fired: list[str] = Field(default_factory=list)
+    phases_entered: list[str] = Field(default_factory=list)
+    past_due: list[str] = Field(default_factory=list)
+    closed: dict[str, tuple[datetime, str | None]] = Field(default_factory=dict)
+    notified: list[str] = Field(default_factory=list)

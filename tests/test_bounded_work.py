@@ -162,3 +162,85 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
 
 def snapshot_run(described: object) -> str:
     return json.loads(json.dumps({"run": described.run_id}))["run"]  # type: ignore[attr-defined]
+
+
+async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
+    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+) -> None:
+    url, store = sqlite_store
+    queue = new_queue()
+    service = CaseService(server.client, store, task_queue=queue)
+    case = case_input(datetime.now(UTC), case_number=new_number("LONG"),
+                      procedure_version=DEMO_VERSION)
+    workflow_id = case_workflow_id(case.case_number)
+    handle = service.handle(case.case_number)
+    worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
+    await worker.start()
+    try:
+        await service.open_case(case)
+        first_run = (await handle.describe()).run_id
+        custody = await wait_open_row(store, case.case_number)
+        while custody.key != "assess.involve_custody":
+            custody = await wait_open_row(store, case.case_number, not_ids={custody.task_id})
+        await service.submit_task(case.case_number, completion(custody))
+        before = await service.snapshot(case.case_number)
+        author = ROLE_ACTORS[StaffRole.CASE_OWNER]
+        for start in range(0, 5000, 100):
+            await asyncio.gather(*(
+                service.add_note(case.case_number, CaseNote(author=author, text=f"Note {i}"))
+                for i in range(start, start + 100)))
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            events = await store.list_events(workflow_id)
+            if sum(e.kind == "note_added" for e in events) == 5000:
+                break
+            await asyncio.sleep(0.5)
+        assert sum(e.kind == "note_added" for e in events) == 5000
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))  # no gap, no twin
+        after = await service.snapshot(case.case_number)
+        assert (await handle.describe()).run_id != first_run, "the case did not continue as new"
+
+        # Nothing visible changed: the same open tasks and deadlines, phase and timer, and the
+        # inbox agrees with the case.
+        assert [(t.task_id, t.due_at, t.status) for t in after.open_tasks] == [
+            (t.task_id, t.due_at, t.status) for t in before.open_tasks]
+        assert (after.phase, after.round, after.next_timer) == (
+            before.phase, before.round, before.next_timer)
+        rows = await store.list_tasks(workflow_id=workflow_id, status=TaskStatus.OPEN)
+        assert sorted((r.task_id, r.due_at) for r in rows) == sorted(
+            (t.task_id, t.due_at) for t in after.open_tasks)
+        assert after.timeline[-1].seq == events[-1].seq
+
+        # ... and the case goes on to its end as any other.
+        done: set[str] = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            described = await handle.describe()
+            if described.status is not None and described.status.name != "RUNNING":
+                break
+            open_rows = await store.list_tasks(workflow_id=workflow_id, status=TaskStatus.OPEN)
+            for row in open_rows:
+                if row.task_id not in done:
+                    done.add(row.task_id)
+                    await service.submit_task(case.case_number, completion(row))
+            await asyncio.sleep(0.2)
+        assert described.status is not None and described.status.name == "COMPLETED"
+        assert "close.evaluate" in done
+    finally:
+        await worker.stop()
+
+    # Both runs replay.
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.worker import Replayer
+
+    from workers.codec import worker_data_converter
+    from workflows.case import DigitalViolationCase
+
+    replayer = Replayer(workflows=[DigitalViolationCase],
+                        data_converter=worker_data_converter(pydantic_data_converter))
+    runs = [first_run, described.run_id]
+    for run_id in runs:
+        history = await server.client.get_workflow_handle(
+            workflow_id, run_id=run_id).fetch_history()
+        await replayer.replay_workflow(history)

@@ -17,7 +17,7 @@ from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
     from schemas.case import CaseInput
-    from schemas.snapshot import CaseOutcome, CaseSnapshot, TaskView
+    from schemas.snapshot import CarriedCase, CaseOutcome, CaseSnapshot, TaskView
     from workflows.core import CaseCore
     from workflows.legacy_v1 import LegacyCase
 
@@ -33,6 +33,7 @@ SIGNALS = (
     "reassign_task",
 )
 LEAN_CORE = "lean-core"
+CARRIED_MEMO = "carried"
 
 
 @workflow.defn(name="DigitalViolationCase")
@@ -40,6 +41,9 @@ class DigitalViolationCase:
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
         self._input = case
+        # A case that continued as new brings its state in its memo (encrypted like payloads).
+        self._carried: CarriedCase | None = workflow.memo_value(
+            CARRIED_MEMO, None, type_hint=CarriedCase)
         self._core: CaseCore | LegacyCase | None = None
 
     def _chosen(self) -> CaseCore | LegacyCase:
@@ -47,13 +51,18 @@ class DigitalViolationCase:
         # handler), and recorded as a marker, so every replay chooses the same core.
         if self._core is None:
             self._core = (
-                CaseCore(self._input) if workflow.patched(LEAN_CORE) else LegacyCase(self._input)
+                CaseCore(self._input)
+                if workflow.patched(LEAN_CORE) or self._carried is not None
+                else LegacyCase(self._input)
             )
         return self._core
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseOutcome:
-        return await self._chosen().run(case)
+        core = self._chosen()
+        if isinstance(core, CaseCore):
+            return await core.run(case, self._carried)
+        return await core.run(case)
 
     @workflow.signal(dynamic=True)
     async def _message(self, name: str, args: Sequence[RawValue]) -> None:

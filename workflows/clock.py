@@ -29,7 +29,6 @@ class CaseClock:
     _closing: bool
     _wake_at: datetime | None
     _woken: bool
-    _past_due: set[str]
     _overdue: dict[str, Callable[[TaskView], Coroutine[Any, Any, None]]]
     _flag: Callable[..., None]
     _event: Callable[..., None]
@@ -39,7 +38,7 @@ class CaseClock:
         """The earliest moment that needs the case: a deadline, an escalation, a case timer."""
         moments: list[tuple[datetime, str]] = []
         for view in self.state.open_tasks():
-            if view.task_id not in self._past_due:
+            if view.task_id not in self.state.past_due:
                 moments.append((view.due_at, f"Frist: {view.title}"))
             elif view.escalate_at is not None and not view.escalated:
                 moments.append((view.escalate_at, f"Eskalering: {view.title}"))
@@ -77,8 +76,8 @@ class CaseClock:
     async def _fire(self, now: datetime) -> None:
         s = self.state
         for view in sorted(s.open_tasks(), key=lambda v: (v.due_at, v.task_id)):
-            if view.task_id not in self._past_due and view.due_at <= now:
-                self._past_due.add(view.task_id)
+            if view.task_id not in self.state.past_due and view.due_at <= now:
+                self.state.past_due.add(view.task_id)
                 handler = self._overdue.get(view.task_id)
                 if handler is not None:
                     await handler(view)
@@ -87,7 +86,7 @@ class CaseClock:
                     self._flag(view, EventKind.TASK_REMINDED,
                                f"Påmindelse: fristen for '{view.title}' er overskredet",
                                NotificationKind.REMINDER, view.role, reminded=True)
-            elif (view.task_id in self._past_due and not view.escalated
+            elif (view.task_id in self.state.past_due and not view.escalated
                   and view.escalate_at is not None
                   and view.escalate_at <= now):
                 view.escalated = True
@@ -99,11 +98,19 @@ class CaseClock:
 
     async def _sleep_until(self, at: datetime, what: str) -> None:
         s = self.state
+        key = f"{s.round}:{what}"
+        if key in s.fired:
+            return  # a case continued as new after this timer had fired
+        if key in s.timers:
+            at = s.timers[key]  # set by an earlier run of the case: the same moment
+        else:
+            s.timers[key] = at
+            self._event(EventKind.TIMER_SET, f"{what} planlagt til {texts.local(at, s.tz)}")
         s.next_timer = NextTimer(what=what, at=at)
-        self._event(EventKind.TIMER_SET, f"{what} planlagt til {texts.local(at, s.tz)}")
         self._wake_at, self._woken = at, False
         try:
             await self._wait(lambda: self._woken, reopenable=True)
+            s.fired.add(key)
         finally:
             # Also when interrupted: the timer is gone (the clock forgets it).
             s.next_timer, self._wake_at, self._woken = None, None, False

@@ -42,7 +42,10 @@ with workflow.unsafe.imports_passed_through():
         UnderretningDecision,
     )
     from schemas.labels import PHASE_HEADING_DA
-    from schemas.snapshot import CaseOutcome, EventKind, TaskView
+    from pydantic import TypeAdapter
+
+    from schemas.decisions import Decision
+    from schemas.snapshot import CarriedCase, CaseOutcome, EventKind, TaskView
     from workflows import texts
     from workflows.clock import CaseClock
     from workflows.handlers import CaseMessages
@@ -65,6 +68,7 @@ STORE_RETRY = RetryPolicy(
                                "InvalidActivityInput"],
 )
 STORE_TIMEOUT = timedelta(seconds=10)
+DECISION: TypeAdapter[Any] = TypeAdapter(Decision)
 
 
 class Reopened(Exception):
@@ -75,26 +79,41 @@ class Withdrawn(Exception):
     """The case was withdrawn: everything stops."""
 
 
+class Continuing(Exception):
+    """The case continues as new: every step stops where it is, to be taken up again."""
+
+
+# A case whose history has grown this long continues as new at its next quiet moment (no task
+# of an earlier round or of the case's own open): well before Temporal's limits, and the
+# replay of a worker that picks the case up stays short.
+CONTINUE_AS_NEW_AFTER = 4000
+
+
 class CaseCore(CaseClock, CaseMessages):
     def __init__(self, case: CaseInput) -> None:
         super().__init__(CaseState(case=case))
         self._round_jobs: list[asyncio.Task[Any]] = []
         self._case_jobs: list[asyncio.Task[Any]] = []
         self._overdue: dict[str, Callable[[TaskView], Coroutine[Any, Any, None]]] = {}
-        # tasks whose deadline has passed and been acted on (a reminder, or their own handler)
-        self._past_due: set[str] = set()
+        # (round, key) → how many times this run has run that task (see _claim)
+        self._claims: dict[tuple[int, str], int] = {}
+        self._continue_now = False
         self._wake_at: datetime | None = None
         self._woken = False
         self._closing = False
 
     # ------------------------------------------------------------------ run
 
-    async def run(self, case: CaseInput) -> CaseOutcome:
+    async def run(self, case: CaseInput, carried: CarriedCase | None = None) -> CaseOutcome:
         s = self.state
         s.round_started_at = case.reported_at
         mailroom = asyncio.create_task(self._mailroom())
-        self._event(EventKind.CASE_OPENED, f"Sag {case.case_number} oprettet på {case.school_id}",
-                    actor=case.opened_by)
+        if carried is not None:
+            self._restore(carried)
+        else:
+            self._event(EventKind.CASE_OPENED,
+                        f"Sag {case.case_number} oprettet på {case.school_id}",
+                        actor=case.opened_by)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -120,6 +139,15 @@ class CaseCore(CaseClock, CaseMessages):
             s.press_closed = True
             await press
             self._event(EventKind.CASE_CLOSED, "Sagen er afsluttet")
+        except Continuing:
+            await self._settle(self._round_jobs + self._case_jobs + [press])
+            self._closing = True
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and self.mail_done()
+                and self.effects.settled(s.timeline))
+            self._finished = True
+            await asyncio.gather(mailroom, *background)
+            workflow.continue_as_new(args=[case], memo={"carried": self._carried()})
         except Withdrawn:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             for view in s.open_tasks():
@@ -241,8 +269,9 @@ class CaseCore(CaseClock, CaseMessages):
         s = self.state
         while True:
             await workflow.wait_condition(
-                lambda: bool(s.press_queue) or s.press_closed or s.withdrawal is not None)
-            if s.withdrawal is not None or not s.press_queue:
+                lambda: bool(s.press_queue) or s.press_closed or s.withdrawal is not None
+                or self._continue_now)
+            if s.withdrawal is not None or not s.press_queue or self._continue_now:
                 return
             s.press_queue.pop(0)
             self._case_jobs.append(asyncio.create_task(self._run_task("treat.press")))
@@ -282,6 +311,16 @@ class CaseCore(CaseClock, CaseMessages):
     ) -> TaskView:
         """Open a task and wait until it is done; the clock reminds and escalates."""
         s = self.state
+        claimed = self._claim(key)
+        if claimed is not None:
+            # Run by an earlier run of the case (it continued as new): taken up where it is.
+            if on_overdue is not None:
+                self._overdue[claimed.task_id] = on_overdue
+            if claimed.status == TaskStatus.OPEN:
+                await self._wait(lambda: claimed.status != TaskStatus.OPEN,
+                                 reopenable=key not in CASE_LEVEL_TASKS)
+                self._close(claimed, TaskStatus.DONE)
+            return claimed
         spec = self._procedure().task(key)
         now = workflow.now()
         base = now
@@ -317,6 +356,17 @@ class CaseCore(CaseClock, CaseMessages):
                          reopenable=key not in CASE_LEVEL_TASKS)
         self._close(view, TaskStatus.DONE)
         return view
+
+    def _claim(self, key: str) -> TaskView | None:
+        """The task this call of _run_task stands for, if an earlier run opened it: the n-th
+        call for a key in a round is the n-th task of that key the round opened. In a run that
+        did not continue another, no task is ever claimed."""
+        s = self.state
+        n = self._claims.get((s.round, key), 0)
+        self._claims[(s.round, key)] = n + 1
+        earlier = sorted((v for v in s.tasks.values() if v.key == key and v.round == s.round),
+                         key=lambda v: (v.opened_at, v.task_id))
+        return earlier[n] if n < len(earlier) else None
 
     def _close(self, view: TaskView, status: TaskStatus) -> None:
         if view.status == TaskStatus.OPEN:
@@ -378,6 +428,60 @@ class CaseCore(CaseClock, CaseMessages):
                     retry_policy=STORE_RETRY, summary=_batch_summary(batch))
             finally:
                 fx.in_flight = False
+            if not self._continue_now and self._time_to_continue():
+                self._continue_now = True
+
+    def _time_to_continue(self) -> bool:
+        """Long history, and a quiet moment: only tasks of the current round open (they are
+        taken up again by the next run), no case-level step running, nothing pending."""
+        s = self.state
+        if workflow.info().get_current_history_length() < CONTINUE_AS_NEW_AFTER:
+            return False
+        return (
+            not s.ended() and not s.reopen_pending and not s.press_queue
+            and s.procedure is not None
+            and all(job.done() for job in self._case_jobs)
+            and all(v.round == s.round and v.key not in CASE_LEVEL_TASKS
+                    for v in s.open_tasks())
+        )
+
+    def _carried(self) -> CarriedCase:
+        s = self.state
+        tail = s.timeline[-50:]
+        press = [e for e in s.timeline[:-50] if e.kind == EventKind.PRESS_INQUIRY]
+        return CarriedCase(
+            phase=s.phase, round=s.round, route=s.route, severity=s.severity,
+            underretning=s.underretning, recommendation=s.recommendation,
+            tasks=list(s.tasks.values()),
+            # so that the next run numbers on from the last seq (press inquiries come first)
+            timeline_offset=s.timeline_offset + len(s.timeline) - len(press) - len(tail),
+            timeline_tail=press + tail,
+            follow_ups_left=s.follow_ups_left, round_started_at=s.round_started_at,
+            underretning_submitted_at=s.underretning_submitted_at,
+            timers=dict(s.timers), fired=sorted(s.fired),
+            phases_entered=sorted(s.phases_entered), past_due=sorted(s.past_due),
+            closed=dict(s.closed), notified=sorted(s.notified),
+        )
+
+    def _restore(self, carried: CarriedCase) -> None:
+        s = self.state
+        s.phase, s.round, s.route, s.severity = (carried.phase, carried.round, carried.route,
+                                                 carried.severity)
+        s.underretning, s.recommendation = carried.underretning, carried.recommendation
+        s.tasks = {view.task_id: view for view in carried.tasks}
+        s.decisions = {view.task_id: DECISION.validate_python(view.decision)
+                       for view in carried.tasks if view.decision is not None}
+        s.follow_ups_left = carried.follow_ups_left
+        s.round_started_at = carried.round_started_at or s.round_started_at
+        s.underretning_submitted_at = carried.underretning_submitted_at
+        s.timers, s.fired = dict(carried.timers), set(carried.fired)
+        s.phases_entered, s.past_due = set(carried.phases_entered), set(carried.past_due)
+        s.closed, s.notified = dict(carried.closed), set(carried.notified)
+        s.custody_opened = any(v.key == "assess.involve_custody" for v in carried.tasks)
+        # Already in the store; the next event is numbered on from the last seq.
+        s.timeline = list(carried.timeline_tail)
+        s.timeline_offset = carried.timeline_offset
+        self.effects.synced_events = len(s.timeline)
 
     def _record_case(self, closed: bool = False) -> None:
         s = self.state
@@ -388,8 +492,12 @@ class CaseCore(CaseClock, CaseMessages):
             closed_at=workflow.now() if closed else None)
 
     def _set_phase(self, phase: Phase) -> None:
-        self.state.phase = phase
-        self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_HEADING_DA[phase]}")
+        s = self.state
+        s.phase = phase
+        key = f"{s.round}:{phase.value}"
+        if key not in s.phases_entered:  # not again when a continued case takes its round up
+            s.phases_entered.add(key)
+            self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_HEADING_DA[phase]}")
         self._record_case()
 
     # --------------------------------------------------------------- waiting
@@ -400,13 +508,16 @@ class CaseCore(CaseClock, CaseMessages):
         s = self.state
 
         def interrupted() -> bool:
-            return s.withdrawal is not None or (reopenable and s.reopen_pending)
+            return (s.withdrawal is not None or (reopenable and s.reopen_pending)
+                    or self._continue_now)
 
         await workflow.wait_condition(lambda: done() or interrupted())
         if done():
             return
         if s.withdrawal is not None:
             raise Withdrawn()
+        if self._continue_now:
+            raise Continuing()
         raise Reopened()
 
     @staticmethod

@@ -343,7 +343,8 @@ class CaseMessages:
     def _event(self, kind: EventKind, text: str, *, actor: Actor | None = None,
                task_id: str | None = None, reason: str | None = None) -> None:
         timeline = self.state.timeline
-        timeline.append(TimelineEvent(seq=len(timeline) + 1, at=workflow.now(), kind=kind,
+        seq = self.state.timeline_offset + len(timeline) + 1
+        timeline.append(TimelineEvent(seq=seq, at=workflow.now(), kind=kind,
                                       text=text, actor=actor, task_id=task_id, reason=reason))
 
     def _procedure(self) -> Procedure:

@@ -59,6 +59,14 @@ class CaseState:
     closed: dict[str, tuple[datetime, str | None]] = field(default_factory=dict)
     # every notification key the case queued
     notified: set[str] = field(default_factory=set)
+    # seq of the event before timeline[0]: the events of earlier runs are in the store
+    timeline_offset: int = 0
+    # "round:what" → when; the case timers set, and those that fired
+    timers: dict[str, datetime] = field(default_factory=dict)
+    fired: set[str] = field(default_factory=set)
+    # "round:phase" of the phases entered
+    phases_entered: set[str] = field(default_factory=set)
+    past_due: set[str] = field(default_factory=set)
 
     def open_tasks(self) -> list[TaskView]:
         return [v for v in self.tasks.values() if v.status == TaskStatus.OPEN]
@@ -135,7 +143,7 @@ class Effects:
                     )
                     for view in state.tasks.values()
                 ],
-                timeline_length=end,
+                timeline_length=state.timeline_offset + end,
                 notification_keys=sorted(state.notified),
             ) if sync else None,
             case=self.case,
