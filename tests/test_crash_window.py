@@ -120,13 +120,14 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevS
 async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
     server: DevServer, store: Store, task_queue: str
 ) -> None:
-    """The lean core, on the real dev server and the demo card: the evaluation timer fires
-    while no worker runs, and staff's completion of the evaluation arrives before any worker
-    has seen the timer."""
+    """The lean core, on the real dev server and the demo card, with the REAL workflow class:
+    the evaluation timer fires while no worker runs, and staff's completion of the evaluation
+    (whose inbox row a lost workflow task may already have written) arrives before any worker
+    has seen the timer. The update is accepted and the task completed, not refused."""
     client = await server.connect(data_converter=pydantic_data_converter)
     env = WorkflowEnvironment.from_client(client)
     case = case_input(datetime.now(UTC)).model_copy(update={"procedure_version": "demo"})
-    lean = {"workflows": [AcceptedInTheLostTask], "activities": CaseActivities(store).all()}
+    lean = {"workflows": [DigitalViolationCase], "activities": CaseActivities(store).all()}
 
     def worker() -> Worker:
         return Worker(client, task_queue=task_queue, max_cached_workflows=0, **lean)
