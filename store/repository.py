@@ -220,22 +220,7 @@ class Store:
     def _events_upsert(
         self, workflow_id: str, case_number: str, events: Sequence[Any], run_id: str | None = None
     ) -> Any:
-        rows = [
-            {
-                "workflow_id": workflow_id,
-                "case_number": case_number,
-                "seq": event.seq,
-                "at": event.at,
-                "kind": event.kind.value,
-                "text": event.text,
-                "actor_id": event.actor.id if event.actor else None,
-                "actor_role": event.actor.role.value if event.actor else None,
-                "task_id": event.task_id,
-                "reason": event.reason,
-                "run_id": run_id,
-            }
-            for event in events
-        ]
+        rows = _event_rows(workflow_id, case_number, events, run_id)
         insert = self._insert(TimelineEventRow).values(rows)
         changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason",
                     "run_id")
@@ -282,24 +267,13 @@ class Store:
         return bool(await self._execute_returning(statement.returning(TaskRow.id)))
 
     async def append_events(self, batch: TimelineBatch) -> int:
-        """Appends timeline events; returns how many were new (seq not seen before)."""
+        """Appends timeline events; returns how many were new (seq not seen before). (The first
+        core's activity; the lean core's batches overwrite instead.)"""
         if not batch.events:
             return 0
-        rows = [
-            {
-                "workflow_id": batch.workflow_id,
-                "case_number": batch.case_number,
-                "seq": event.seq,
-                "at": event.at,
-                "kind": event.kind.value,
-                "text": event.text,
-                "actor_id": event.actor.id if event.actor else None,
-                "actor_role": event.actor.role.value if event.actor else None,
-                "task_id": event.task_id,
-                "reason": event.reason,
-            }
-            for event in batch.events
-        ]
+        rows = _event_rows(batch.workflow_id, batch.case_number, batch.events, None)
+        for row in rows:
+            del row["run_id"]
         statement = (
             self._insert(TimelineEventRow)
             .values(rows)
@@ -753,3 +727,24 @@ def _unwrapped_naive_datetimes() -> Iterator[None]:
         if isinstance(exc.orig, NaiveDatetimeError):
             raise exc.orig from exc
         raise
+
+
+def _event_rows(
+    workflow_id: str, case_number: str, events: Sequence[Any], run_id: str | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "workflow_id": workflow_id,
+            "case_number": case_number,
+            "seq": event.seq,
+            "at": event.at,
+            "kind": event.kind.value,
+            "text": event.text,
+            "actor_id": event.actor.id if event.actor else None,
+            "actor_role": event.actor.role.value if event.actor else None,
+            "task_id": event.task_id,
+            "reason": event.reason,
+            "run_id": run_id,
+        }
+        for event in events
+    ]

@@ -10,11 +10,9 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 
 from api.cases import CaseService
@@ -29,6 +27,7 @@ from tests.test_start_and_recovery import (
     new_number,
     new_queue,
     server,  # noqa: F401 - the module's dev server fixture
+    sqlite_store,  # noqa: F401 - a fresh SQLite store per test
     wait_done,
     wait_open_row,
     worker_env,
@@ -43,17 +42,6 @@ FAILED_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"
-    store = Store.from_url(url)
-    await store.create_schema()
-    try:
-        yield url, store
-    finally:
-        await store.dispose()
 
 
 async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanly(
