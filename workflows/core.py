@@ -42,11 +42,8 @@ with workflow.unsafe.imports_passed_through():
         UnderretningDecision,
     )
     from schemas.labels import PHASE_HEADING_DA
-    from pydantic import TypeAdapter
-
-    from schemas.decisions import Decision
     from schemas.snapshot import CarriedCase, CaseOutcome, EventKind, TaskView
-    from workflows import texts
+    from workflows import continuation, texts
     from workflows.clock import CaseClock
     from workflows.handlers import CaseMessages
     from workflows.state import CaseState
@@ -68,7 +65,6 @@ STORE_RETRY = RetryPolicy(
                                "InvalidActivityInput"],
 )
 STORE_TIMEOUT = timedelta(seconds=10)
-DECISION: TypeAdapter[Any] = TypeAdapter(Decision)
 
 
 class Reopened(Exception):
@@ -83,10 +79,6 @@ class Continuing(Exception):
     """The case continues as new: every step stops where it is, to be taken up again."""
 
 
-# A case whose history has grown this long continues as new at its next quiet moment (no task
-# of an earlier round or of the case's own open): well before Temporal's limits, and the
-# replay of a worker that picks the case up stays short.
-CONTINUE_AS_NEW_AFTER = 4000
 
 
 class CaseCore(CaseClock, CaseMessages):
@@ -109,7 +101,7 @@ class CaseCore(CaseClock, CaseMessages):
         s.round_started_at = case.reported_at
         mailroom = asyncio.create_task(self._mailroom())
         if carried is not None:
-            self._restore(carried)
+            continuation.restore(s, self.effects, carried)
         else:
             self._event(EventKind.CASE_OPENED,
                         f"Sag {case.case_number} oprettet på {case.school_id}",
@@ -147,7 +139,8 @@ class CaseCore(CaseClock, CaseMessages):
                 and self.effects.settled(s.timeline))
             self._finished = True
             await asyncio.gather(mailroom, *background)
-            workflow.continue_as_new(args=[case], memo={"carried": self._carried()})
+            workflow.continue_as_new(args=[case],
+                                     memo={"carried": continuation.carried(s)})
         except Withdrawn:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             for view in s.open_tasks():
@@ -425,63 +418,17 @@ class CaseCore(CaseClock, CaseMessages):
             try:
                 await workflow.execute_local_activity_method(
                     CaseActivities.apply_effects, batch, start_to_close_timeout=STORE_TIMEOUT,
-                    retry_policy=STORE_RETRY, summary=_batch_summary(batch))
+                    retry_policy=STORE_RETRY, summary=texts.batch_summary(batch))
             finally:
                 fx.in_flight = False
             if not self._continue_now and self._time_to_continue():
                 self._continue_now = True
 
     def _time_to_continue(self) -> bool:
-        """Long history, and a quiet moment: only tasks of the current round open (they are
-        taken up again by the next run), no case-level step running, nothing pending."""
-        s = self.state
-        if workflow.info().get_current_history_length() < CONTINUE_AS_NEW_AFTER:
+        if workflow.info().get_current_history_length() < continuation.CONTINUE_AS_NEW_AFTER:
             return False
-        return (
-            not s.ended() and not s.reopen_pending and not s.press_queue
-            and s.procedure is not None
-            and all(job.done() for job in self._case_jobs)
-            and all(v.round == s.round and v.key not in CASE_LEVEL_TASKS
-                    for v in s.open_tasks())
-        )
-
-    def _carried(self) -> CarriedCase:
-        s = self.state
-        tail = s.timeline[-50:]
-        press = [e for e in s.timeline[:-50] if e.kind == EventKind.PRESS_INQUIRY]
-        return CarriedCase(
-            phase=s.phase, round=s.round, route=s.route, severity=s.severity,
-            underretning=s.underretning, recommendation=s.recommendation,
-            tasks=list(s.tasks.values()),
-            # so that the next run numbers on from the last seq (press inquiries come first)
-            timeline_offset=s.timeline_offset + len(s.timeline) - len(press) - len(tail),
-            timeline_tail=press + tail,
-            follow_ups_left=s.follow_ups_left, round_started_at=s.round_started_at,
-            underretning_submitted_at=s.underretning_submitted_at,
-            timers=dict(s.timers), fired=sorted(s.fired),
-            phases_entered=sorted(s.phases_entered), past_due=sorted(s.past_due),
-            closed=dict(s.closed), notified=sorted(s.notified),
-        )
-
-    def _restore(self, carried: CarriedCase) -> None:
-        s = self.state
-        s.phase, s.round, s.route, s.severity = (carried.phase, carried.round, carried.route,
-                                                 carried.severity)
-        s.underretning, s.recommendation = carried.underretning, carried.recommendation
-        s.tasks = {view.task_id: view for view in carried.tasks}
-        s.decisions = {view.task_id: DECISION.validate_python(view.decision)
-                       for view in carried.tasks if view.decision is not None}
-        s.follow_ups_left = carried.follow_ups_left
-        s.round_started_at = carried.round_started_at or s.round_started_at
-        s.underretning_submitted_at = carried.underretning_submitted_at
-        s.timers, s.fired = dict(carried.timers), set(carried.fired)
-        s.phases_entered, s.past_due = set(carried.phases_entered), set(carried.past_due)
-        s.closed, s.notified = dict(carried.closed), set(carried.notified)
-        s.custody_opened = any(v.key == "assess.involve_custody" for v in carried.tasks)
-        # Already in the store; the next event is numbered on from the last seq.
-        s.timeline = list(carried.timeline_tail)
-        s.timeline_offset = carried.timeline_offset
-        self.effects.synced_events = len(s.timeline)
+        return continuation.quiet(self.state, all(job.done() for job in self._case_jobs),
+                                  CASE_LEVEL_TASKS)
 
     def _record_case(self, closed: bool = False) -> None:
         s = self.state
@@ -532,11 +479,3 @@ class CaseCore(CaseClock, CaseMessages):
     @staticmethod
     async def _settle(jobs: list[asyncio.Task[Any]]) -> None:
         await asyncio.gather(*jobs, return_exceptions=True)
-
-
-def _batch_summary(batch: Any) -> str:
-    parts = [f"Åbn opgave: {r.title}" for r in batch.opened]
-    parts += [f"Luk opgave: {r.task_id}" for r in batch.closed]
-    if batch.events:
-        parts.append(f"Tidslinje: {len(batch.events)}")
-    return "Gem sagen – " + "; ".join(parts) if parts else "Gem sagen"

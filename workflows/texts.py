@@ -7,6 +7,7 @@ Pure: no Temporal calls, so the workflow class holds orchestration only and thes
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from procedure import calendar
@@ -114,7 +115,17 @@ def note_facts(
     )
 
 
+def batch_summary(batch: Any) -> str:
+    """The Web UI's one line for a store write: the tasks it opened and closed."""
+    parts = [f"Åbn opgave: {r.title}" for r in batch.opened]
+    parts += [f"Luk opgave: {r.task_id}" for r in batch.closed]
+    if batch.events:
+        parts.append(f"Tidslinje: {len(batch.events)}")
+    return "Gem sagen – " + "; ".join(parts) if parts else "Gem sagen"
+
+
 __all__ = [
+    "batch_summary",
     "PHASE_HEADING_DA",
     "details",
     "local",
