@@ -16,7 +16,7 @@ import asyncio
 import os
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import activity, workflow
