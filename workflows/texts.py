@@ -15,7 +15,7 @@ from schemas.activities import NoteFacts, NotificationKind
 from schemas.case import CaseInput
 from schemas.common import Route, Severity
 from schemas.decisions import PreserveDecision, UncoverDecision
-from schemas.labels import PARTICIPANT_ROLE_DA, PHASE_HEADING_DA
+from schemas.labels import PARTICIPANT_ROLE_DA
 from schemas.snapshot import NextTimer, Recommendation, TaskView
 
 NO_PERSONAL_DATA = " Se sagen på platformen. Beskeden indeholder ingen personoplysninger."
@@ -122,14 +122,3 @@ def batch_summary(batch: Any) -> str:
     if batch.events:
         parts.append(f"Tidslinje: {len(batch.events)}")
     return "Gem sagen – " + "; ".join(parts) if parts else "Gem sagen"
-
-
-__all__ = [
-    "batch_summary",
-    "PHASE_HEADING_DA",
-    "details",
-    "local",
-    "note_facts",
-    "notification",
-    "recommendation_event",
-]
