@@ -106,6 +106,12 @@ class CaseCore(CaseClock, CaseMessages):
             self._event(EventKind.CASE_OPENED,
                         f"Sag {case.case_number} oprettet på {case.school_id}",
                         actor=case.opened_by)
+        # After a local activity the SDK may resume the workflow at a time that differs between
+        # the first run of a workflow task and its replays (when the worker dropped the case in
+        # between, the first run resumes at the next task's time, a replay at the activity's
+        # completion). The first steps therefore take their times from this first activation,
+        # which every replay agrees on, so the inbox and the case show the same deadlines.
+        self._held_time = workflow.now()
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -116,7 +122,8 @@ class CaseCore(CaseClock, CaseMessages):
         s.non_working = frozenset(s.procedure.non_working_days)
         self._record_case()
         background = [asyncio.create_task(self._store_writer()),
-                      asyncio.create_task(self._clock())]
+                      asyncio.create_task(self._clock()),
+                      asyncio.create_task(self._release_held_time())]
         press = asyncio.create_task(self._press_loop())
         try:
             while True:
@@ -212,7 +219,7 @@ class CaseCore(CaseClock, CaseMessages):
 
         self._set_phase(Phase.TREAT)
         spec = self._procedure().spec
-        evaluation_at = calendar.offset_after(workflow.now(), spec.timers.evaluation_after, s.tz)
+        evaluation_at = calendar.offset_after(self._now(), spec.timers.evaluation_after, s.tz)
         treat = [self._run_task("treat.help"), self._run_task("treat.surroundings")]
         if case.victim_and_offender_same_school():
             treat.append(self._run_task("treat.same_school"))
@@ -280,6 +287,11 @@ class CaseCore(CaseClock, CaseMessages):
             if not s.press_queue and all(job.done() for job in self._case_jobs):
                 break
 
+    async def _release_held_time(self) -> None:
+        # Released once every step this activation set going has opened its tasks.
+        await workflow.wait_condition(lambda: True)
+        self._held_time = None
+
     async def _supersede_round(self) -> None:
         s = self.state
         await self._settle(self._round_jobs)
@@ -315,7 +327,7 @@ class CaseCore(CaseClock, CaseMessages):
                 self._close(claimed, TaskStatus.DONE)
             return claimed
         spec = self._procedure().task(key)
-        now = workflow.now()
+        now = self._now()
         base = now
         if spec.deadline_from == "reported_at":
             base = s.round_started_at or now  # when the school learned of it (this round)
@@ -367,7 +379,7 @@ class CaseCore(CaseClock, CaseMessages):
         if status != TaskStatus.DONE:
             self._event(EventKind.TASK_CLOSED, f"Opgave lukket ({status.value}): {view.title}",
                         task_id=view.task_id)
-        closed_at = view.completed_at or workflow.now()
+        closed_at = view.completed_at or self._now()
         completed_by = view.completed_by.id if view.completed_by else None
         self.state.closed[view.task_id] = (closed_at, completed_by)
         self.effects.closed.append(CloseTaskRequest(
@@ -384,7 +396,7 @@ class CaseCore(CaseClock, CaseMessages):
             key=key, workflow_id=workflow_id,
             case_number=case.case_number, school_id=case.school_id, kind=kind, role=role,
             assignee=view.assignee if role == view.role else None, task_id=view.task_id,
-            subject=subject, body=body, created_at=workflow.now()))
+            subject=subject, body=body, created_at=self._now()))
 
     def _flag(self, view: TaskView, kind: EventKind, text: str, notification: NotificationKind,
               recipient: StaffRole, **flags: bool) -> None:
@@ -436,7 +448,7 @@ class CaseCore(CaseClock, CaseMessages):
             workflow_id=workflow.info().workflow_id, case_number=s.case.case_number,
             school_id=s.case.school_id, phase=s.phase, status=s.status, route=s.route,
             severity=s.severity, opened_at=workflow.info().start_time,
-            closed_at=workflow.now() if closed else None)
+            closed_at=self._now() if closed else None)
 
     def _set_phase(self, phase: Phase) -> None:
         s = self.state

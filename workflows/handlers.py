@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -53,6 +53,8 @@ class CaseMessages:
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
         self._in_hand = 0
         self._finished = False
+        # Set while a case takes its first steps (see CaseCore.run); None otherwise.
+        self._held_time: datetime | None = None
 
     # ------------------------------------------------------------- inbound
 
@@ -325,7 +327,7 @@ class CaseMessages:
 
     def _accept(self, completion: TaskCompletion, view: TaskView, deviations: list[str]) -> None:
         view.status = TaskStatus.DONE
-        view.completed_at = workflow.now()
+        view.completed_at = self._now()
         view.completed_by = completion.actor
         view.decision = completion.decision.model_dump(mode="json")
         view.reason = completion.reason
@@ -370,8 +372,12 @@ class CaseMessages:
                task_id: str | None = None, reason: str | None = None) -> None:
         timeline = self.state.timeline
         seq = self.state.timeline_offset + len(timeline) + 1
-        timeline.append(TimelineEvent(seq=seq, at=workflow.now(), kind=kind,
+        timeline.append(TimelineEvent(seq=seq, at=self._now(), kind=kind,
                                       text=text, actor=actor, task_id=task_id, reason=reason))
+
+    def _now(self) -> datetime:
+        """The time every recorded moment of the case (opened, due, done, timeline) comes from."""
+        return self._held_time or workflow.now()
 
     def _procedure(self) -> Procedure:
         assert self.state.procedure is not None
