@@ -115,6 +115,8 @@ class Phase:
     done: list[float] = field(default_factory=list)
     next: list[float] = field(default_factory=list)
     update: list[float] = field(default_factory=list)
+    # (task key, seconds until done) of each step: where in a case the slow steps fall
+    keyed: list[tuple[str, float]] = field(default_factory=list)
     history: dict[str, float] = field(default_factory=dict)  # mean per case
     errors: list[str] = field(default_factory=list)
 
@@ -143,6 +145,7 @@ class Phase:
             self.update.append(t.update_seconds)
             if t.done_seconds is not None:
                 self.done.append(t.done_seconds)
+                self.keyed.append((t.key, round(t.done_seconds, 4)))
             if t.next_seconds is not None and not t.next_timer_opened:
                 self.next.append(t.next_seconds)
 
@@ -639,7 +642,8 @@ async def run(options: Options) -> Path:
         "evidence_guard": evidence_guard(),
         "history_counting": "bench/history.py",
     }
-    raw = {p.name: {"done": p.done, "next": p.next, "update": p.update} for p in phases}
+    raw = {p.name: {"done": p.done, "next": p.next, "update": p.update, "keyed": p.keyed}
+           for p in phases}
     options.out.mkdir(parents=True, exist_ok=True)
     target = options.out / f"{stamp}.json"
     target.write_text(json.dumps({**result, "raw_seconds": raw}, indent=1))

@@ -196,7 +196,8 @@ async def _start_everything(
     stack.push_async_callback(store.dispose)
     await _unless_stopped(store.create_schema(), stop)
 
-    worker = build_worker(client, store, settings.task_queue)
+    worker = build_worker(client, store, settings.task_queue,
+                          cached_cases=settings.cached_cases)
     worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
     stack.push_async_callback(_shut_down_worker, worker, worker_task, console)
 

@@ -15,6 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from store import DEFAULT_DATABASE_URL, Store
 from tests import storekit as kit
+from schemas.common import TaskStatus
+from tests.casekit import CaseRun, case_input
+from workflows.case import DigitalViolationCase
 from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
 from workers.logs import configure_logging, drop_personal_fields
 from workers.settings import Settings
@@ -32,6 +35,7 @@ def test_settings_default_to_the_embedded_setup() -> None:
         log_format="console",
         log_level="INFO",
         metrics_address=None,
+        cached_cases=250,
     )
 
 
@@ -45,8 +49,10 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
             "SAGSFLOW_LOG_FORMAT": "JSON",
             "SAGSFLOW_LOG_LEVEL": "debug",
             "SAGSFLOW_METRICS_ADDRESS": "0.0.0.0:9464",
+            "SAGSFLOW_CACHED_CASES": "40",
         }
     )
+    assert settings.cached_cases == 40
     assert (settings.temporal_address, settings.temporal_namespace) == ("temporal:7233", "kommune")
     assert (settings.log_format, settings.log_level) == ("json", "DEBUG")
     assert settings.metrics_address == "0.0.0.0:9464"
@@ -56,7 +62,9 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
 
 
 @pytest.mark.parametrize(
-    "variable, value", [("SAGSFLOW_LOG_FORMAT", "xml"), ("SAGSFLOW_LOG_LEVEL", "LOUD")]
+    "variable, value",
+    [("SAGSFLOW_LOG_FORMAT", "xml"), ("SAGSFLOW_LOG_LEVEL", "LOUD"),
+     ("SAGSFLOW_CACHED_CASES", "0"), ("SAGSFLOW_CACHED_CASES", "many")],
 )
 def test_bad_settings_name_their_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
@@ -107,6 +115,34 @@ async def test_the_worker_registers_the_case_workflow(
     try:
         async with build_worker(env.client, store, task_queue) as worker:
             assert worker.task_queue == task_queue
+    finally:
+        await store.dispose()
+
+
+async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_step(
+    env: WorkflowEnvironment, sqlite_url: str, task_queue: str
+) -> None:
+    """With room for one case in memory, a second case pushes the first out; the first is
+    then replayed from its history when staff act on it, and goes on as before."""
+    store = Store.from_url(sqlite_url)
+    await store.create_schema()
+    try:
+        async with build_worker(env.client, store, task_queue, cached_cases=1):
+            runs = []
+            for _ in range(2):
+                case = case_input(await env.get_current_time())
+                handle = await env.client.start_workflow(
+                    DigitalViolationCase.run, case, id=f"case-{case.case_number}",
+                    task_queue=task_queue)
+                runs.append(CaseRun(env=env, handle=handle, store=store, case=case))
+                await runs[-1].wait_open("assess.uncover")
+            first = runs[0]
+            done = await first.complete("assess.uncover")
+            assert done.status == TaskStatus.DONE
+            row = await first.wait_inbox("assess.uncover", status="done")
+            assert row.status == "done"
+            for run in runs:
+                await run.handle.terminate("test finished")
     finally:
         await store.dispose()
 

@@ -49,6 +49,7 @@ def build_worker(
     workflows: Sequence[type] | None = None,
     interceptors: Sequence[Interceptor] = (),
     procedure_path: Path | None = None,
+    cached_cases: int = Settings.cached_cases,
 ) -> Worker:
     """A worker with the case workflow and the retention sweep (or `workflows`), and every
     case and retention activity."""
@@ -63,6 +64,7 @@ def build_worker(
         interceptors=list(interceptors),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        max_cached_workflows=cached_cases,
     )
 
 
@@ -109,7 +111,8 @@ async def run_worker(
             ) from exc
         await schedule_retention(client, settings.task_queue, retention)
         await store.create_schema()
-        worker = build_worker(client, store, settings.task_queue, workflows=workflows)
+        worker = build_worker(client, store, settings.task_queue, workflows=workflows,
+                              cached_cases=settings.cached_cases)
         log.info(
             "worker started",
             task_queue=settings.task_queue,
