@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
@@ -46,6 +47,22 @@ def _create_sqlite_engine(url: URL) -> AsyncEngine:
     engine = create_async_engine(url, **options)
     event.listen(engine.sync_engine, "connect", _tune_sqlite_connection)
     return engine
+
+
+def sqlite_batch_writer(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for writing a whole batch in one thread.
+
+    Through aiosqlite every statement of a transaction is a round trip through the event loop,
+    and a loop busy with twenty cases stretched each write (and SQLite's one write lock) to
+    tens of milliseconds. On a thread of its own a batch holds the lock for about one.
+    None for PostgreSQL and for an in-memory database (its one connection is the async one).
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or _is_in_memory(url):
+        return None
+    writer = create_sync_engine(url.set(drivername="sqlite+pysqlite"))
+    event.listen(writer, "connect", _tune_sqlite_connection)
+    return writer
 
 
 def _is_in_memory(url: URL) -> bool:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, true, update
+from sqlalchemy import Engine, Select, and_, delete, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -32,7 +32,7 @@ from schemas.activities import (
 )
 from schemas.common import CaseStatus, StaffRole, TaskStatus
 from schemas.retention import ANONYMISED_TEXT, RetentionCaseEntry
-from store.engine import DEFAULT_DATABASE_URL, create_engine
+from store.engine import DEFAULT_DATABASE_URL, create_engine, sqlite_batch_writer
 from store.migrate import upgrade_to_head
 from store.models import (
     AccessLogRow,
@@ -79,6 +79,7 @@ class Store:
         # process queue here instead, in order; PostgreSQL needs no such queue.
         self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
+        self._batch_writer = sqlite_batch_writer(engine)
 
     @classmethod
     def from_url(cls, url: str = DEFAULT_DATABASE_URL) -> Store:
@@ -103,6 +104,8 @@ class Store:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._batch_writer is not None:
+            self._batch_writer.dispose()
 
     # --- writes (activities) -------------------------------------------------------------
 
@@ -127,9 +130,13 @@ class Store:
                                                   batch.events, batch.run_id))
         statements += [self._outbox_insert(request) for request in batch.notifications]
         with _unwrapped_naive_datetimes():
-            async with self._write_turn, self._sessions.begin() as session:
-                for statement in statements:
-                    await session.execute(statement)
+            async with self._write_turn:
+                if self._batch_writer is not None:
+                    await asyncio.to_thread(_write_all, self._batch_writer, statements)
+                    return
+                async with self._sessions.begin() as session:
+                    for statement in statements:
+                        await session.execute(statement)
 
     def _case_upsert(self, record: CaseRecord) -> Any:
         values = record.model_dump(mode="python") | {"updated_at": datetime.now(UTC)}
@@ -722,6 +729,12 @@ def _claimable_outbox(now: datetime) -> tuple[Any, ...]:
             OutboxRow.next_attempt_at <= now,
         ),
     )
+
+
+def _write_all(engine: Engine, statements: Sequence[Any]) -> None:
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(statement)
 
 
 @contextmanager
