@@ -219,6 +219,7 @@ class CaseCore(CaseClock, CaseMessages):
 
         self._set_phase(Phase.TREAT)
         spec = self._procedure().spec
+        assert s.tz is not None  # set with the procedure, in run()
         evaluation_at = calendar.offset_after(self._now(), spec.timers.evaluation_after, s.tz)
         treat = [self._run_task("treat.help"), self._run_task("treat.surroundings")]
         if case.victim_and_offender_same_school():
@@ -327,6 +328,7 @@ class CaseCore(CaseClock, CaseMessages):
                 self._close(claimed, TaskStatus.DONE)
             return claimed
         spec = self._procedure().task(key)
+        assert s.tz is not None  # set with the procedure, in run()
         now = self._now()
         base = now
         if spec.deadline_from == "reported_at":
