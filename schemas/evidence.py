@@ -91,7 +91,7 @@ def _scan(text: str) -> str | None:
         return f"{raw_bytes}-bytes"
     for match in _ESCAPED_BYTES.finditer(text):
         return f"escaped bytes ({len(match.group(0))} chars)"
-    for match in _PERCENT_RUN.finditer(text):
+    if _PERCENT_RUN.search(text):
         return "percent-encoded bytes"
     for match in _HEX_RUN.finditer(text):
         return _magic(_from_hex(re.sub(r"\\x|0x", "", match.group(0)))) or "hex blob"

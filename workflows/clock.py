@@ -69,7 +69,7 @@ class CaseClock:
                         earlier, timeout=timeout,
                         timeout_summary=f"{what} {texts.local(at, self.state.tz)}")
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await self._fire(workflow.now())
 

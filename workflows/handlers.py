@@ -259,7 +259,7 @@ class CaseMessages:
             return
         try:
             await workflow.wait_condition(present, timeout=TASK_WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # ----------------------------------------------------------- snapshot
@@ -284,10 +284,13 @@ class CaseMessages:
 
     def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
         self._require_active()
-        if isinstance(raw, dict) and isinstance(raw.get("task_key"), str):
-            # Name an unknown task plainly, before complaining about its decision's shape.
-            if raw["task_key"] not in DECISION_TYPES:
-                raise rejections.unknown_task(raw["task_key"])
+        # Name an unknown task plainly, before complaining about its decision's shape.
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("task_key"), str)
+            and raw["task_key"] not in DECISION_TYPES
+        ):
+            raise rejections.unknown_task(raw["task_key"])
         completion = rejections.parse(TaskCompletion, raw)
         key = completion.task_key
         if key not in DECISION_TYPES:
