@@ -170,7 +170,7 @@ class Children:
 
     def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> int:
         log = open(cwd / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, with the bench's own arguments
             [sys.executable, *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent(),
         )

@@ -37,7 +37,6 @@ from workers.retention_schedule import (
     ensure_retention_schedule,
     schedule_retention,
 )
-from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
 CPH = ZoneInfo("Europe/Copenhagen")

@@ -9,7 +9,6 @@ missing underretning receipt), escalations, and waking the evaluation and follow
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any

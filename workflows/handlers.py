@@ -354,7 +354,7 @@ class CaseMessages:
                 try:
                     actor = Actor.model_validate(raw.get(field))
                     break
-                except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
+                except Exception:  # noqa: BLE001, S112 - an unreadable actor is simply not named
                     continue
         task_id = (raw.get("task_id") or raw.get("task_key")) if isinstance(raw, dict) else None
         if not isinstance(task_id, str) or (
