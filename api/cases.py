@@ -165,7 +165,9 @@ def static_details(case: CaseInput) -> str:
         "- Krænkelse: " + ", ".join(VIOLATION_DA[v].lower() for v in case.violation_types),
         f"- Krænker kendt: {'ja' if case.offender_known else 'nej'}",
         "- Parter (pseudonymer): "
-        + ", ".join(f"{p.pseudonym} {PARTICIPANT_ROLE_DA[p.role]} {p.age} år" for p in case.participants),
+        + ", ".join(
+            f"{p.pseudonym} {PARTICIPANT_ROLE_DA[p.role]} {p.age} år" for p in case.participants
+        ),
         "",
         "Navne findes kun i sagsflows database, aldrig i Temporal.",
     ]

@@ -126,7 +126,12 @@ def _raw_magic(text: str) -> str | None:
 
 
 def _candidate_offsets(data: bytes) -> list[int]:
-    return [m.start() for m in re.finditer(rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp", data)]
+    return [
+        m.start()
+        for m in re.finditer(
+            rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp", data
+        )
+    ]
 
 
 def _magic(data: bytes | None) -> str | None:

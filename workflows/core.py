@@ -349,10 +349,14 @@ class CaseCore(CaseClock, CaseMessages):
         s.opened_in[task_id] = workflow.info().get_current_history_length()
         if on_overdue is not None:
             self._overdue[task_id] = on_overdue
-        self._event(EventKind.TASK_OPENED,
-                    f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
-                    task_id=task_id)
-        guidance = spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        self._event(
+            EventKind.TASK_OPENED,
+            f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
+            task_id=task_id,
+        )
+        guidance = (
+            spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        )
         case = s.case
         self.effects.opened.append(OpenTaskRequest(
             workflow_id=workflow.info().workflow_id, case_number=case.case_number,

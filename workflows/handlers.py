@@ -98,8 +98,11 @@ class CaseMessages:
         handler = handlers.get(name)
         if handler is None:
             # The name is the sender's choice: it is not repeated in the timeline.
-            self._event(EventKind.REJECTED, "Afvist ukendt besked",
-                        reason="Sagen kender ikke denne besked / The case does not know this message")
+            self._event(
+                EventKind.REJECTED,
+                "Afvist ukendt besked",
+                reason="Sagen kender ikke denne besked / The case does not know this message",
+            )
             return
         try:
             raw = inbound.read_one([arg.payload for arg in args], workflow.payload_converter())
@@ -116,7 +119,9 @@ class CaseMessages:
         try:
             completion, view, deviations = self._check_completion(raw)
         except Rejection as rejection:
-            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+            raise ApplicationError(
+                str(rejection), type="TaskRejected", non_retryable=True
+            ) from None
         self._accept(completion, view, deviations)
         # Read-your-writes: the caller's next look at the inbox shows this task done and the
         # tasks it opened.
@@ -137,12 +142,17 @@ class CaseMessages:
                 self._check_shape(args[0])
                 return
             _, view, _ = self._check_completion(args[0])
-            if self.state.opened_in.get(view.task_id) == workflow.info().get_current_history_length():
+            if (
+                self.state.opened_in.get(view.task_id)
+                == workflow.info().get_current_history_length()
+            ):
                 # Opened in this very workflow task, not recorded yet: accepted now, the update
                 # would share a workflow task with the event that opened the task.
                 raise rejections.being_opened(view.task_id)
         except Rejection as rejection:
-            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+            raise ApplicationError(
+                str(rejection), type="TaskRejected", non_retryable=True
+            ) from None
 
     def _not_opened_yet(self, raw: Any) -> bool:
         if not isinstance(raw, dict) or raw.get("task_key") not in DECISION_TYPES:
