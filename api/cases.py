@@ -278,7 +278,8 @@ class CaseService:
                 self.handle(case_number).execute_update(
                     # The update takes *args (a malformed call is refused, not failed); the
                     # SDK's overloads only type one-argument updates.
-                    DigitalViolationCase.submit_task, payload  # type: ignore[arg-type]
+                    DigitalViolationCase.submit_task,  # type: ignore[arg-type]
+                    payload,
                 ),
                 timeout,
             )

@@ -134,8 +134,7 @@ class NoteDecision(Model):
 
 
 class CooperateDecision(Model):
-    """stop.cooperate: who the school cooperates with to stop the violation, and further measures.
-    """
+    """stop.cooperate: who the school cooperates with to stop the violation, and further measures."""  # noqa: E501 - the schema's published description
 
     task: Literal["stop.cooperate"] = "stop.cooperate"
     actors: list[CooperationActor] = Field(

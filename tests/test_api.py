@@ -35,7 +35,7 @@ NAMES = ("Astrid Testesen", "Bertram Prøvesen")
 
 
 @pytest.fixture
-async def http(platform: ApiPlatform) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def http(platform: ApiPlatform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.url, timeout=30, trust_env=False) as client:
         yield client
 
@@ -359,7 +359,7 @@ async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) ->
 
 
 async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
-    http: httpx.AsyncClient, platform: ApiPlatform, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    http: httpx.AsyncClient, platform: ApiPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)

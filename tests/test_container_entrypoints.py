@@ -315,9 +315,14 @@ async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
         await wait_http(http, f"http://127.0.0.1:{worker_metrics}/metrics", worker)
         for service, port in (("worker", worker_metrics), ("api", api_port)):
             # Blocks the loop for the check: the servers are other processes, nothing waits here.
-            check = subprocess.run([str(image / "python") if part == "python" else part  # noqa: ASYNC221
-                                    for part in healthcheck(service, port)],
-                                   capture_output=True, timeout=30)
+            check = subprocess.run(  # noqa: ASYNC221
+                [
+                    str(image / "python") if part == "python" else part
+                    for part in healthcheck(service, port)
+                ],
+                capture_output=True,
+                timeout=30,
+            )
             assert check.returncode == 0, f"{service} health check: {check.stderr.decode()}"
 
         body = new_case_body()

@@ -41,7 +41,7 @@ def sagsflow_logging() -> Iterator[None]:
 
 
 @pytest.fixture
-async def http(platform: ApiPlatform) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
+async def http(platform: ApiPlatform) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=platform.url, timeout=30, trust_env=False) as client:
         yield client
 
