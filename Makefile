@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test install chaos chaos-short bench
+.PHONY: dev test install lint chaos chaos-short bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ install: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/sagsflow dev
+
+# The linter, the formatter's check and the type checker (configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Two workers, one test file each at a time (module-scoped dev servers stay per file).
 test: $(STAMP)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import Depends, Path, Request
 from pydantic import StringConstraints
@@ -19,7 +19,7 @@ from schemas.snapshot import CaseSnapshot
 from store import Store
 
 CASE_NUMBER_PATTERN = next(
-    meta.pattern for meta in CaseNumber.__metadata__ if isinstance(meta, StringConstraints)
+    meta.pattern for meta in get_args(CaseNumber)[1:] if isinstance(meta, StringConstraints)
 )
 TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"
 

@@ -139,7 +139,8 @@ class BaselineCase:
         self._current = task_id(steps[0].key, 0)
         await self._write(StepWrite(wid, None, steps[0], self._current, self._now()))
         for index, step in enumerate(steps):
-            await workflow.wait_condition(lambda: self._received > index)
+            # Awaited within this iteration, so the lambda reads this iteration's index.
+            await workflow.wait_condition(lambda: self._received > index)  # noqa: B023
             done = task_id(step.key, index)
             following = steps[index + 1] if index + 1 < len(steps) else None
             following_id = task_id(following.key, index + 1) if following else None

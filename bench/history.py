@@ -47,9 +47,11 @@ def count_history(history: Any) -> dict[str, int]:
                 local_activity_tasks.add(attrs.workflow_task_completed_event_id)
             else:
                 other_markers += 1
-        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            if event.activity_task_started_event_attributes.attempt > 1:
-                retries += 1
+        elif (
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+            and event.activity_task_started_event_attributes.attempt > 1
+        ):
+            retries += 1
     activities = kinds[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     counts = {
         "events": len(history.events),

@@ -71,7 +71,7 @@ SAGSFLOW_QUEUE = "bench-sagsflow"
 STOP_SECONDS = 15.0
 WORKER_READY_SECONDS = 60.0
 # The demo card's timers (procedure/demo.yaml): the baseline sleeps as long before these.
-BASELINE_DELAYS = {"close.evaluate": 5.0, "close.follow_up": (3.0, 6.0)}
+BASELINE_DELAYS: dict[str, Any] = {"close.evaluate": 5.0, "close.follow_up": (3.0, 6.0)}
 ENGINES = ("baseline", "sagsflow")
 
 
@@ -170,7 +170,7 @@ class Children:
 
     def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> int:
         log = open(cwd / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, with the bench's own arguments
             [sys.executable, *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, preexec_fn=_die_with_parent(),
         )
@@ -550,7 +550,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def plot(result: dict[str, Any], raw: dict[str, dict[str, list[float]]], target: Path) -> None:
+def plot(result: dict[str, Any], raw: dict[str, dict[str, list[Any]]], target: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -642,8 +642,11 @@ async def run(options: Options) -> Path:
         "evidence_guard": evidence_guard(),
         "history_counting": "bench/history.py",
     }
-    raw = {p.name: {"done": p.done, "next": p.next, "update": p.update, "keyed": p.keyed}
-           for p in phases}
+    # keyed holds (task key, seconds) pairs, the other measures plain seconds.
+    raw: dict[str, dict[str, list[Any]]] = {
+        p.name: {"done": p.done, "next": p.next, "update": p.update, "keyed": p.keyed}
+        for p in phases
+    }
     options.out.mkdir(parents=True, exist_ok=True)
     target = options.out / f"{stamp}.json"
     target.write_text(json.dumps({**result, "raw_seconds": raw}, indent=1))

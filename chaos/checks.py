@@ -120,9 +120,9 @@ def check_store_equals_snapshot(
     for seq in sorted(stored.keys() - events.keys()):
         problems.append(f"stored timeline seq {seq} ({stored[seq].kind}) is not in the snapshot")
     for seq in sorted(events.keys() & stored.keys()):
-        e, r = events[seq], stored[seq]
-        if (e.kind, e.text) != (r.kind, r.text):
-            problems.append(f"timeline seq {seq}: store ({r.kind}, {r.text[:60]!r}) vs "
+        e, st = events[seq], stored[seq]
+        if (e.kind, e.text) != (st.kind, st.text):
+            problems.append(f"timeline seq {seq}: store ({st.kind}, {st.text[:60]!r}) vs "
                             f"snapshot ({e.kind}, {e.text[:60]!r})")
     duplicates = [key for key, n in Counter(outbox_keys).items() if n > 1]
     if duplicates:

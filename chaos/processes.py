@@ -203,7 +203,7 @@ class TemporalServer(Child):
                 )
                 if await asyncio.wait_for(client.service_client.check_health(), 5):
                     return time.monotonic() - started
-            except Exception:  # noqa: BLE001 - not listening yet
+            except Exception:  # noqa: BLE001, S110 - not listening yet
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Temporal dev server did not answer within {timeout} s; "

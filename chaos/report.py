@@ -85,7 +85,8 @@ class Report:
             lines.append(
                 f"  {case.workflow_id:28} {case.route:27} {case.status:10} "
                 f"faults {case.faults_seen:2}  poison {case.poison_delivered:2} "
-                f"(+{case.poison_refused_closed} refused: closed)  rejected {case.rejected_events:3}"
+                f"(+{case.poison_refused_closed} refused: closed)  "
+                f"rejected {case.rejected_events:3}"
                 f"  {'ok' if not bad else 'FAILED ' + ','.join(bad)}"
             )
             for note in case.notes[:2]:

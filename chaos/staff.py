@@ -4,7 +4,8 @@ The rule of DESIGN.md ("staff act on recorded state"): a driver acts on a task o
 inbox row exists in the store with status `open` — never on what a query showed, since a query
 can see state of a workflow task that is later lost. Every call to Temporal is bounded
 (`driver.staff.bounded`, an `asyncio.wait_for`) and retried while the worker or the server
-is down; a refusal because the task is already done is the expected answer to a retry whose first attempt did land.
+is down; a refusal because the task is already done is the expected answer to a retry whose
+first attempt did land.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class CaseResult:
         return bool(self.problems.get(check))
 
 
-def _status_name(value: int) -> str:
+def _status_name(value: WorkflowExecutionStatus.ValueType) -> str:
     return WorkflowExecutionStatus.Name(value).removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
 
 

@@ -96,29 +96,34 @@ class Step:
 # How the demo tells each decision (the decisions themselves: `driver.decisions`).
 TOLD: dict[str, str] = {
     "assess.involve_custody": "Forældrene til P1 og P2 er ringet op og inddraget.",
-    "assess.uncover":
-        "Afdækket: intimt billede af P1 delt af P2 på Snapchat; billedet ligger stadig online.",
+    "assess.uncover": (
+        "Afdækket: intimt billede af P1 delt af P2 på Snapchat; billedet ligger stadig online."
+    ),
     "assess.evaluate": "Vurdering: alvor høj · politispor · underretning · SSP (som anbefalet).",
     "assess.involve_leadership": "Skolelederen er enig i forløbet.",
     "assess.involve_tk": "TK er kontaktet for sparring og tilbyder samtaler.",
-    "report.underretning":
-        "Underretning sendt til kommunen (Barnets lov § 133) – personligt og straks.",
+    "report.underretning": (
+        "Underretning sendt til kommunen (Barnets lov § 133) – personligt og straks."
+    ),
     RECEIPT_FOLLOW_UP: "Kommunen er ringet op: underretningen er modtaget.",
     RECEIPT: "Kommunens kvittering er registreret.",
-    "document.preserve":
-        "Beviser sikret hos familien og politiet; intet materiale på personalets enheder.",
+    "document.preserve": (
+        "Beviser sikret hos familien og politiet; intet materiale på personalets enheder."
+    ),
     "document.note": "Notatet om forløbet er godkendt.",
     "stop.police_handover": "Politiet har overtaget; skolen holder kontakten til familien.",
     "stop.action_plan": "Skriftlig handlingsplan er lavet (undervisningsmiljøloven § 1 c).",
-    "stop.unknown_offender":
-        "Familien er vejledt om sletning og henvist til Red Barnets SletDet.",
+    "stop.unknown_offender": (
+        "Familien er vejledt om sletning og henvist til Red Barnets SletDet."
+    ),
     "report.police": "Familien har anmeldt til politiet (politi.dk/anmeld).",
     "report.insurance": "Familien er vejledt om egen forsikring (psykolog).",
     "treat.help": "Hjælp: TK og psykolog til P1, TK-forløb til P2.",
     "treat.surroundings": "Klassen og forældrene i 8. årgang er orienteret – uden navne.",
     "treat.same_school": "Særlige tiltag, fordi P1 og P2 går på samme skole.",
-    "treat.press":
-        "Kommunikationsafdelingen har givet en kort udtalelse – uden detaljer om eleverne.",
+    "treat.press": (
+        "Kommunikationsafdelingen har givet en kort udtalelse – uden detaljer om eleverne."
+    ),
     "close.evaluate": "Forløbet er evalueret med familien, TK og skolen.",
 }
 FOLLOW_UP_TOLD = {
@@ -367,8 +372,8 @@ class Demo:
         done = [t for t in snap.done_tasks if t.status.value == "done"]
         self.out.print()
         self.out.print(Text(
-            f"Sagen er {render.STATUS_DA.get(outcome.status.value, outcome.status.value)} efter "
-            f"{elapsed:.1f}".replace(".", ",")
+            f"Sagen er {render.STATUS_DA.get(outcome.status.value, outcome.status.value)} "
+            f"efter {elapsed:.1f}".replace(".", ",")
             + f" s: {len(done)} opgaver udført, {len(snap.timeline)} hændelser i tidslinjen, "
             f"{outcome.rounds} runde(r).",
             style="bold green",

@@ -165,7 +165,7 @@ def complete(
     """Complete a task through the validated `submit_task` update: an open one, as in the inbox.
 
     Udfør en opgave (en åben, som i indbakken). En afvist beslutning vises med årsagen, og intet registreres.
-    """
+    """  # noqa: E501 - typer's --help shows the docstring's line breaks as they are
     from api.cases import TaskRejected
     from cli import render
 

@@ -78,12 +78,13 @@ def deviations(decision: object, recommendation: Recommendation | None) -> list[
     elif isinstance(decision, CooperateDecision):
         if not decision.material_deleted:
             found.append("Delt materiale er ikke slettet.")
-    elif isinstance(decision, FollowUpDecision):
-        if decision.outcome == "close" and (
-            decision.rumours or decision.class_problems or not decision.help_received
-        ):
-            found.append(
-                "Sagen afsluttes, selv om der fortsat er rygter, problemer i klassen eller "
-                "manglende hjælp."
-            )
+    elif (
+        isinstance(decision, FollowUpDecision)
+        and decision.outcome == "close"
+        and (decision.rumours or decision.class_problems or not decision.help_received)
+    ):
+        found.append(
+            "Sagen afsluttes, selv om der fortsat er rygter, problemer i klassen eller "
+            "manglende hjælp."
+        )
     return found

@@ -7,7 +7,7 @@ stores evidence material (the card's rule under "Gem").
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -134,8 +134,7 @@ class NoteDecision(Model):
 
 
 class CooperateDecision(Model):
-    """stop.cooperate: who the school cooperates with to stop the violation, and further measures.
-    """
+    """stop.cooperate: who the school cooperates with to stop the violation, and further measures."""  # noqa: E501 - the schema's published description
 
     task: Literal["stop.cooperate"] = "stop.cooperate"
     actors: list[CooperationActor] = Field(
@@ -278,30 +277,28 @@ class FollowUpDecision(Model):
 
 
 Decision = Annotated[
-    Union[
-        UncoverDecision,
-        EvaluateDecision,
-        InvolveLeadershipDecision,
-        InvolveTkDecision,
-        InvolveCustodyDecision,
-        PreserveDecision,
-        NoteDecision,
-        CooperateDecision,
-        PoliceHandoverDecision,
-        UnknownOffenderDecision,
-        ActionPlanDecision,
-        PoliceReportDecision,
-        InsuranceDecision,
-        UnderretningDecision,
-        UnderretningReceiptDecision,
-        UnderretningFollowUpDecision,
-        HelpDecision,
-        SurroundingsDecision,
-        SameSchoolDecision,
-        PressDecision,
-        CloseEvaluationDecision,
-        FollowUpDecision,
-    ],
+    UncoverDecision
+    | EvaluateDecision
+    | InvolveLeadershipDecision
+    | InvolveTkDecision
+    | InvolveCustodyDecision
+    | PreserveDecision
+    | NoteDecision
+    | CooperateDecision
+    | PoliceHandoverDecision
+    | UnknownOffenderDecision
+    | ActionPlanDecision
+    | PoliceReportDecision
+    | InsuranceDecision
+    | UnderretningDecision
+    | UnderretningReceiptDecision
+    | UnderretningFollowUpDecision
+    | HelpDecision
+    | SurroundingsDecision
+    | SameSchoolDecision
+    | PressDecision
+    | CloseEvaluationDecision
+    | FollowUpDecision,
     Field(discriminator="task"),
 ]
 

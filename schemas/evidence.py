@@ -91,7 +91,7 @@ def _scan(text: str) -> str | None:
         return f"{raw_bytes}-bytes"
     for match in _ESCAPED_BYTES.finditer(text):
         return f"escaped bytes ({len(match.group(0))} chars)"
-    for match in _PERCENT_RUN.finditer(text):
+    if _PERCENT_RUN.search(text):
         return "percent-encoded bytes"
     for match in _HEX_RUN.finditer(text):
         return _magic(_from_hex(re.sub(r"\\x|0x", "", match.group(0)))) or "hex blob"
@@ -126,7 +126,12 @@ def _raw_magic(text: str) -> str | None:
 
 
 def _candidate_offsets(data: bytes) -> list[int]:
-    return [m.start() for m in re.finditer(rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp", data)]
+    return [
+        m.start()
+        for m in re.finditer(
+            rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp", data
+        )
+    ]
 
 
 def _magic(data: bytes | None) -> str | None:

@@ -157,7 +157,9 @@ async def test_internal_route_with_known_offender_to_closing(
         assert {t.key for t in first.open_tasks} == {"assess.uncover", "assess.involve_custody"}
         assert first.phase == "assess" and first.status == "active"
         opened = first.open_tasks[0].opened_at
-        await assert_inbox(run, "assess.involve_custody", "leadership", opened + timedelta(hours=24))
+        await assert_inbox(
+            run, "assess.involve_custody", "leadership", opened + timedelta(hours=24)
+        )
         await assert_inbox(run, "assess.uncover", "case_owner", working_days_later(opened, 1))
 
         await run.complete("assess.involve_custody")
@@ -336,7 +338,9 @@ async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communic
             {"received_by": LEADER.model_dump(mode="json"), "medium": "Lokalavisen"},
         )
         press = await run.wait_open("treat.press")
-        await assert_inbox(run, "treat.press", "communications", press.opened_at + timedelta(hours=2))
+        await assert_inbox(
+            run, "treat.press", "communications", press.opened_at + timedelta(hours=2)
+        )
         await run.wait_for_outbox(
             lambda o: o.task_id == press.task_id and o.role == "communications"
             and o.kind == "task_opened"

@@ -71,7 +71,9 @@ def codec_headers(user: ApiUser | None, namespace: str | None = "default") -> di
     return headers | (user.headers if user else {})
 
 
-def show(platform: ApiPlatform, case_number: str, *options: str) -> subprocess.CompletedProcess[str]:
+def show(
+    platform: ApiPlatform, case_number: str, *options: str
+) -> subprocess.CompletedProcess[str]:
     """`temporal workflow show`, as an operator types it."""
     return subprocess.run(
         [TEMPORAL, "workflow", "show", "--workflow-id", f"case-{case_number}",

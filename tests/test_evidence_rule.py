@@ -35,9 +35,14 @@ def disguises() -> list[tuple[str, str]]:
             (f"{name} data URI", f"data:image/{name};base64,{encoded}"),
             (f"{name} data URI upper case", f"DATA:IMAGE/{name.upper()};BASE64,{encoded}"),
             (f"{name} data URI with spaces", f"data : image/{name} ; base64 , {encoded}"),
-            (f"{name} data URI inside a sentence", f"Se billedet her: data:image/{name};base64,"
-                                                  f"{encoded} – tak"),
-            (f"{name} url-encoded data URI", urllib.parse.quote(f"data:image/{name};base64,{encoded}")),
+            (
+                f"{name} data URI inside a sentence",
+                f"Se billedet her: data:image/{name};base64,{encoded} – tak",
+            ),
+            (
+                f"{name} url-encoded data URI",
+                urllib.parse.quote(f"data:image/{name};base64,{encoded}"),
+            ),
             (f"{name} bare base64", encoded),
             (f"{name} base64 in 76-char mail lines", "\n".join(
                 encoded[i:i + 76] for i in range(0, len(encoded), 76))),

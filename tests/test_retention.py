@@ -37,7 +37,6 @@ from workers.retention_schedule import (
     ensure_retention_schedule,
     schedule_retention,
 )
-from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -233,7 +232,10 @@ async def seed(store: Store, case_number: str, status: CaseStatus,
 async def personal(store: Store, seeded: Seeded) -> tuple[Any, ...]:
     """Everything personal about one case, to compare before and after."""
     return (
-        [(p.pseudonym, p.name, p.contact) for p in await store.participant_rows(seeded.workflow_id)],
+        [
+            (p.pseudonym, p.name, p.contact)
+            for p in await store.participant_rows(seeded.workflow_id)
+        ],
         [(e.text, e.actor_id, e.reason) for e in await store.list_events(seeded.workflow_id)],
         [(t.guidance, t.assignee, t.completed_by)
          for t in await store.list_tasks(workflow_id=seeded.workflow_id)],

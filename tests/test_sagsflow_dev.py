@@ -98,7 +98,7 @@ class Dev:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-            raise AssertionError(f"sagsflow dev did not stop on SIGTERM:\n{self.text()}")
+            raise AssertionError(f"sagsflow dev did not stop on SIGTERM:\n{self.text()}") from None
         assert code == 0, self.text()
         assert self.text().rstrip().endswith("sagsflow dev stopped. Goodbye!"), self.text()
 
@@ -223,7 +223,7 @@ async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
     # Everything is down: every port is free again (the Temporal binary is gone too).
     for port in (dev.port, dev.ui_port, dev.api_port):
         ensure_port_free("127.0.0.1", port, "test", "--port")
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):  # urllib's URLError: the connection is refused
         await asyncio.to_thread(get, f"http://127.0.0.1:{dev.ui_port}/")
 
     with running(dev):

@@ -75,14 +75,14 @@ def configure_logging(log_format: str = "console", level: str | int = "INFO") ->
     root.setLevel(level)
 
 
-class _SagsflowHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _SagsflowHandler(logging.StreamHandler):
     """The handler configure_logging installs, recognisable when it is called again.
 
     It writes to whatever sys.stderr is at the moment of logging, not at set-up: a host that
     swaps stderr (pytest's capture, a CLI runner) then never leaves it writing to a closed file.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201
         return sys.stderr
 

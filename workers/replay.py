@@ -123,7 +123,7 @@ async def last_workflow_task_failure(client: Client, workflow_id: str, run_id: s
     try:
         # The failure's message is sealed by the payload codec when the worker encrypts.
         message = str(await client.data_converter.decode_failure(last.failure)) or message
-    except Exception:  # noqa: BLE001 - a failure we cannot decode is still reported, raw
+    except Exception:  # noqa: BLE001, S110 - a failure we cannot decode is still reported, raw
         pass
     first_line = (message.splitlines() or [""])[0][:300]
     return f"{cause}: {first_line}" if first_line else cause

@@ -10,7 +10,7 @@
 management sets the period (journalisering, arkivlov, its own retention plan) and configures it
 here. Every worker start makes the schedule match the configuration: created if missing,
 updated if it exists (a pause set by an operator is kept).
-"""
+"""  # noqa: E501 - a Markdown table's rows cannot wrap
 
 from __future__ import annotations
 

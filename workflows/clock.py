@@ -9,7 +9,6 @@ missing underretning receipt), escalations, and waking the evaluation and follow
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,7 +68,7 @@ class CaseClock:
                         earlier, timeout=timeout,
                         timeout_summary=f"{what} {texts.local(at, self.state.tz)}")
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             await self._fire(workflow.now())
 

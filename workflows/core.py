@@ -219,6 +219,7 @@ class CaseCore(CaseClock, CaseMessages):
 
         self._set_phase(Phase.TREAT)
         spec = self._procedure().spec
+        assert s.tz is not None  # set with the procedure, in run()
         evaluation_at = calendar.offset_after(self._now(), spec.timers.evaluation_after, s.tz)
         treat = [self._run_task("treat.help"), self._run_task("treat.surroundings")]
         if case.victim_and_offender_same_school():
@@ -327,6 +328,7 @@ class CaseCore(CaseClock, CaseMessages):
                 self._close(claimed, TaskStatus.DONE)
             return claimed
         spec = self._procedure().task(key)
+        assert s.tz is not None  # set with the procedure, in run()
         now = self._now()
         base = now
         if spec.deadline_from == "reported_at":
@@ -347,10 +349,14 @@ class CaseCore(CaseClock, CaseMessages):
         s.opened_in[task_id] = workflow.info().get_current_history_length()
         if on_overdue is not None:
             self._overdue[task_id] = on_overdue
-        self._event(EventKind.TASK_OPENED,
-                    f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
-                    task_id=task_id)
-        guidance = spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        self._event(
+            EventKind.TASK_OPENED,
+            f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
+            task_id=task_id,
+        )
+        guidance = (
+            spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        )
         case = s.case
         self.effects.opened.append(OpenTaskRequest(
             workflow_id=workflow.info().workflow_id, case_number=case.case_number,

@@ -98,8 +98,11 @@ class CaseMessages:
         handler = handlers.get(name)
         if handler is None:
             # The name is the sender's choice: it is not repeated in the timeline.
-            self._event(EventKind.REJECTED, "Afvist ukendt besked",
-                        reason="Sagen kender ikke denne besked / The case does not know this message")
+            self._event(
+                EventKind.REJECTED,
+                "Afvist ukendt besked",
+                reason="Sagen kender ikke denne besked / The case does not know this message",
+            )
             return
         try:
             raw = inbound.read_one([arg.payload for arg in args], workflow.payload_converter())
@@ -116,7 +119,9 @@ class CaseMessages:
         try:
             completion, view, deviations = self._check_completion(raw)
         except Rejection as rejection:
-            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+            raise ApplicationError(
+                str(rejection), type="TaskRejected", non_retryable=True
+            ) from None
         self._accept(completion, view, deviations)
         # Read-your-writes: the caller's next look at the inbox shows this task done and the
         # tasks it opened.
@@ -137,12 +142,17 @@ class CaseMessages:
                 self._check_shape(args[0])
                 return
             _, view, _ = self._check_completion(args[0])
-            if self.state.opened_in.get(view.task_id) == workflow.info().get_current_history_length():
+            if (
+                self.state.opened_in.get(view.task_id)
+                == workflow.info().get_current_history_length()
+            ):
                 # Opened in this very workflow task, not recorded yet: accepted now, the update
                 # would share a workflow task with the event that opened the task.
                 raise rejections.being_opened(view.task_id)
         except Rejection as rejection:
-            raise ApplicationError(str(rejection), type="TaskRejected", non_retryable=True) from None
+            raise ApplicationError(
+                str(rejection), type="TaskRejected", non_retryable=True
+            ) from None
 
     def _not_opened_yet(self, raw: Any) -> bool:
         if not isinstance(raw, dict) or raw.get("task_key") not in DECISION_TYPES:
@@ -259,7 +269,7 @@ class CaseMessages:
             return
         try:
             await workflow.wait_condition(present, timeout=TASK_WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # ----------------------------------------------------------- snapshot
@@ -284,10 +294,13 @@ class CaseMessages:
 
     def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
         self._require_active()
-        if isinstance(raw, dict) and isinstance(raw.get("task_key"), str):
-            # Name an unknown task plainly, before complaining about its decision's shape.
-            if raw["task_key"] not in DECISION_TYPES:
-                raise rejections.unknown_task(raw["task_key"])
+        # Name an unknown task plainly, before complaining about its decision's shape.
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("task_key"), str)
+            and raw["task_key"] not in DECISION_TYPES
+        ):
+            raise rejections.unknown_task(raw["task_key"])
         completion = rejections.parse(TaskCompletion, raw)
         key = completion.task_key
         if key not in DECISION_TYPES:
@@ -351,7 +364,7 @@ class CaseMessages:
                 try:
                     actor = Actor.model_validate(raw.get(field))
                     break
-                except Exception:  # noqa: BLE001 - an unreadable actor is simply not named
+                except Exception:  # noqa: BLE001, S112 - an unreadable actor is simply not named
                     continue
         task_id = (raw.get("task_id") or raw.get("task_key")) if isinstance(raw, dict) else None
         if not isinstance(task_id, str) or (

@@ -55,7 +55,7 @@ def read_one(payloads: Sequence[Payload], converter: PayloadConverter) -> Any:
             "Beskeden har en ukendt kodning / The message has an unknown encoding"
         )
     try:
-        return converter.from_payload(payload, None)
+        return converter.from_payload(payload)
     except Exception:  # noqa: BLE001 - malformed or absurdly nested JSON: refused, not raised
         raise Rejection(
             "Beskeden er ikke gyldig JSON / The message is not valid JSON"

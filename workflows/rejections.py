@@ -6,7 +6,7 @@ Pure: used by the case workflow's signal handlers and the `submit_task` validato
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,7 +29,7 @@ def parse(model: type[M], raw: Any) -> M:
         raise Rejection(describe_errors(exc.errors())) from None
 
 
-def describe_errors(errors: Iterable[dict[str, Any]]) -> str:
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
     parts = []
     for error in errors:
         field = ".".join(str(part) for part in error.get("loc", ())) or "(besked/message)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 CASE_NUMBER = SearchAttributeKey.for_keyword("CaseNumber")
@@ -14,7 +16,8 @@ OPEN_TASK_COUNT = SearchAttributeKey.for_int("OpenTaskCount")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 HAS_OVERDUE_TASK = SearchAttributeKey.for_bool("HasOverdueTask")
 
-ALL = [
+# Annotated: the keys' value types differ, so mypy would otherwise infer list[object].
+ALL: list[SearchAttributeKey[Any]] = [
     CASE_NUMBER,
     SCHOOL_ID,
     CASE_PHASE,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
@@ -25,7 +25,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations must not import application types that may change later: write the
     # database type UtcDateTime stands for.
     if type_ == "type" and isinstance(obj, UtcDateTime):
