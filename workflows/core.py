@@ -348,7 +348,7 @@ class CaseCore(CaseClock, CaseMessages):
         if on_overdue is not None:
             self._overdue[task_id] = on_overdue
         self._event(EventKind.TASK_OPENED,
-                    f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
+                    f"Opgave åbnet: {spec.title} (frist {calendar.local_time(due, s.tz)})",
                     task_id=task_id)
         guidance = spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
         case = s.case
