@@ -171,5 +171,16 @@ class Actor(Model):
     role: StaffRole
 
 
+_CASE_WORKFLOW_PREFIX = "case-"
+
+
 def case_workflow_id(case_number: str) -> str:
-    return f"case-{case_number}"
+    """The workflow id of a case: 'case-2026-0042'."""
+    return f"{_CASE_WORKFLOW_PREFIX}{case_number}"
+
+
+def case_number_of(workflow_id: str | None) -> str | None:
+    """The inverse of `case_workflow_id`: 'case-2026-0042' → '2026-0042'; None for other ids."""
+    if workflow_id and workflow_id.startswith(_CASE_WORKFLOW_PREFIX):
+        return workflow_id.removeprefix(_CASE_WORKFLOW_PREFIX)
+    return None
