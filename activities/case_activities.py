@@ -29,11 +29,10 @@ from schemas.activities import (
     TaskFlagsRequest,
     TimelineBatch,
 )
+from schemas.common import case_number_of
 from store import NaiveDatetimeError, Store
 
 log = structlog.get_logger("sagsflow.activities")
-
-CASE_WORKFLOW_PREFIX = "case-"  # schemas.common.case_workflow_id
 
 
 class CaseActivities:
@@ -80,7 +79,7 @@ class CaseActivities:
             )
         _log_done(
             "load_procedure",
-            _case_number_of(activity.info().workflow_id),
+            case_number_of(activity.info().workflow_id),
             version=procedure.spec.version,
             year=request.year,
         )
@@ -104,7 +103,7 @@ class CaseActivities:
             closed = await self.store.close_task(request)
         _log_done(
             "close_task",
-            _case_number_of(request.workflow_id),
+            case_number_of(request.workflow_id),
             task_id=request.task_id,
             status=request.status,
             closed=closed,
@@ -115,7 +114,7 @@ class CaseActivities:
         updated = await self.store.update_task_flags(request)
         _log_done(
             "update_task",
-            _case_number_of(request.workflow_id),
+            case_number_of(request.workflow_id),
             task_id=request.task_id,
             updated=updated,
         )
@@ -176,13 +175,6 @@ def _log_done(name: str, case_number: str | None, **ids: Any) -> None:
         attempt=info.attempt,
         **ids,
     )
-
-
-def _case_number_of(workflow_id: str | None) -> str | None:
-    # Requests that carry no case number belong to a `case-<number>` workflow.
-    if workflow_id and workflow_id.startswith(CASE_WORKFLOW_PREFIX):
-        return workflow_id.removeprefix(CASE_WORKFLOW_PREFIX)
-    return None
 
 
 @contextmanager

@@ -7,14 +7,11 @@ Staff read, correct and approve the draft; the system never adds names or materi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from procedure.calendar import local_time
 from schemas.activities import NoteFacts
 from schemas.common import Route, ViolationType
 from schemas.labels import SEVERITY_DA, VIOLATION_DA
-
-LOCAL_TIME = ZoneInfo("Europe/Copenhagen")
 
 ROUTE_LABELS = {
     Route.UNDECIDED: "Ikke besluttet endnu",
@@ -22,11 +19,6 @@ ROUTE_LABELS = {
     Route.POLICE: "Politianmeldelse – politiet overtager, skolen holder kontakten",
 }
 NOT_GIVEN = "Ikke oplyst"
-
-
-def local_time(moment: datetime) -> str:
-    """'03.03.2026 kl. 09:15' in Copenhagen time, as staff read dates."""
-    return moment.astimezone(LOCAL_TIME).strftime("%d.%m.%Y kl. %H:%M")
 
 
 def render_note(facts: NoteFacts) -> str:

@@ -41,6 +41,7 @@ from schemas.common import (
     SchoolId,
     StaffRole,
     TaskStatus,
+    case_number_of,
     case_workflow_id,
 )
 from schemas.messages import (
@@ -540,7 +541,7 @@ class CaseService:
     def _summary(execution: WorkflowExecution) -> CaseSummary:
         attrs = execution.typed_search_attributes
         return CaseSummary(
-            case_number=attrs.get(sa.CASE_NUMBER) or execution.id.removeprefix("case-"),
+            case_number=attrs.get(sa.CASE_NUMBER) or case_number_of(execution.id) or execution.id,
             school_id=attrs.get(sa.SCHOOL_ID) or "",
             workflow_id=execution.id,
             phase=attrs.get(sa.CASE_PHASE),

@@ -14,14 +14,13 @@ from pydantic import StringConstraints
 from api.access import AccessDenied, AccessLogUnavailable, Audit
 from api.cases import QUERY_TIMEOUT_SECONDS, CaseFacts, CaseNotProgressing, CaseService
 from api.errors import CaseEnded
-from schemas.common import CaseNumber
+from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber
 from schemas.snapshot import CaseSnapshot
 from store import Store
 
 CASE_NUMBER_PATTERN = next(
     meta.pattern for meta in get_args(CaseNumber)[1:] if isinstance(meta, StringConstraints)
 )
-TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"
 
 
 def get_service(request: Request) -> CaseService:
@@ -46,7 +45,7 @@ TaskIdPath = Annotated[
     str,
     Path(
         pattern=TASK_ID_PATTERN,
-        max_length=80,
+        max_length=TASK_ID_MAX,
         description="A task instance: its key (e.g. 'assess.uncover'), or key and number "
         "when the task occurs more than once (e.g. 'treat.press-2').",
     ),

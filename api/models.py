@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from schemas.common import (
     MAX_PARTICIPANTS,
     TASK_ID_MAX,
+    TASK_ID_PATTERN,
     CaseNumber,
     Model,
     CaseStatus,
@@ -44,7 +45,7 @@ ContactText = Annotated[
 ]
 TaskId = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$", max_length=TASK_ID_MAX),
+    StringConstraints(pattern=TASK_ID_PATTERN, max_length=TASK_ID_MAX),
     Field(description="A task instance, e.g. 'assess.uncover' or 'treat.press-2'."),
 ]
 ProcedureVersion = Annotated[

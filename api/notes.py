@@ -15,8 +15,8 @@ from typing import Any
 
 import markdown
 
-from activities.note import local_time
 from api.models import NoteKind
+from procedure.calendar import local_time
 from procedure.models import Contact, ProcedureSpec
 from schemas.common import TaskStatus
 from schemas.labels import PHASE_DA, STATUS_DA

@@ -23,7 +23,7 @@ from api.cases import CaseError, CaseExists, CaseService, TaskRejected
 from chaos.cases import STAFF, Route, case_input, completion
 from driver.decisions import RECEIPT, RECEIPT_FOLLOW_UP
 from driver.staff import LATE_RECEIPT_GRACE, bounded
-from schemas.common import StaffRole
+from schemas.common import StaffRole, case_workflow_id
 from schemas.messages import PressInquiry
 from store import Store
 
@@ -74,7 +74,7 @@ class CaseDriver:
     def __post_init__(self) -> None:
         self.case = case_input(self.route, datetime.now(UTC), self.run_tag)
         self.case_number = self.case.case_number
-        self.workflow_id = f"case-{self.case_number}"
+        self.workflow_id = case_workflow_id(self.case_number)
 
     # -- the run ------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from procedure.calendar import COPENHAGEN
+from procedure.calendar import local_time
 from schemas.labels import (
     PHASE_DA,
     ROUTE_DA,
@@ -47,9 +47,7 @@ def local(moment: datetime | None, *, seconds: bool = False) -> str:
     """A moment in Copenhagen time, e.g. '24.11.2026 17:45'."""
     if moment is None:
         return "–"
-    return moment.astimezone(COPENHAGEN).strftime(
-        "%d.%m.%Y %H:%M:%S" if seconds else "%d.%m.%Y %H:%M"
-    )
+    return local_time(moment, kl=False, seconds=seconds)
 
 
 def yes_no(value: bool | None) -> str:

@@ -25,6 +25,20 @@ def zone(name: str) -> ZoneInfo:
 COPENHAGEN = zone("Europe/Copenhagen")
 
 
+def local_time(
+    moment: datetime, tz: ZoneInfo | None = None, *, kl: bool = True, seconds: bool = False
+) -> str:
+    """A moment as staff read it, in Copenhagen time unless told: '03.03.2026 kl. 09:15'.
+
+    The one format of the case's texts, the note, the mails and the CLI (`kl=False`:
+    '03.03.2026 09:15'). Deterministic: workflow code uses it for texts its history records.
+    """
+    clock = "kl. %H:%M" if kl else "%H:%M"
+    return moment.astimezone(tz or COPENHAGEN).strftime(
+        f"%d.%m.%Y {clock}" + (":%S" if seconds else "")
+    )
+
+
 def is_working_day(day: date, non_working: Collection[date]) -> bool:
     return day.weekday() < 5 and day not in non_working
 

@@ -22,9 +22,10 @@ CaseNumber = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}[A-Za-z0-9]$"),
     Field(description="The municipality's case number, e.g. 2026-0042 (letters, digits, dashes)."),
 ]
+SCHOOL_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$"
 SchoolId = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$"),
+    StringConstraints(pattern=SCHOOL_ID_PATTERN),
     Field(description="School identifier, e.g. 'vibeke-skolen' (lower case, digits, dashes)."),
 ]
 StaffId = Annotated[
@@ -48,6 +49,10 @@ MAX_PARTICIPANTS = 30
 MAX_EVIDENCE_ITEMS = 50
 # Identifiers of tasks (keys and instances, e.g. 'treat.press-2').
 TASK_ID_MAX = 80
+# Their shape: the key, and when the key occurs again in a case its number (workflows/core.py
+# numbers them 2, 3, ...). Four digits, as the API has always accepted: the workflow's own
+# rules (workflows/rejections.py) must accept every id the API lets through.
+TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"
 # A procedure (card) version, e.g. 'ishoj-2026.1'.
 PROCEDURE_VERSION_MAX = 40
 
@@ -171,5 +176,16 @@ class Actor(Model):
     role: StaffRole
 
 
+_CASE_WORKFLOW_PREFIX = "case-"
+
+
 def case_workflow_id(case_number: str) -> str:
-    return f"case-{case_number}"
+    """The workflow id of a case: 'case-2026-0042'."""
+    return f"{_CASE_WORKFLOW_PREFIX}{case_number}"
+
+
+def case_number_of(workflow_id: str | None) -> str | None:
+    """The inverse of `case_workflow_id`: 'case-2026-0042' → '2026-0042'; None for other ids."""
+    if workflow_id and workflow_id.startswith(_CASE_WORKFLOW_PREFIX):
+        return workflow_id.removeprefix(_CASE_WORKFLOW_PREFIX)
+    return None

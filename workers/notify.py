@@ -27,11 +27,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Literal
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import structlog
 
+from procedure.calendar import local_time
 from store import Store
 from store.models import OutboxRow
 from workers.logs import configure_logging
@@ -53,7 +53,6 @@ __all__ = [
 
 log = structlog.get_logger("sagsflow.notify")
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _ANY_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@([A-Za-z0-9.-]+)")
 
@@ -109,7 +108,7 @@ def compose_message(
     assert settings.mail_from is not None and settings.platform_url is not None
     lines = [row.body, ""]
     if due_at is not None:
-        lines.append(f"Frist: {due_at.astimezone(COPENHAGEN).strftime('%d.%m.%Y kl. %H:%M')}")
+        lines.append(f"Frist: {local_time(due_at)}")
     lines.append(f"Sagen på platformen: {case_link(settings.platform_url, row.case_number)}")
     lines += ["", "-- ", "Sendt automatisk af sagsflow. Svar venligst ikke på denne mail."]
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, cast
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from schemas.common import StaffId, StaffRole
+from schemas.common import SCHOOL_ID_PATTERN, StaffId, StaffRole
 
 SmtpTls = Literal["starttls", "tls", "none"]
 SMTP_TLS_MODES: tuple[SmtpTls, ...] = ("starttls", "tls", "none")
@@ -86,7 +86,7 @@ SchoolKey = Annotated[
 
 
 def _school_id(key: str) -> str:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,38}[a-z0-9]", key):
+    if not re.fullmatch(SCHOOL_ID_PATTERN, key):
         raise ValueError(f"school id {key!r} is not valid (lower case, digits, dashes) nor '*'")
     return key
 

@@ -16,10 +16,10 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from procedure.calendar import local_time
     from schemas.activities import NotificationKind
     from schemas.common import StaffRole
     from schemas.snapshot import EventKind, NextTimer, TaskView
-    from workflows import texts
     from workflows.state import CaseState
 
 
@@ -66,7 +66,7 @@ class CaseClock:
                 try:
                     await workflow.wait_condition(
                         earlier, timeout=timeout,
-                        timeout_summary=f"{what} {texts.local(at, self.state.tz)}")
+                        timeout_summary=f"{what} {local_time(at, self.state.tz)}")
                     continue
                 except TimeoutError:
                     pass
@@ -104,7 +104,7 @@ class CaseClock:
             at = s.timers[key]  # set by an earlier run of the case: the same moment
         else:
             s.timers[key] = at
-            self._event(EventKind.TIMER_SET, f"{what} planlagt til {texts.local(at, s.tz)}")
+            self._event(EventKind.TIMER_SET, f"{what} planlagt til {local_time(at, s.tz)}")
         s.next_timer = NextTimer(what=what, at=at)
         self._wake_at, self._woken = at, False
         try:

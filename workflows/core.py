@@ -140,12 +140,7 @@ class CaseCore(CaseClock, CaseMessages):
             self._event(EventKind.CASE_CLOSED, "Sagen er afsluttet")
         except Continuing:
             await self._settle(self._round_jobs + self._case_jobs + [press])
-            self._closing = True
-            await workflow.wait_condition(
-                lambda: workflow.all_handlers_finished() and self.mail_done()
-                and self.effects.settled(s.timeline))
-            self._finished = True
-            await asyncio.gather(mailroom, *background)
+            await self._wind_down(mailroom, background)
             workflow.continue_as_new(args=[case],
                                      memo={"carried": continuation.carried(s)})
         except Withdrawn:
@@ -158,18 +153,23 @@ class CaseCore(CaseClock, CaseMessages):
                         actor=s.withdrawal.by, reason=s.withdrawal.reason)
         s.next_timer = None
         self._record_case(closed=True)
-        self._closing = True
-        # Every message taken up (refused now: the case has ended) and written, every update
-        # answered, before the case completes.
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self.mail_done()
-            and self.effects.settled(s.timeline))
-        self._finished = True
-        await asyncio.gather(mailroom, *background)
+        await self._wind_down(mailroom, background)
         return CaseOutcome(
             case_number=case.case_number, status=s.status, rounds=s.round,
             closed_at=workflow.now(), reason=s.withdrawal.reason if s.withdrawal else None,
         )
+
+    async def _wind_down(self, mailroom: asyncio.Task[Any], background: list[asyncio.Task[Any]]
+                         ) -> None:
+        """Every message taken up (once the case has ended: refused) and written, every update
+        answered, before this run ends (the case completes or continues as new); then the
+        mailroom and the background jobs stop."""
+        self._closing = True
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and self.mail_done()
+            and self.effects.settled(self.state.timeline))
+        self._finished = True
+        await asyncio.gather(mailroom, *background)
 
     async def _run_round(self) -> None:
         s, case = self.state, self.state.case
@@ -351,7 +351,7 @@ class CaseCore(CaseClock, CaseMessages):
             self._overdue[task_id] = on_overdue
         self._event(
             EventKind.TASK_OPENED,
-            f"Opgave åbnet: {spec.title} (frist {texts.local(due, s.tz)})",
+            f"Opgave åbnet: {spec.title} (frist {calendar.local_time(due, s.tz)})",
             task_id=task_id,
         )
         guidance = (

@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN
+
 M = TypeVar("M", bound=BaseModel)
-_KEY_SHAPE = re.compile(r"[a-z_]{1,20}\.[a-z_]{1,40}(-[0-9]{1,3})?")
+_KEY_SHAPE = re.compile(TASK_ID_PATTERN)
 
 
 class Rejection(Exception):
@@ -41,7 +43,7 @@ def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
 
 def unknown_task(key: str) -> Rejection:
     # Echo only what looks like a task key: a message's text must never reach the timeline.
-    shown = f" '{key}'" if _KEY_SHAPE.fullmatch(key) else ""
+    shown = f" '{key}'" if len(key) <= TASK_ID_MAX and _KEY_SHAPE.fullmatch(key) else ""
     return Rejection(f"Ukendt opgave{shown} / Unknown task{shown}")
 
 

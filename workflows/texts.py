@@ -6,11 +6,10 @@ Pure: no Temporal calls, so the workflow class holds orchestration only and thes
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from procedure import calendar
+from procedure.calendar import local_time
 from schemas.activities import NoteFacts, NotificationKind
 from schemas.case import CaseInput
 from schemas.common import Route, Severity
@@ -21,15 +20,11 @@ from schemas.snapshot import NextTimer, Recommendation, TaskView
 NO_PERSONAL_DATA = " Se sagen på platformen. Beskeden indeholder ingen personoplysninger."
 
 
-def local(moment: datetime, tz: ZoneInfo | None = None) -> str:
-    return moment.astimezone(tz or calendar.COPENHAGEN).strftime("%d.%m.%Y kl. %H:%M")
-
-
 def notification(
     case_number: str, view: TaskView, kind: NotificationKind, tz: ZoneInfo | None
 ) -> tuple[str, str]:
     """Subject and body of a notification: case number, task title and deadline only."""
-    due = local(view.due_at, tz)
+    due = local_time(view.due_at, tz)
     if kind == NotificationKind.TASK_OPENED:
         subject = f"Sag {case_number}: Ny opgave – {view.title}"
         body = f"Der er en ny opgave i sag {case_number}: {view.title}. Frist: {due}."
@@ -61,9 +56,9 @@ def details(
         f"Fase: {phase_heading} · Status: {status} · Spor: {route} · Alvor: {severity}",
     ]
     for view in sorted(open_tasks, key=lambda v: v.due_at):
-        lines.append(f"- {view.title} ({view.role.value}), frist {local(view.due_at, tz)}")
+        lines.append(f"- {view.title} ({view.role.value}), frist {local_time(view.due_at, tz)}")
     if next_timer is not None:
-        lines.append(f"Næste timer: {next_timer.what} {local(next_timer.at, tz)}")
+        lines.append(f"Næste timer: {next_timer.what} {local_time(next_timer.at, tz)}")
     return "\n".join(lines)
 
 
@@ -105,7 +100,7 @@ def note_facts(
         where=uncover.where,
         when_occurred=uncover.when_occurred,
         evidence=[
-            f"{item.kind}, opbevares af {item.held_by}, sikret {local(item.secured_at, tz)}"
+            f"{item.kind}, opbevares af {item.held_by}, sikret {local_time(item.secured_at, tz)}"
             + (", brugernavne noteret" if item.usernames_noted else "")
             + (", tidspunkter noteret" if item.times_noted else "")
             for item in preserve.evidence
