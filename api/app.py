@@ -29,8 +29,8 @@ from api.routes_cases import router as cases_router
 from api.routes_records import router as records_router
 from api.routes_tasks import router as tasks_router
 from api.settings import ApiSettings
+from core.connection import connect_client
 from store import Store
-from workers.connection import connect_client
 from workers.settings import Settings
 
 API_VERSION = "1.0.0"

@@ -66,7 +66,7 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
 # once a workflow task has failed the number of times in the dynamic config value
 # system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute (0, the default: never; see
-# deploy/temporal/dynamicconfig/sagsflow.yaml and cli/devserver.py), and clears it when a task
+# deploy/temporal/dynamicconfig/sagsflow.yaml and core/devserver.py), and clears it when a task
 # succeeds again.
 NOT_PROGRESSING_QUERY = (
     "WorkflowType = 'DigitalViolationCase' AND ExecutionStatus = 'Running' "

@@ -179,7 +179,7 @@ class BaselineCase:
 async def run_worker() -> None:
     from temporalio.worker import Worker
 
-    from workers.codec import data_converter
+    from core.codec import data_converter
     from workers.settings import Settings
     from workers.worker import GRACEFUL_SHUTDOWN, worker_client
     from temporalio.client import Client

@@ -49,7 +49,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api.cases import CaseService
 from bench import baseline as base
 from bench.history import count_history
-from cli.devserver import DevServer, _die_with_parent
+from core.devserver import DevServer, _die_with_parent
 from driver.decisions import (
     INTERNAL_ROUTE_TO_TREAT,
     actor_for,

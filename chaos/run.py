@@ -30,9 +30,9 @@ from chaos.processes import ChildProcesses, Supervisor, TemporalServer, WorkerPr
 from chaos.report import Report
 from chaos.staff import CaseDriver
 from chaos.verify import Verifier, save_histories
-from cli.devserver import find_temporal_binary
+from core.codec import PayloadKeys, data_converter, worker_data_converter
+from core.devserver import find_temporal_binary
 from store import Store
-from workers.codec import PayloadKeys, data_converter, worker_data_converter
 from workflows.case import DigitalViolationCase
 
 TASK_QUEUE = "sagsflow-chaos"

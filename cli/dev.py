@@ -33,12 +33,12 @@ from api.app import create_app
 from api.cases import CaseService
 from api.settings import ApiSettings
 from api.tokens import TokensFileError, write_demo_tokens
-from cli.apiserver import serving
-from cli.devserver import DevServer, DevServerError, ensure_port_free
+from core.apiserver import serving
+from core.codec import PayloadKeyError, PayloadKeys
+from core.connection import connect_client
+from core.devserver import DevServer, DevServerError, ensure_port_free
+from core.logs import configure_logging
 from store import Store
-from workers.codec import PayloadKeyError, PayloadKeys
-from workers.connection import connect_client
-from workers.logs import configure_logging
 from workers.retention_schedule import schedule_retention
 from workers.settings import Settings
 from workers.worker import build_worker

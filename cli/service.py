@@ -6,7 +6,7 @@ list`) or on the command (`sagsflow case list --address …`). Every Temporal op
 through `api.cases.CaseService`. `task complete` and `task reassign` also read the store
 (DATABASE_URL): they act only on a task with an open inbox row, the state the case recorded.
 
-Payload keys are found as by every sagsflow process (`workers.connection`):
+Payload keys are found as by every sagsflow process (`core.connection`):
 SAGSFLOW_PAYLOAD_KEYS_FILE / SAGSFLOW_PAYLOAD_KEYS, else `./data/payload-keys.json` if it exists
 (the file `sagsflow dev` makes), so the CLI next to `sagsflow dev` needs no setup.
 
@@ -149,8 +149,8 @@ def run(
 ) -> T:
     """Connects, runs `work` with a CaseService and turns failures into clean exits."""
     from api.cases import CaseService
+    from core.connection import connect_client
     from store import Store
-    from workers.connection import connect_client
 
     async def main() -> T:
         try:
@@ -220,7 +220,7 @@ def _attempt(
     from temporalio.service import RPCError
 
     from api.cases import CaseError
-    from workers.codec import ENCODING
+    from core.codec import ENCODING
 
     try:
         return asyncio.run(main()), None  # type: ignore[arg-type]

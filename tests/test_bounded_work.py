@@ -218,7 +218,7 @@ async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
-    from workers.codec import worker_data_converter
+    from core.codec import worker_data_converter
     from workflows.case import DigitalViolationCase
 
     replayer = Replayer(workflows=[DigitalViolationCase],

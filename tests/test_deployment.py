@@ -1,5 +1,5 @@
 """The production deployment files: docker-compose.yml, .env.example, the Temporal setup
-scripts, and the configuration registry (workers/environment.py) with its documentation.
+scripts, and the configuration registry (core/environment.py) with its documentation.
 
 The compose file is validated against the Compose specification offline
 (`check-jsonschema --builtin-schema vendor.compose-spec`); no Docker engine is needed.
@@ -24,9 +24,10 @@ from temporalio.client import Client
 
 from api import settings as api_settings
 from api.tokens import read_tokens_file
+from core import environment, temporal_tls, tracing
 from tests.conftest import binary
 from tests.test_dev_server import custom_search_attributes, dev_server
-from workers import environment, notify_config, retention_schedule, temporal_tls, tracing
+from workers import notify_config, retention_schedule
 from workers import settings as worker_settings
 from workers.notify_config import load_recipients
 from workflows import search_attributes
@@ -45,8 +46,8 @@ ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 SAGSFLOW_NAME = re.compile(r"\bSAGSFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 # Variables only the test suite reads.
 TEST_ONLY = {"SAGSFLOW_REQUIRE_POSTGRES", "SAGSFLOW_TEST_POSTGRES_URL", "SAGSFLOW_RECORD_HISTORIES"}
-SOURCE_PACKAGES = ("api", "activities", "cli", "procedure", "schemas", "store", "workers",
-                   "workflows")
+SOURCE_PACKAGES = ("api", "activities", "cli", "core", "procedure", "schemas", "store",
+                   "workers", "workflows")
 
 
 def compose() -> dict[str, Any]:
@@ -202,7 +203,7 @@ def test_the_registry_names_every_variable_the_code_reads() -> None:
         for name in SAGSFLOW_NAME.findall(path.read_text(encoding="utf-8"))
     }
     unlisted = in_source - environment.NAMES - TEST_ONLY
-    assert not unlisted, f"read in the code but not in workers/environment.py: {sorted(unlisted)}"
+    assert not unlisted, f"read in the code but not in core/environment.py: {sorted(unlisted)}"
 
 
 def test_every_registered_variable_is_read_somewhere() -> None:
@@ -219,7 +220,7 @@ def test_every_registered_variable_is_read_somewhere() -> None:
         if path.name != "environment.py"
     )
     unread = {name for name in environment.NAMES - read if f'"{name}"' not in text}
-    assert not unread, f"in workers/environment.py but read by no code: {sorted(unread)}"
+    assert not unread, f"in core/environment.py but read by no code: {sorted(unread)}"
     assert len(environment.NAMES) == len(environment.VARIABLES), "a variable is listed twice"
 
 

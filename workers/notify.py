@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 import structlog
 
+from core.logs import configure_logging
 from store import Store
 from store.models import OutboxRow
-from workers.logs import configure_logging
 from workers.notify_config import NotifyConfigError, NotifySettings, Recipients, load_recipients
 from workers.settings import Settings
 

@@ -31,8 +31,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from workers.codec import worker_data_converter
-from workers.connection import connect_client
+from core.codec import worker_data_converter
+from core.connection import connect_client
 from workers.settings import Settings
 
 DEFAULT_QUERY = "WorkflowType='DigitalViolationCase' AND ExecutionStatus='Running'"

@@ -14,10 +14,10 @@ from temporalio.worker import Interceptor, Worker
 
 from activities import CaseActivities
 from activities.retention import RetentionActivities
+from core.codec import worker_data_converter
+from core.connection import connect_client
+from core.logs import configure_logging
 from store import Store
-from workers.codec import worker_data_converter
-from workers.connection import connect_client
-from workers.logs import configure_logging
 from workers.notify import NotifySettings, dispatching
 from workers.retention_schedule import RetentionSettings, schedule_retention
 from workers.settings import Settings

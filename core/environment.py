@@ -1,8 +1,8 @@
 """Every environment variable a sagsflow process reads: its name, default and meaning.
 
 The settings modules read their own variables (`workers.settings`, `api.settings`,
-`workers.notify_config`, `workers.retention_schedule`, `workers.codec`, `workers.temporal_tls`,
-`workers.tracing`, `procedure.loader`); this is the one list of all of them, for the
+`workers.notify_config`, `workers.retention_schedule`, `core.codec`, `core.temporal_tls`,
+`core.tracing`, `procedure.loader`); this is the one list of all of them, for the
 configuration reference (`docs/configuration.md`) and for checking deployments: a variable a
 deployment sets that is not listed here is read by nobody. Tests keep the list, the code and
 the documentation in step.
@@ -48,7 +48,7 @@ VARIABLES: tuple[Variable, ...] = (
     # The store.
     Variable("DATABASE_URL", "sqlite+aiosqlite:///./data/sagsflow.db", "the store", secret=True),
     Variable("SAGSFLOW_PROCEDURE_FILE", "packaged procedure/card.yaml", "the card data", WORKER),
-    # Payload encryption (workers.codec).
+    # Payload encryption (core.codec).
     Variable("SAGSFLOW_PAYLOAD_KEYS_FILE", "./data/payload-keys.json if it exists",
              "JSON keys file: {\"active\": id, \"keys\": {id: base64}}", secret=True),
     Variable("SAGSFLOW_PAYLOAD_KEYS", "", "keys inline: id=base64,id=base64", secret=True),
