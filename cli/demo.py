@@ -28,7 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from api.cases import CaseError, CaseService, TaskRejected
+from service.cases import CaseError, CaseService, TaskRejected
 from cli import render
 from cli.demo_command import STALL_SECONDS
 from cli.service import fail, run

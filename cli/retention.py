@@ -19,8 +19,8 @@ from cli.service import EXIT_INVALID, AddressOption, NamespaceOption, fail, run,
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from api.cases import CaseService
     from schemas.retention import RetentionReport
+    from service.cases import CaseService
 
 
 def retention(

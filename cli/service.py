@@ -3,7 +3,7 @@
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SAGSFLOW_TASK_QUEUE,
 DATABASE_URL) and `--address` / `--namespace`, given on the group (`sagsflow case --address …
 list`) or on the command (`sagsflow case list --address …`). Every Temporal operation goes
-through `api.cases.CaseService`. `task complete` and `task reassign` also read the store
+through `service.cases.CaseService`. `task complete` and `task reassign` also read the store
 (DATABASE_URL): they act only on a task with an open inbox row, the state the case recorded.
 
 Payload keys are found as by every sagsflow process (`core.connection`):
@@ -30,7 +30,7 @@ import typer
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from api.cases import CaseService
+    from service.cases import CaseService
     from store import Store
     from workers.settings import Settings
 
@@ -148,8 +148,8 @@ def run(
     with_store: bool = False,
 ) -> T:
     """Connects, runs `work` with a CaseService and turns failures into clean exits."""
-    from api.cases import CaseService
     from core.connection import connect_client
+    from service.cases import CaseService
     from store import Store
 
     async def main() -> T:
@@ -219,8 +219,8 @@ def _attempt(
     from sqlalchemy.exc import SQLAlchemyError
     from temporalio.service import RPCError
 
-    from api.cases import CaseError
     from core.codec import ENCODING
+    from service.cases import CaseError
 
     try:
         return asyncio.run(main()), None  # type: ignore[arg-type]

@@ -20,10 +20,10 @@ import yaml
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.cases import CaseService
 from api.settings import ApiSettings
 from core.apiserver import serving
 from core.codec import PayloadKeys, data_converter
+from service.cases import CaseService
 from store import Store
 from tests.test_dev_server import dev_server, free_port
 from workers.settings import Settings

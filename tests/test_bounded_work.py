@@ -14,10 +14,10 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from api.cases import CaseService
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from schemas.messages import CaseNote
+from service.cases import CaseService
 from store import Store
 from tests.conftest import binary
 from tests.test_start_and_recovery import (

@@ -24,12 +24,12 @@ from temporalio.client import Client
 from typer.testing import CliRunner
 
 import cli.main
-from api.cases import CaseService
 from core.connection import connect_client
 from procedure import loader
 from schemas.case import CaseInput
 from schemas.common import CaseStatus
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind
+from service.cases import CaseService
 from store import Store
 from tests.casekit import LEADER, TEACHER, case_input, decision
 from tests.conftest import binary

@@ -46,8 +46,8 @@ ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 SAGSFLOW_NAME = re.compile(r"\bSAGSFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 # Variables only the test suite reads.
 TEST_ONLY = {"SAGSFLOW_REQUIRE_POSTGRES", "SAGSFLOW_TEST_POSTGRES_URL", "SAGSFLOW_RECORD_HISTORIES"}
-SOURCE_PACKAGES = ("api", "activities", "cli", "core", "procedure", "schemas", "store",
-                   "workers", "workflows")
+SOURCE_PACKAGES = ("api", "activities", "cli", "core", "procedure", "schemas", "service",
+                   "store", "workers", "workflows")
 
 
 def compose() -> dict[str, Any]:

@@ -26,7 +26,6 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.cases import CaseService, TaskRejected, static_summary
 from core.codec import (
     ENCODING,
     KEY_ID_HEADER,
@@ -40,6 +39,7 @@ from schemas.case import CaseInput
 from schemas.common import CaseStatus
 from schemas.messages import CaseNote, PressInquiry
 from schemas.snapshot import CaseSnapshot
+from service.cases import CaseService, TaskRejected, static_summary
 from store import Store
 from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
 from tests.test_dev_server import dev_server

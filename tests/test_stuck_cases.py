@@ -21,8 +21,8 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from api.cases import CaseService
 from core.codec import data_converter
+from service.cases import CaseService
 from store import Store, TaskRow
 from tests.apikit import (
     LEADER,
