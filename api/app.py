@@ -27,11 +27,10 @@ from api.paging import PageTokens
 from api.routes_cases import router as cases_router
 from api.routes_records import router as records_router
 from api.routes_tasks import router as tasks_router
-from api.settings import ApiSettings
 from core.connection import connect_client
+from core.settings import ApiSettings, Settings
 from service.cases import CaseService
 from store import Store
-from workers.settings import Settings
 
 API_VERSION = "1.0.0"
 READY_TIMEOUT_SECONDS = 5.0

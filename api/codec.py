@@ -39,10 +39,10 @@ from temporalio.converter import PayloadCodec
 from api.access import AccessDenied, AccessLogUnavailable, Audit, clean_purpose
 from api.auth import AuthenticationUnavailable, Authenticator
 from api.deps import recorded
-from api.settings import ApiSettings
 from api.staff import Staff
 from api.tokens import Unauthenticated
 from core.codec import PayloadKeyError
+from core.settings import ApiSettings
 
 CODEC_PREFIX = "/codec"
 SESSION_COOKIE = "sagsflow_codec"

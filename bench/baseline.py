@@ -180,7 +180,7 @@ async def run_worker() -> None:
     from temporalio.worker import Worker
 
     from core.codec import data_converter
-    from workers.settings import Settings
+    from core.settings import Settings
     from workers.worker import GRACEFUL_SHUTDOWN, worker_client
     from temporalio.client import Client
 

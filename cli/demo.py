@@ -50,7 +50,7 @@ from schemas.case import CaseInput
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import PressInquiry, TaskCompletion, Withdrawal
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind, TaskView, TimelineEvent
-from workers.settings import Settings
+from core.settings import Settings
 
 DEMO_SCHOOL = "lindely-skolen"  # fictional
 POLL_SECONDS = 0.2

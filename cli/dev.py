@@ -30,17 +30,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.settings import ApiSettings
 from api.tokens import TokensFileError, write_demo_tokens
 from core.apiserver import serving
 from core.codec import PayloadKeyError, PayloadKeys
 from core.connection import connect_client
 from core.devserver import DevServer, DevServerError, ensure_port_free
 from core.logs import configure_logging
+from core.settings import ApiSettings, Settings
 from service.cases import CaseService
 from store import Store
 from workers.retention_schedule import schedule_retention
-from workers.settings import Settings
 from workers.worker import build_worker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -66,8 +66,9 @@ def retention(
     from temporalio.client import WorkflowFailureError
 
     from cli import render
+    from core.settings import RetentionSettings
     from schemas.retention import RetentionSweepInput
-    from workers.retention_schedule import WORKFLOW_ID_PREFIX, RetentionSettings
+    from workers.retention_schedule import WORKFLOW_ID_PREFIX
     from workflows.retention import RetentionSweep
 
     config = settings(ctx, address, namespace)

@@ -30,9 +30,9 @@ import typer
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from core.settings import Settings
     from service.cases import CaseService
     from store import Store
-    from workers.settings import Settings
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ def group_options(
 
 def settings(ctx: typer.Context, address: str | None, namespace: str | None) -> Settings:
     """Environment, then the group's options, then the command's own (the last one wins)."""
-    from workers.settings import Settings
+    from core.settings import Settings
 
     group = ctx.find_object(Target) or Target()
     try:

@@ -17,10 +17,10 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.codec import PayloadKeys, data_converter
+from core.settings import Settings
 from core.telemetry import sdk_runtime
 from core.temporal_tls import tls_and_api_key
 from core.tracing import tracing_interceptors
-from workers.settings import Settings
 
 DEFAULT_PAYLOAD_KEYS_FILE = Path("data/payload-keys.json")
 PAYLOAD_KEY_VARIABLES = ("SAGSFLOW_PAYLOAD_KEYS_FILE", "SAGSFLOW_PAYLOAD_KEYS")

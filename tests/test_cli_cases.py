@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 import cli.main
 from core.connection import connect_client
+from core.settings import Settings
 from procedure import loader
 from schemas.case import CaseInput
 from schemas.common import CaseStatus
@@ -34,7 +35,6 @@ from store import Store
 from tests.casekit import LEADER, TEACHER, case_input, decision
 from tests.conftest import binary
 from tests.test_dev_server import dev_server
-from workers.settings import Settings
 from workers.worker import build_worker
 
 SAGSFLOW = binary("sagsflow")

@@ -21,9 +21,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
-from api.settings import ApiSettings
 from api.staff import Staff
 from core.codec import ENCODING, PayloadKeys
+from core.settings import ApiSettings
 from schemas.common import StaffRole
 from store.models import AccessLogRow
 from tests.apikit import OPERATOR, TEACHER, ApiPlatform, ApiUser, new_case_body

@@ -35,6 +35,7 @@ from core.codec import (
 )
 from core.connection import connect_client
 from core.devserver import DevServer
+from core.settings import Settings
 from schemas.case import CaseInput
 from schemas.common import CaseStatus
 from schemas.messages import CaseNote, PressInquiry
@@ -43,7 +44,6 @@ from service.cases import CaseService, TaskRejected, static_summary
 from store import Store
 from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
 from tests.test_dev_server import dev_server
-from workers.settings import Settings
 from workers.worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -20,7 +20,7 @@ from tests.casekit import CaseRun, case_input
 from workflows.case import DigitalViolationCase
 from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
 from core.logs import configure_logging, drop_personal_fields
-from workers.settings import Settings
+from core.settings import Settings
 from workers.worker import build_worker, run_worker
 
 

@@ -33,20 +33,15 @@ import aiosmtplib
 import structlog
 
 from core.logs import configure_logging
+from core.settings import NotifySettings, Settings
 from store import Store
 from store.models import OutboxRow
-from workers.notify_config import NotifyConfigError, NotifySettings, Recipients, load_recipients
-from workers.settings import Settings
 
 __all__ = [
     "DispatchReport",
     "Dispatcher",
-    "NotifyConfigError",
-    "NotifySettings",
-    "Recipients",
     "compose_message",
     "dispatching",
-    "load_recipients",
     "message_id",
     "run_dispatcher",
 ]

@@ -33,7 +33,7 @@ from temporalio.worker import Replayer
 
 from core.codec import worker_data_converter
 from core.connection import connect_client
-from workers.settings import Settings
+from core.settings import Settings
 
 DEFAULT_QUERY = "WorkflowType='DigitalViolationCase' AND ExecutionStatus='Running'"
 

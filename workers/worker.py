@@ -17,10 +17,10 @@ from activities.retention import RetentionActivities
 from core.codec import worker_data_converter
 from core.connection import connect_client
 from core.logs import configure_logging
+from core.settings import DEFAULT_CACHED_CASES, NotifySettings, RetentionSettings, Settings
 from store import Store
-from workers.notify import NotifySettings, dispatching
-from workers.retention_schedule import RetentionSettings, schedule_retention
-from workers.settings import Settings
+from workers.notify import dispatching
+from workers.retention_schedule import schedule_retention
 from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
@@ -49,7 +49,7 @@ def build_worker(
     workflows: Sequence[type] | None = None,
     interceptors: Sequence[Interceptor] = (),
     procedure_path: Path | None = None,
-    cached_cases: int = Settings.cached_cases,
+    cached_cases: int = DEFAULT_CACHED_CASES,
 ) -> Worker:
     """A worker with the case workflow and the retention sweep (or `workflows`), and every
     case and retention activity."""
