@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from core.task_queue import TASK_QUEUE
+
 # Only what the options need at import: `sagsflow --help` must not load Temporal, SQLAlchemy,
 # the API or the store. Everything else is imported by the function that uses it.
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ TaskQueueOption = Annotated[
     typer.Option(
         "--task-queue",
         help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE; default "
-        "sagsflow-cases). Opgavekø.",
+        f"{TASK_QUEUE}). Opgavekø.",
         show_default=False,
     ),
 ]

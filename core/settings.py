@@ -36,6 +36,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.recipients import NotifyConfigError, Recipients, check_address, load_recipients
+from core.task_queue import TASK_QUEUE
 from store import DEFAULT_DATABASE_URL
 
 # Which process reads a variable (the registry's "read by" column).
@@ -218,7 +219,7 @@ class Settings(EnvironmentSettings):
         "default", validation_alias="TEMPORAL_NAMESPACE", description="Temporal namespace"
     )
     task_queue: str = Field(
-        "sagsflow-cases", validation_alias="SAGSFLOW_TASK_QUEUE",
+        TASK_QUEUE, validation_alias="SAGSFLOW_TASK_QUEUE",
         description="task queue of the case workflows",
     )
     database_url: str = Field(

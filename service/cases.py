@@ -31,6 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.task_queue import TASK_QUEUE
 from schemas.case import CaseInput
 from schemas.common import (
     Actor,
@@ -55,7 +56,7 @@ from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
-from workflows.case import TASK_QUEUE, DigitalViolationCase
+from workflows.case import DigitalViolationCase
 
 # A query or update is answered by a worker: a case whose workflow task keeps failing (or that
 # no worker serves) would otherwise hold the caller until the RPC's own deadline.

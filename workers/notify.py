@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import structlog
 
 from core.logs import configure_logging
 from core.settings import NotifySettings, Settings
+from core.shutdown import on_stop_signal
 from store import Store
 from store.models import OutboxRow
 
@@ -49,7 +49,6 @@ __all__ = [
 log = structlog.get_logger("sagsflow.notify")
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _ANY_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@([A-Za-z0-9.-]+)")
 
 Outcome = Literal["sent", "retrying", "failed"]
@@ -394,15 +393,8 @@ async def run_dispatcher(
             report = await dispatcher.run_once()
             log.info("notification pass done", **vars(report))
             return report
-        stop = asyncio.Event()
-        event_loop = asyncio.get_running_loop()
-        for stop_signal in STOP_SIGNALS:
-            event_loop.add_signal_handler(stop_signal, stop.set)
-        try:
+        async with on_stop_signal() as stop:
             await dispatcher.run_forever(stop)
-        finally:
-            for stop_signal in STOP_SIGNALS:
-                event_loop.remove_signal_handler(stop_signal)
         return None
     finally:
         await store.dispose()
