@@ -68,14 +68,10 @@ _OFF = {"off", "none", "disabled", "fra"}
 
 
 def extra(field: FieldInfo) -> dict[str, Any]:
-    """A field's own marks (`secret`, `verbatim`, `read_by`, `documented_default`)."""
+    """A field's own marks: `secret` (keep it out of images, repositories and logs),
+    `verbatim` (not stripped), `read_by` (if not the class's), `documented_default`."""
     marks = field.json_schema_extra
     return marks if isinstance(marks, dict) else {}
-
-
-def _secret() -> dict[str, Any]:
-    # Marks a field whose value must stay out of images, repositories and logs.
-    return {"secret": True}
 
 
 class EnvironmentSource(PydanticBaseSettingsSource):
@@ -224,7 +220,7 @@ class Settings(EnvironmentSettings):
     )
     database_url: str = Field(
         DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL",
-        description="the store (SQLAlchemy URL)", json_schema_extra=_secret(),
+        description="the store (SQLAlchemy URL)", json_schema_extra={"secret": True},
     )
     log_format: LogFormat = Field(
         "console", validation_alias="SAGSFLOW_LOG_FORMAT", description="console or json"
@@ -633,7 +629,7 @@ class RetentionSettings(EnvironmentSettings):
         days = _whole_number(
             value, f"SAGSFLOW_RETENTION_DAYS must be a whole number of days, not {value!r}"
         )
-        if isinstance(days, int) and not isinstance(days, bool) and days < 1:
+        if isinstance(days, int) and days < 1:
             raise ValueError(f"SAGSFLOW_RETENTION_DAYS must be at least 1, not {days}")
         return days
 
