@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse
 
 from api.access import AccessLog
 from api.auth import Authenticator, CurrentStaff, build_authenticator
-from api.cases import CaseService
 from api.codec import CODEC_PREFIX, install_codec
 from api.codec import MAX_BODY_BYTES as CODEC_MAX_BODY_BYTES
 from api.errors import error_responses, install_error_handlers
@@ -28,10 +27,10 @@ from api.paging import PageTokens
 from api.routes_cases import router as cases_router
 from api.routes_records import router as records_router
 from api.routes_tasks import router as tasks_router
-from api.settings import ApiSettings
+from core.connection import connect_client
+from core.settings import ApiSettings, Settings
+from service.cases import CaseService
 from store import Store
-from workers.connection import connect_client
-from workers.settings import Settings
 
 API_VERSION = "1.0.0"
 READY_TIMEOUT_SECONDS = 5.0

@@ -16,9 +16,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from api.settings import ApiSettings
 from api.staff import Staff
 from api.tokens import TokenFileAuthenticator, Unauthenticated
+from core.settings import ApiSettings
 from schemas.common import StaffRole
 
 ALGORITHMS = ("RS256", "ES256")

@@ -2,7 +2,7 @@
 
 Temporal's remote codec protocol: `POST /codec/decode` and `POST /codec/encode`, body
 `{"payloads": [...]}` in proto3 JSON, header `X-Namespace`. Both use the API's own payload
-codec (the keys its Temporal client has, `workers.connection`), so the codec server can never
+codec (the keys its Temporal client has, `core.connection`), so the codec server can never
 disagree with the workers about keys.
 
 Who may: operators only, authenticated as for the API — `Authorization: Bearer <token>`
@@ -39,10 +39,10 @@ from temporalio.converter import PayloadCodec
 from api.access import AccessDenied, AccessLogUnavailable, Audit, clean_purpose
 from api.auth import AuthenticationUnavailable, Authenticator
 from api.deps import recorded
-from api.settings import ApiSettings
 from api.staff import Staff
 from api.tokens import Unauthenticated
-from workers.codec import PayloadKeyError
+from core.codec import PayloadKeyError
+from core.settings import ApiSettings
 
 CODEC_PREFIX = "/codec"
 SESSION_COOKIE = "sagsflow_codec"

@@ -12,10 +12,10 @@ from fastapi import Depends, Path, Request
 from pydantic import StringConstraints
 
 from api.access import AccessDenied, AccessLogUnavailable, Audit
-from api.cases import QUERY_TIMEOUT_SECONDS, CaseFacts, CaseNotProgressing, CaseService
 from api.errors import CaseEnded
 from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber
 from schemas.snapshot import CaseSnapshot
+from service.cases import QUERY_TIMEOUT_SECONDS, CaseFacts, CaseNotProgressing, CaseService
 from store import Store
 
 CASE_NUMBER_PATTERN = next(

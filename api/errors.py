@@ -18,7 +18,12 @@ from temporalio.service import RPCError
 
 from api.access import AccessDenied, AccessLogUnavailable, InvalidPurpose
 from api.auth import AuthenticationUnavailable
-from api.cases import (
+from api.limits import MessageLimitReached, TooManyMessages
+from api.models import ErrorResponse
+from api.notes import NoteNotReady
+from api.tokens import Unauthenticated
+from procedure.loader import ProcedureError
+from service.cases import (
     CaseError,
     CaseExists,
     CaseHasEnded,
@@ -26,11 +31,6 @@ from api.cases import (
     CaseNotProgressing,
     TaskRejected,
 )
-from api.limits import MessageLimitReached, TooManyMessages
-from api.models import ErrorResponse
-from api.notes import NoteNotReady
-from api.tokens import Unauthenticated
-from procedure.loader import ProcedureError
 from workflows.rejections import describe_errors
 
 log = structlog.get_logger("sagsflow.api")

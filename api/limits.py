@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.access import ALLOWED, FAILED, Audit
-from api.settings import ApiSettings
+from core.settings import ApiSettings
 from store import Store
 from store.models import AccessLogRow
 

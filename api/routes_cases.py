@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 
 from api import policy
 from api.access import AuditDep
-from api.cases import CaseSummary
 from api.deps import (
     CaseNumberPath,
     ServiceDep,
@@ -39,6 +38,7 @@ from schemas.case import CaseInput, Participant
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
 from schemas.snapshot import CaseSnapshot, EventKind
+from service.cases import CaseSummary
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response
 
 from api import policy
 from api.access import AuditDep
-from api.cases import CaseService
 from api.deps import CaseNumberPath, ServiceDep, StoreDep, recorded, snapshot_of
 from api.errors import InvalidRequest, error_responses
 from api.models import (
@@ -27,6 +26,7 @@ from api.notes import render
 from procedure.loader import ProcedureError, load_spec
 from procedure.models import ProcedureSpec
 from schemas.common import case_workflow_id
+from service.cases import CaseService
 from store import Store
 
 router = APIRouter(prefix="/api/v1", tags=["records"])

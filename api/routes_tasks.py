@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from api import policy
 from api.access import AuditDep
-from api.cases import CaseService, TaskRejected
 from api.deps import (
     CaseNumberPath,
     ServiceDep,
@@ -26,6 +25,7 @@ from api.staff import Staff
 from schemas.common import Actor, StaffRole
 from schemas.messages import Reassignment, TaskCompletion
 from schemas.snapshot import TaskView
+from service.cases import CaseService, TaskRejected
 from store import TaskRow
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])

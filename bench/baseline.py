@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -180,8 +179,9 @@ class BaselineCase:
 async def run_worker() -> None:
     from temporalio.worker import Worker
 
-    from workers.codec import data_converter
-    from workers.settings import Settings
+    from core.codec import data_converter
+    from core.settings import Settings
+    from core.shutdown import on_stop_signal
     from workers.worker import GRACEFUL_SHUTDOWN, worker_client
     from temporalio.client import Client
 
@@ -191,16 +191,13 @@ async def run_worker() -> None:
         data_converter=data_converter(None),
     )
     await create_table(_database_engine())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    worker = Worker(
-        worker_client(client), task_queue=settings.task_queue, workflows=[BaselineCase],
-        activities=[write_step], graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-    )
-    async with worker:
-        await stop.wait()
+    async with on_stop_signal() as stop:
+        worker = Worker(
+            worker_client(client), task_queue=settings.task_queue, workflows=[BaselineCase],
+            activities=[write_step], graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        )
+        async with worker:
+            await stop.wait()
 
 
 if __name__ == "__main__":

@@ -46,10 +46,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.cases import CaseService
 from bench import baseline as base
 from bench.history import count_history
-from cli.devserver import DevServer, _die_with_parent
+from core.devserver import DevServer, _die_with_parent
 from driver.decisions import (
     INTERNAL_ROUTE_TO_TREAT,
     actor_for,
@@ -62,6 +61,7 @@ from driver.net import free_port
 from driver.staff import Staff, StepTiming, bounded
 from schemas.common import StaffRole
 from schemas.messages import PressInquiry
+from service.cases import CaseService
 from store import Store
 from store.engine import create_engine
 

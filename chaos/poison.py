@@ -34,7 +34,7 @@ from typing import Any
 from temporalio.api.common.v1 import Payload
 
 from chaos.processes import clean_environment
-from workers.codec import EncryptionCodec, PayloadKeys
+from core.codec import EncryptionCodec, PayloadKeys
 
 SIGNALS = (
     "complete_task", "add_note", "new_incident", "press_inquiry", "reassign_task",

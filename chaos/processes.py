@@ -27,7 +27,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from cli.devserver import DevServer
+from core.devserver import DevServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 40.0  # server or worker start on a loaded 2-core machine
@@ -164,7 +164,7 @@ class Child:
 class TemporalServer(Child):
     """`temporal server start-dev` on a fixed SQLite file and fixed ports.
 
-    The command line is `cli.devserver.DevServer`'s (same flags, same search attributes). The
+    The command line is `core.devserver.DevServer`'s (same flags, same search attributes). The
     search attributes are registered by `--search-attribute` when the file is created; a
     restart on the same file keeps them.
     """

@@ -22,7 +22,6 @@ from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.worker import Replayer
 
-from api.cases import CaseService
 from chaos.cases import route_for
 from chaos.faults import FaultInjector
 from chaos.poison import seal_malformed_json
@@ -30,9 +29,10 @@ from chaos.processes import ChildProcesses, Supervisor, TemporalServer, WorkerPr
 from chaos.report import Report
 from chaos.staff import CaseDriver
 from chaos.verify import Verifier, save_histories
-from cli.devserver import find_temporal_binary
+from core.codec import PayloadKeys, data_converter, worker_data_converter
+from core.devserver import find_temporal_binary
+from service.cases import CaseService
 from store import Store
-from workers.codec import PayloadKeys, data_converter, worker_data_converter
 from workflows.case import DigitalViolationCase
 
 TASK_QUEUE = "sagsflow-chaos"

@@ -19,12 +19,12 @@ from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
 
-from api.cases import CaseError, CaseExists, CaseService, TaskRejected
 from chaos.cases import STAFF, Route, case_input, completion
 from driver.decisions import RECEIPT, RECEIPT_FOLLOW_UP
 from driver.staff import LATE_RECEIPT_GRACE, bounded
 from schemas.common import StaffRole, case_workflow_id
 from schemas.messages import PressInquiry
+from service.cases import CaseError, CaseExists, CaseService, TaskRejected
 from store import Store
 
 CALL_TIMEOUT = 10.0  # one staff action; the platform would show a spinner no longer

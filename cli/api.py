@@ -43,12 +43,11 @@ def api(
     import uvicorn
 
     from api.app import create_app
-    from api.settings import ApiSettings
     from api.tokens import TokensFileError
-    from workers.codec import PayloadKeyError
-    from workers.connection import configured_payload_keys
-    from workers.logs import configure_logging
-    from workers.settings import Settings
+    from core.codec import PayloadKeyError
+    from core.connection import configured_payload_keys
+    from core.logs import configure_logging
+    from core.settings import ApiSettings, Settings
 
     try:
         settings = ApiSettings.from_env().with_overrides(

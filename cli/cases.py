@@ -20,13 +20,14 @@ from cli.service import (
     run,
     settings,
 )
+
 # The options' choices only (enums): the rest is imported by the command that runs, so that
 # `sagsflow --help` loads neither Temporal nor the API nor the store.
 from schemas.common import CaseStatus, Phase, StaffRole, ViolationType
 
 if TYPE_CHECKING:
-    from api.cases import CaseService, CaseSummary
     from schemas.snapshot import CaseSnapshot
+    from service.cases import CaseService, CaseSummary
 
 # A query is answered by a worker: without one it would wait for the RPC's own deadline.
 QUERY_TIMEOUT_SECONDS = 20.0

@@ -28,7 +28,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from api.cases import CaseError, CaseService, TaskRejected
+from service.cases import CaseError, CaseService, TaskRejected
 from cli import render
 from cli.demo_command import STALL_SECONDS
 from cli.service import fail, run
@@ -50,7 +50,7 @@ from schemas.case import CaseInput
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import PressInquiry, TaskCompletion, Withdrawal
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind, TaskView, TimelineEvent
-from workers.settings import Settings
+from core.settings import Settings
 
 DEMO_SCHOOL = "lindely-skolen"  # fictional
 POLL_SECONDS = 0.2

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.service import AddressOption, NamespaceOption
+from cli.service import AddressOption, NamespaceOption, TaskQueueOption
 
 STALL_SECONDS = 15.0
 
@@ -15,15 +15,7 @@ STALL_SECONDS = 15.0
 def demo(
     address: AddressOption = None,
     namespace: NamespaceOption = None,
-    task_queue: Annotated[
-        str | None,
-        typer.Option(
-            "--task-queue",
-            help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE; default "
-            "sagsflow-cases). Opgavekø.",
-            show_default=False,
-        ),
-    ] = None,
+    task_queue: TaskQueueOption = None,
     case_number: Annotated[
         str | None,
         typer.Option(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,20 +29,20 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.cases import CaseService
-from api.settings import ApiSettings
 from api.tokens import TokensFileError, write_demo_tokens
-from cli.apiserver import serving
-from cli.devserver import DevServer, DevServerError, ensure_port_free
+from core.apiserver import serving
+from core.codec import PayloadKeyError, PayloadKeys
+from core.connection import connect_client
+from core.devserver import DevServer, DevServerError, ensure_port_free
+from core.logs import configure_logging
+from core.settings import ApiSettings, Settings
+from core.shutdown import on_stop_signal, until_stopped
+from core.task_queue import TASK_QUEUE
+from service.cases import CaseService
 from store import Store
-from workers.codec import PayloadKeyError, PayloadKeys
-from workers.connection import connect_client
-from workers.logs import configure_logging
 from workers.retention_schedule import schedule_retention
-from workers.settings import Settings
 from workers.worker import build_worker
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PAYLOAD_KEYS_FILENAME = "payload-keys.json"
 T = TypeVar("T")
 
@@ -56,7 +55,7 @@ class DevOptions:
     api_port: int = 8000  # the HTTP API
     # None: sqlite+aiosqlite:///<data_dir>/sagsflow.db (filled in on construction).
     database_url: str | None = None
-    task_queue: str = "sagsflow-cases"
+    task_queue: str = TASK_QUEUE
     # The Web UI's codec server. None: the HTTP API's, http://127.0.0.1:<api_port>/codec
     # (filled in on construction); "": none.
     codec_endpoint: str | None = None
@@ -127,27 +126,21 @@ async def run_dev(
 ) -> None:
     """Runs until SIGINT or SIGTERM (or a fatal worker error), then stops everything."""
     console = console or Console()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     # First thing: a signal during the (up to 30 s) startup also ends in a clean stop.
-    for stop_signal in STOP_SIGNALS:
-        loop.add_signal_handler(stop_signal, stop.set)
-    try:
-        async with AsyncExitStack() as stack:
-            started = await _start_everything(stack, options, services, stop, console)
-            console.print(_where_everything_is(started))
-            running = started.worker_task
-            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if running.done() and not stop.is_set():
-                console.print("[red]Workeren stoppede uventet / the worker stopped unexpectedly")
-            console.print("Stopper … / stopping …")
-    except _StopRequested:
-        pass
-    finally:
-        for stop_signal in STOP_SIGNALS:
-            loop.remove_signal_handler(stop_signal)
+    async with on_stop_signal() as stop:
+        try:
+            async with AsyncExitStack() as stack:
+                started = await _start_everything(stack, options, services, stop, console)
+                console.print(_where_everything_is(started))
+                running = started.worker_task
+                await until_stopped(running, stop)
+                if running.done() and not stop.is_set():
+                    console.print(
+                        "[red]Workeren stoppede uventet / the worker stopped unexpectedly"
+                    )
+                console.print("Stopper … / stopping …")
+        except _StopRequested:
+            pass
     console.print("[bold]sagsflow dev er stoppet. Farvel! / sagsflow dev stopped. Goodbye![/]")
 
 
@@ -212,12 +205,7 @@ async def _start_everything(
 async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event) -> T:
     """Awaits `awaitable`, or cancels it and raises _StopRequested when a stop signal comes."""
     task = asyncio.ensure_future(awaitable)
-    stopping = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-    if not task.done():
+    if await until_stopped(task, stop):
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         raise _StopRequested

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from core.task_queue import TASK_QUEUE
+
 
 def dev(
     data_dir: Annotated[
@@ -36,7 +38,7 @@ def dev(
     ] = None,
     task_queue: Annotated[
         str, typer.Option(help="Task queue of the case workflows. Opgavekø.")
-    ] = "sagsflow-cases",
+    ] = TASK_QUEUE,
     ui_codec_endpoint: Annotated[
         str | None,
         typer.Option(

@@ -30,7 +30,7 @@ from cli.service import (
 )
 
 if TYPE_CHECKING:
-    from workers.settings import Settings
+    from core.settings import Settings
 
 app = typer.Typer(
     name="sagsflow",
@@ -70,7 +70,7 @@ def worker(
 
     Kør workeren, der driver sagsforløbene. Stop med Ctrl+C.
     """
-    from workers.settings import Settings
+    from core.settings import Settings
     from workers.worker import TemporalUnreachable
 
     try:

@@ -38,8 +38,8 @@ def notify(
     Without SAGSFLOW_SMTP_HOST the outbox is only logged, each notification once.
     """
     # Here, not at the top: `sagsflow --help` must not load the store or Temporal.
-    from workers.notify import NotifySettings, run_dispatcher
-    from workers.settings import Settings
+    from core.settings import NotifySettings, Settings
+    from workers.notify import run_dispatcher
 
     try:
         settings = Settings.from_env().with_overrides(database_url=database_url)

@@ -27,7 +27,7 @@ from schemas.labels import (
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView
 
 if TYPE_CHECKING:  # annotations only: `fail()` renders without Temporal or SQLAlchemy loaded
-    from api.cases import CaseSummary
+    from service.cases import CaseSummary
     from store import TaskRow
 
 # Output that goes to a pipe or a test runner: wide enough that tables keep ids on one line.

@@ -19,8 +19,8 @@ from cli.service import EXIT_INVALID, AddressOption, NamespaceOption, fail, run,
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from api.cases import CaseService
     from schemas.retention import RetentionReport
+    from service.cases import CaseService
 
 
 def retention(
@@ -66,8 +66,9 @@ def retention(
     from temporalio.client import WorkflowFailureError
 
     from cli import render
+    from core.settings import RetentionSettings
     from schemas.retention import RetentionSweepInput
-    from workers.retention_schedule import WORKFLOW_ID_PREFIX, RetentionSettings
+    from workers.retention_schedule import WORKFLOW_ID_PREFIX
     from workflows.retention import RetentionSweep
 
     config = settings(ctx, address, namespace)

@@ -3,10 +3,10 @@
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, SAGSFLOW_TASK_QUEUE,
 DATABASE_URL) and `--address` / `--namespace`, given on the group (`sagsflow case --address …
 list`) or on the command (`sagsflow case list --address …`). Every Temporal operation goes
-through `api.cases.CaseService`. `task complete` and `task reassign` also read the store
+through `service.cases.CaseService`. `task complete` and `task reassign` also read the store
 (DATABASE_URL): they act only on a task with an open inbox row, the state the case recorded.
 
-Payload keys are found as by every sagsflow process (`workers.connection`):
+Payload keys are found as by every sagsflow process (`core.connection`):
 SAGSFLOW_PAYLOAD_KEYS_FILE / SAGSFLOW_PAYLOAD_KEYS, else `./data/payload-keys.json` if it exists
 (the file `sagsflow dev` makes), so the CLI next to `sagsflow dev` needs no setup.
 
@@ -25,14 +25,16 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from core.task_queue import TASK_QUEUE
+
 # Only what the options need at import: `sagsflow --help` must not load Temporal, SQLAlchemy,
 # the API or the store. Everything else is imported by the function that uses it.
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from api.cases import CaseService
+    from core.settings import Settings
+    from service.cases import CaseService
     from store import Store
-    from workers.settings import Settings
 
 T = TypeVar("T")
 
@@ -68,7 +70,7 @@ TaskQueueOption = Annotated[
     typer.Option(
         "--task-queue",
         help="Task queue of the case workflows (env SAGSFLOW_TASK_QUEUE; default "
-        "sagsflow-cases). Opgavekø.",
+        f"{TASK_QUEUE}). Opgavekø.",
         show_default=False,
     ),
 ]
@@ -100,7 +102,7 @@ def group_options(
 
 def settings(ctx: typer.Context, address: str | None, namespace: str | None) -> Settings:
     """Environment, then the group's options, then the command's own (the last one wins)."""
-    from workers.settings import Settings
+    from core.settings import Settings
 
     group = ctx.find_object(Target) or Target()
     try:
@@ -148,9 +150,9 @@ def run(
     with_store: bool = False,
 ) -> T:
     """Connects, runs `work` with a CaseService and turns failures into clean exits."""
-    from api.cases import CaseService
+    from core.connection import connect_client
+    from service.cases import CaseService
     from store import Store
-    from workers.connection import connect_client
 
     async def main() -> T:
         try:
@@ -219,8 +221,8 @@ def _attempt(
     from sqlalchemy.exc import SQLAlchemyError
     from temporalio.service import RPCError
 
-    from api.cases import CaseError
-    from workers.codec import ENCODING
+    from core.codec import ENCODING
+    from service.cases import CaseError
 
     try:
         return asyncio.run(main()), None  # type: ignore[arg-type]

@@ -23,13 +23,14 @@ from cli.service import (
     run_store,
     settings,
 )
+
 # The options' choices only (enums): the rest is imported by the command that runs, so that
 # `sagsflow --help` loads neither Temporal nor the API nor the store.
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 
 if TYPE_CHECKING:
-    from api.cases import CaseService
     from schemas.snapshot import TaskView
+    from service.cases import CaseService
     from store import Store, TaskRow
 
 app = typer.Typer(
@@ -166,8 +167,8 @@ def complete(
 
     Udfør en opgave (en åben, som i indbakken). En afvist beslutning vises med årsagen, og intet registreres.
     """  # noqa: E501 - typer's --help shows the docstring's line breaks as they are
-    from api.cases import TaskRejected
     from cli import render
+    from service.cases import TaskRejected
 
     config = settings(ctx, address, namespace)
     completion: dict[str, Any] = {
@@ -225,9 +226,9 @@ def reassign(
 
     Tildel en åben opgave til en medarbejder.
     """
-    from api.cases import TaskRejected
     from cli import render
     from schemas.messages import Reassignment
+    from service.cases import TaskRejected
 
     config = settings(ctx, address, namespace)
     try:

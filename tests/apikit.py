@@ -20,13 +20,12 @@ import yaml
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.cases import CaseService
-from api.settings import ApiSettings
-from cli.apiserver import serving
+from core.apiserver import serving
+from core.codec import PayloadKeys, data_converter
+from core.settings import ApiSettings, Settings
+from service.cases import CaseService
 from store import Store
 from tests.test_dev_server import dev_server, free_port
-from workers.codec import PayloadKeys, data_converter
-from workers.settings import Settings
 from workers.worker import build_worker
 
 T = TypeVar("T")

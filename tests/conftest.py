@@ -25,7 +25,7 @@ BIN = Path(sys.executable).parent
 
 # The suite runs unencrypted unless a test brings its own keys (the codec has its own tests):
 # keys a developer exported for `sagsflow dev` must not reach the tests' workers and CLIs.
-# Present but empty also stops the look-up of ./data/payload-keys.json (workers.connection).
+# Present but empty also stops the look-up of ./data/payload-keys.json (core.connection).
 os.environ["SAGSFLOW_PAYLOAD_KEYS_FILE"] = ""
 os.environ.pop("SAGSFLOW_PAYLOAD_KEYS", None)
 os.environ.pop("SAGSFLOW_PAYLOAD_KEY_ACTIVE", None)

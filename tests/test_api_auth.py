@@ -19,9 +19,9 @@ from api import policy
 from api.access import clean_purpose
 from api.auth import OidcAuthenticator, build_authenticator
 from api.paging import InvalidPageToken, PageTokens
-from api.settings import ApiSettings
 from api.staff import Staff
 from api.tokens import TokenFileAuthenticator, TokensFileError, Unauthenticated, token_digest
+from core.settings import ApiSettings
 from schemas.common import StaffRole
 
 ISSUER = "https://login.kommune.test/realms/skole"

@@ -19,7 +19,7 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
-from api.settings import ApiSettings
+from core.settings import ApiSettings
 from tests.apikit import (
     OPERATOR,
     TEACHER,

@@ -5,7 +5,6 @@ flood of messages to one case 429 with Retry-After — nothing recorded, the cas
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from api.settings import ApiSettings
+from core.settings import ApiSettings
 from tests.apikit import (
     LEADER,
     TEACHER,
@@ -254,7 +253,7 @@ async def test_a_case_with_all_its_notes_gets_422_that_never_says_try_again(
     settings = platform.app.state.settings
     case_number = await open_case(http)
     await wait_task(http, case_number, "assess.uncover")
-    platform.app.state.settings = dataclasses.replace(settings, notes_total=3)
+    platform.app.state.settings = settings.with_overrides(notes_total=3)
     try:
         for i in range(3):
             await call(http, "POST", f"/cases/{case_number}/timeline/notes", 202,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
-from api.cases import CaseService
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from schemas.messages import CaseNote
+from service.cases import CaseService
 from store import Store
 from tests.conftest import binary
 from tests.test_start_and_recovery import (
@@ -218,7 +218,7 @@ async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Replayer
 
-    from workers.codec import worker_data_converter
+    from core.codec import worker_data_converter
     from workflows.case import DigitalViolationCase
 
     replayer = Replayer(workflows=[DigitalViolationCase],

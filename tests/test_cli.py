@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cli.main
-from workers.settings import Settings
+from core.settings import Settings
 from workers.worker import TemporalUnreachable
 
 runner = CliRunner()

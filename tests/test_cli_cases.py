@@ -24,17 +24,17 @@ from temporalio.client import Client
 from typer.testing import CliRunner
 
 import cli.main
-from api.cases import CaseService
+from core.connection import connect_client
+from core.settings import Settings
 from procedure import loader
 from schemas.case import CaseInput
 from schemas.common import CaseStatus
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind
+from service.cases import CaseService
 from store import Store
 from tests.casekit import LEADER, TEACHER, case_input, decision
 from tests.conftest import binary
 from tests.test_dev_server import dev_server
-from workers.connection import connect_client
-from workers.settings import Settings
 from workers.worker import build_worker
 
 SAGSFLOW = binary("sagsflow")

@@ -27,6 +27,7 @@ HEAVY = (
     "alembic",
     "uvicorn",
     "api",
+    "service",
     "store",
     "workers",
     "workflows",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import Payload
 
+from core.codec import ENCODING, EncryptionCodec, PayloadKeyError, PayloadKeys, data_converter
 from schemas.messages import CaseNote
-from workers.codec import ENCODING, EncryptionCodec, PayloadKeyError, PayloadKeys, data_converter
 
 NOTE = CaseNote.model_validate(
     {"author": {"id": "lhj", "role": "case_owner"}, "text": "Astrid Testesen er ked af det"}

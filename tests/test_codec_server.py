@@ -21,13 +21,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
-from api.settings import ApiSettings
 from api.staff import Staff
+from core.codec import ENCODING, PayloadKeys
+from core.settings import ApiSettings
 from schemas.common import StaffRole
 from store.models import AccessLogRow
 from tests.apikit import OPERATOR, TEACHER, ApiPlatform, ApiUser, new_case_body
 from tests.conftest import binary
-from workers.codec import ENCODING, PayloadKeys
 
 TEMPORAL = binary("temporal")
 NOTE = "Kodeord Solsikke: mor til P1 ringede om Snapchat-gruppen"

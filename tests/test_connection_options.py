@@ -24,8 +24,8 @@ from temporalio.service import TLSConfig
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from workers import tracing
-from workers.temporal_tls import TemporalTlsError, tls_and_api_key
+from core import tracing
+from core.temporal_tls import TemporalTlsError, tls_and_api_key
 
 # --- certificates ---------------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ async def test_enabled_tracing_spans_client_workflow_and_activity(
 async def test_sdk_core_warnings_reach_python_logging_not_raw_stderr(
     env: WorkflowEnvironment, task_queue: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from workers.telemetry import CORE_LOGGER, sdk_runtime
+    from core.telemetry import CORE_LOGGER, sdk_runtime
 
     runtime = sdk_runtime(None)
     assert sdk_runtime(None) is runtime  # one per process and metrics address

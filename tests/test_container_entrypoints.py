@@ -31,9 +31,9 @@ import httpx
 import pytest
 import yaml
 
+from core import environment
 from tests.apikit import TEACHER, new_case_body, write_tokens
 from tests.test_dev_server import dev_server, free_port
-from workers import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"

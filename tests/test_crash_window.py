@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities import CaseActivities
-from cli.devserver import DevServer
+from core.devserver import DevServer
 from schemas.activities import CloseTaskRequest
 from schemas.case import CaseInput
 from schemas.common import TaskStatus
@@ -39,7 +39,7 @@ from schemas.snapshot import CaseOutcome
 from store import Store
 from tests.casekit import TEACHER, CaseRun, case_input, decision, save_history
 from tests.test_dev_server import dev_server
-from workers.codec import worker_data_converter
+from core.codec import worker_data_converter
 from workflows.case import DigitalViolationCase
 from workflows.legacy_v1 import LegacyCase
 

@@ -1,5 +1,5 @@
 """The production deployment files: docker-compose.yml, .env.example, the Temporal setup
-scripts, and the configuration registry (workers/environment.py) with its documentation.
+scripts, and the configuration registry (core/environment.py) with its documentation.
 
 The compose file is validated against the Compose specification offline
 (`check-jsonschema --builtin-schema vendor.compose-spec`); no Docker engine is needed.
@@ -22,13 +22,12 @@ import yaml
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.client import Client
 
-from api import settings as api_settings
 from api.tokens import read_tokens_file
+from core import environment, temporal_tls, tracing
+from core.recipients import load_recipients
+from core.settings import ALL_SETTINGS
 from tests.conftest import binary
 from tests.test_dev_server import custom_search_attributes, dev_server
-from workers import environment, notify_config, retention_schedule, temporal_tls, tracing
-from workers import settings as worker_settings
-from workers.notify_config import load_recipients
 from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +44,8 @@ ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 SAGSFLOW_NAME = re.compile(r"\bSAGSFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 # Variables only the test suite reads.
 TEST_ONLY = {"SAGSFLOW_REQUIRE_POSTGRES", "SAGSFLOW_TEST_POSTGRES_URL", "SAGSFLOW_RECORD_HISTORIES"}
-SOURCE_PACKAGES = ("api", "activities", "cli", "procedure", "schemas", "store", "workers",
-                   "workflows")
+SOURCE_PACKAGES = ("api", "activities", "cli", "core", "procedure", "schemas", "service",
+                   "store", "workers", "workflows")
 
 
 def compose() -> dict[str, Any]:
@@ -187,10 +186,7 @@ def test_every_name_in_env_example_is_read_by_sagsflow_or_by_compose() -> None:
 
 def test_the_registry_names_every_variable_the_code_reads() -> None:
     from_settings = {
-        *worker_settings.ENVIRONMENT_VARIABLES.values(),
-        *api_settings.ENVIRONMENT_VARIABLES.values(),
-        *notify_config.NOTIFY_ENVIRONMENT.values(),
-        *retention_schedule.RETENTION_ENVIRONMENT.values(),
+        *(name for settings in ALL_SETTINGS for name in settings.variables().values()),
         *temporal_tls.VARIABLES,
         *tracing.VARIABLES,
     }
@@ -202,15 +198,12 @@ def test_the_registry_names_every_variable_the_code_reads() -> None:
         for name in SAGSFLOW_NAME.findall(path.read_text(encoding="utf-8"))
     }
     unlisted = in_source - environment.NAMES - TEST_ONLY
-    assert not unlisted, f"read in the code but not in workers/environment.py: {sorted(unlisted)}"
+    assert not unlisted, f"read in the code but not in core/environment.py: {sorted(unlisted)}"
 
 
 def test_every_registered_variable_is_read_somewhere() -> None:
     read = {
-        *worker_settings.ENVIRONMENT_VARIABLES.values(),
-        *api_settings.ENVIRONMENT_VARIABLES.values(),
-        *notify_config.NOTIFY_ENVIRONMENT.values(),
-        *retention_schedule.RETENTION_ENVIRONMENT.values(),
+        *(name for settings in ALL_SETTINGS for name in settings.variables().values()),
         *temporal_tls.VARIABLES,
         *tracing.VARIABLES,
     }
@@ -219,8 +212,15 @@ def test_every_registered_variable_is_read_somewhere() -> None:
         if path.name != "environment.py"
     )
     unread = {name for name in environment.NAMES - read if f'"{name}"' not in text}
-    assert not unread, f"in workers/environment.py but read by no code: {sorted(unread)}"
+    assert not unread, f"in core/environment.py but read by no code: {sorted(unread)}"
     assert len(environment.NAMES) == len(environment.VARIABLES), "a variable is listed twice"
+
+
+def test_every_setting_says_what_it_means() -> None:
+    # The registry (and so the reference) takes the meaning of a variable from its field.
+    for settings in ALL_SETTINGS:
+        for name, field in settings.model_fields.items():
+            assert field.description, f"{settings.__name__}.{name} has no description"
 
 
 def test_the_configuration_reference_documents_every_variable() -> None:

@@ -23,7 +23,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from cli.devserver import DevServer, PortInUseError
+from core.devserver import DevServer, PortInUseError
 from tests.conftest import binary
 from workflows import search_attributes
 

@@ -26,24 +26,24 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from api.cases import CaseService, TaskRejected, static_summary
-from cli.devserver import DevServer
-from schemas.case import CaseInput
-from schemas.common import CaseStatus
-from schemas.messages import CaseNote, PressInquiry
-from schemas.snapshot import CaseSnapshot
-from store import Store
-from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
-from tests.test_dev_server import dev_server
-from workers.codec import (
+from core.codec import (
     ENCODING,
     KEY_ID_HEADER,
     EncryptionCodec,
     PayloadKeyError,
     PayloadKeys,
 )
-from workers.connection import connect_client
-from workers.settings import Settings
+from core.connection import connect_client
+from core.devserver import DevServer
+from core.settings import Settings
+from schemas.case import CaseInput
+from schemas.common import CaseStatus
+from schemas.messages import CaseNote, PressInquiry
+from schemas.snapshot import CaseSnapshot
+from service.cases import CaseService, TaskRejected, static_summary
+from store import Store
+from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
+from tests.test_dev_server import dev_server
 from workers.worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -316,7 +316,7 @@ async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
 
 
 def test_a_broken_key_configuration_stops_a_process_with_a_clear_error(tmp_path: Path) -> None:
-    from workers.connection import configured_payload_keys
+    from core.connection import configured_payload_keys
 
     broken = tmp_path / "keys.json"
     broken.write_text('{"active": "k9", "keys": {}}')
@@ -330,7 +330,7 @@ def test_a_broken_key_configuration_stops_a_process_with_a_clear_error(tmp_path:
 def test_every_process_finds_the_keys_of_sagsflow_dev_unless_told_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from workers.connection import configured_payload_keys
+    from core.connection import configured_payload_keys
 
     monkeypatch.chdir(tmp_path)
     assert configured_payload_keys({}) is None  # nothing anywhere: off (and a warning)

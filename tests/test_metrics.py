@@ -20,15 +20,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.settings import ApiSettings
+from core.logs import configure_logging
+from core.settings import ApiSettings, Settings
 from schemas.common import StaffRole, TaskStatus
 from store import Store
 from tests import storekit as kit
 from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
 from tests.apikit import write_tokens
 from tests.test_dev_server import free_port
-from workers.logs import configure_logging
-from workers.settings import Settings
 from workers.worker import run_worker
 
 CASE = "M-2026-0042"

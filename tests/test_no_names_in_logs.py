@@ -25,7 +25,7 @@ from tests.apikit import (
 from tests.casekit import decision
 from tests.conftest import logging_restored
 from tests.test_api import Api, wait_snapshot
-from workers.logs import configure_logging
+from core.logs import configure_logging
 
 NAMES = ("Astrid Testesen", "Bertram Prøvesen", "Mor: 11 22 33 44")
 

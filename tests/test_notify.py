@@ -26,19 +26,14 @@ from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 from temporalio.testing import WorkflowEnvironment
 
+from core.recipients import NotifyConfigError, Recipients
+from core.settings import NotifySettings, Settings
 from schemas.activities import NotificationKind, NotificationRequest
 from schemas.common import StaffRole
 from store import Store
 from tests import storekit as kit
 from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
-from workers.notify import (
-    Dispatcher,
-    NotifyConfigError,
-    NotifySettings,
-    Recipients,
-    message_id,
-)
-from workers.settings import Settings
+from workers.notify import Dispatcher, message_id
 from workers.worker import run_worker
 
 SCHOOL = kit.SCHOOL  # vibeke-skolen

@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workers.codec import ENCODING, PayloadKeys, data_converter, worker_data_converter
+from core.codec import ENCODING, PayloadKeys, data_converter, worker_data_converter
 from workflows.case import DigitalViolationCase
 
 HISTORY_DIR = Path(__file__).parent / "histories"

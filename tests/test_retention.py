@@ -27,16 +27,13 @@ from schemas.common import CaseStatus, Phase, Route, Severity
 from schemas.retention import ANONYMISED_TEXT, RetentionReport, RetentionSweepInput
 from store import AccessLogRow, Store
 from store.models import Base
+from core.settings import RetentionSettings
 from tests import storekit as kit
 from tests.casekit import LEADER, TEACHER, case_input, running_case
 from tests.test_dev_server import dev_server
 from workers.worker import build_worker
-from workers.retention_schedule import (
-    SCHEDULE_ID,
-    RetentionSettings,
-    ensure_retention_schedule,
-    schedule_retention,
-)
+from workers.retention_schedule import SCHEDULE_ID, ensure_retention_schedule, schedule_retention
+from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -293,12 +290,14 @@ async def test_apply_retention_respects_the_cutoff_and_is_idempotent(store: Stor
 
 
 def test_retention_settings_come_from_the_environment() -> None:
-    assert RetentionSettings.from_env({}) == RetentionSettings(730, False, "15 2 * * *")
+    assert RetentionSettings.from_env({}) == RetentionSettings(
+        retention_days=730, dry_run=False, cron="15 2 * * *"
+    )
     given = RetentionSettings.from_env({
         "SAGSFLOW_RETENTION_DAYS": "365", "SAGSFLOW_RETENTION_DRY_RUN": "ja",
         "SAGSFLOW_RETENTION_SCHEDULE": "0 3 * * 1",
     })
-    assert given == RetentionSettings(365, True, "0 3 * * 1")
+    assert given == RetentionSettings(retention_days=365, dry_run=True, cron="0 3 * * 1")
     assert RetentionSettings.from_env({"SAGSFLOW_RETENTION_SCHEDULE": "off"}).cron is None
     for variable, value in (("SAGSFLOW_RETENTION_DAYS", "to år"),
                             ("SAGSFLOW_RETENTION_DAYS", "0"),
@@ -325,7 +324,8 @@ async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path:
         await handle.pause(note="Pause under databaseflytning")
         # A worker restart with a new configuration: updated, not made twice, pause kept.
         await schedule_retention(
-            client, "sagsflow-cases", RetentionSettings(365, True, "30 3 * * *"))
+            client, "sagsflow-cases",
+            RetentionSettings(retention_days=365, dry_run=True, cron="30 3 * * *"))
         assert await schedule_ids(client) == [SCHEDULE_ID]
 
         description = await handle.describe()

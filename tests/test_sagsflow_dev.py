@@ -28,13 +28,13 @@ import yaml
 from temporalio.client import Client
 
 from cli.dev import DevOptions
-from cli.devserver import ensure_port_free
+from core.codec import PayloadKeys, data_converter
+from core.devserver import ensure_port_free
 from procedure.loader import DEFAULT_CARD
 from schemas.snapshot import CaseSnapshot, EventKind
 from tests.casekit import TEACHER, decision
 from tests.conftest import binary
 from tests.test_dev_server import free_port
-from workers.codec import PayloadKeys, data_converter
 from workflows.case import DigitalViolationCase
 
 SAGSFLOW = binary("sagsflow")

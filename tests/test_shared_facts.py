@@ -20,7 +20,7 @@ from schemas.common import (
     case_workflow_id,
 )
 from schemas.decisions import DECISION_TYPES
-from workers.notify_config import _school_id
+from core.recipients import _school_id
 from workflows import rejections
 
 # -- the time staff read -------------------------------------------------------------------

@@ -35,14 +35,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 
-from api.cases import CaseService
+from core.connection import connect_client
+from core.settings import Settings
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input, demo_decision
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
+from service.cases import CaseService
 from store import Store, TaskRow
 from tests.conftest import POSTGRES_ADMIN_URL, binary
 from tests.test_dev_server import dev_server
-from workers.connection import connect_client
-from workers.settings import Settings
 
 RECOVERY_SECONDS = 10.0
 OUTAGE_SECONDS = 15.0

@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import CaseActivities
-from cli.devserver import DevServer
+from core.devserver import DevServer
 from store import Store
 from tests.casekit import CaseRun, case_input
 from tests.test_dev_server import dev_server

@@ -21,7 +21,8 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from api.cases import CaseService
+from core.codec import data_converter
+from service.cases import CaseService
 from store import Store, TaskRow
 from tests.apikit import (
     LEADER,
@@ -33,7 +34,6 @@ from tests.apikit import (
 )
 from tests.casekit import case_input, decision
 from tests.conftest import binary
-from workers.codec import data_converter
 
 SAGSFLOW = binary("sagsflow")
 NOT_PROCESSED_DA = "behandles ikke lige nu – drift er underrettet"

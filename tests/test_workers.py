@@ -19,8 +19,8 @@ from schemas.common import TaskStatus
 from tests.casekit import CaseRun, case_input
 from workflows.case import DigitalViolationCase
 from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
-from workers.logs import configure_logging, drop_personal_fields
-from workers.settings import Settings
+from core.logs import configure_logging, drop_personal_fields
+from core.settings import Settings
 from workers.worker import build_worker, run_worker
 
 

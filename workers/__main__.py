@@ -3,7 +3,7 @@
 import asyncio
 import sys
 
-from workers.settings import Settings
+from core.settings import Settings
 from workers.worker import TemporalUnreachable, run_worker
 
 if __name__ == "__main__":

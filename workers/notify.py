@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -32,28 +31,23 @@ import aiosmtplib
 import structlog
 
 from procedure.calendar import local_time
+from core.logs import configure_logging
+from core.settings import NotifySettings, Settings
+from core.shutdown import on_stop_signal
 from store import Store
 from store.models import OutboxRow
-from workers.logs import configure_logging
-from workers.notify_config import NotifyConfigError, NotifySettings, Recipients, load_recipients
-from workers.settings import Settings
 
 __all__ = [
     "DispatchReport",
     "Dispatcher",
-    "NotifyConfigError",
-    "NotifySettings",
-    "Recipients",
     "compose_message",
     "dispatching",
-    "load_recipients",
     "message_id",
     "run_dispatcher",
 ]
 
 log = structlog.get_logger("sagsflow.notify")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _ANY_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@([A-Za-z0-9.-]+)")
 
 Outcome = Literal["sent", "retrying", "failed"]
@@ -398,15 +392,8 @@ async def run_dispatcher(
             report = await dispatcher.run_once()
             log.info("notification pass done", **vars(report))
             return report
-        stop = asyncio.Event()
-        event_loop = asyncio.get_running_loop()
-        for stop_signal in STOP_SIGNALS:
-            event_loop.add_signal_handler(stop_signal, stop.set)
-        try:
+        async with on_stop_signal() as stop:
             await dispatcher.run_forever(stop)
-        finally:
-            for stop_signal in STOP_SIGNALS:
-                event_loop.remove_signal_handler(stop_signal)
         return None
     finally:
         await store.dispose()

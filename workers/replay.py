@@ -31,9 +31,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from workers.codec import worker_data_converter
-from workers.connection import connect_client
-from workers.settings import Settings
+from core.codec import worker_data_converter
+from core.connection import connect_client
+from core.settings import Settings
 
 DEFAULT_QUERY = "WorkflowType='DigitalViolationCase' AND ExecutionStatus='Running'"
 

@@ -1,22 +1,13 @@
-"""The Temporal Schedule that runs the retention sweep daily, and its configuration.
+"""The Temporal Schedule that runs the retention sweep daily.
 
-| variable | default | meaning |
-|---|---|---|
-| SAGSFLOW_RETENTION_DAYS | 730 | days after a case closed (or was withdrawn) that its personal data is kept |
-| SAGSFLOW_RETENTION_DRY_RUN | false | the scheduled sweep only reports, changes nothing |
-| SAGSFLOW_RETENTION_SCHEDULE | 15 2 * * * | cron, Copenhagen time; `off`: this worker leaves the schedule alone |
-
-730 days (two years after closing) is a default, not a legal answer: the municipality's records
-management sets the period (journalisering, arkivlov, its own retention plan) and configures it
-here. Every worker start makes the schedule match the configuration: created if missing,
-updated if it exists (a pause set by an operator is kept).
-"""  # noqa: E501 - a Markdown table's rows cannot wrap
+Its configuration (SAGSFLOW_RETENTION_DAYS, SAGSFLOW_RETENTION_DRY_RUN,
+SAGSFLOW_RETENTION_SCHEDULE) is `core.settings.RetentionSettings`. Every worker start makes the
+schedule match the configuration: created if missing, updated if it exists (a pause set by an
+operator is kept).
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -35,6 +26,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.settings import DEFAULT_CRON, RetentionSettings
 from schemas.retention import RetentionSweepInput
 from workflows.retention import RetentionSweep
 
@@ -44,65 +36,8 @@ SCHEDULE_ID = "sagsflow-retention"
 # The schedule appends the scheduled time to this, e.g. sagsflow-retention-2026-11-26T01:15:00Z.
 WORKFLOW_ID_PREFIX = "sagsflow-retention"
 TIME_ZONE = "Europe/Copenhagen"
-DEFAULT_RETENTION_DAYS = 730
-DEFAULT_CRON = "15 2 * * *"
 # A sweep missed while the server was down runs when it is back, if that is within a day.
 CATCHUP_WINDOW = timedelta(days=1)
-
-RETENTION_ENVIRONMENT = {
-    "retention_days": "SAGSFLOW_RETENTION_DAYS",
-    "dry_run": "SAGSFLOW_RETENTION_DRY_RUN",
-    "cron": "SAGSFLOW_RETENTION_SCHEDULE",
-}
-_TRUE = {"1", "true", "yes", "on", "ja"}
-_FALSE = {"0", "false", "no", "off", "nej"}
-_OFF = {"off", "none", "disabled", "fra"}
-
-
-@dataclass(frozen=True)
-class RetentionSettings:
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    dry_run: bool = False
-    # None: this process does not manage the schedule (e.g. one deployment owns it).
-    cron: str | None = DEFAULT_CRON
-
-    def __post_init__(self) -> None:
-        if self.retention_days < 1:
-            raise ValueError(
-                f"{RETENTION_ENVIRONMENT['retention_days']} must be at least 1, "
-                f"not {self.retention_days}"
-            )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetentionSettings:
-        environ = os.environ if environ is None else environ
-        given = {
-            name: environ[variable].strip()
-            for name, variable in RETENTION_ENVIRONMENT.items()
-            if environ.get(variable, "").strip()
-        }
-        settings = cls()
-        days, dry_run, cron = settings.retention_days, settings.dry_run, settings.cron
-        if "retention_days" in given:
-            try:
-                days = int(given["retention_days"])
-            except ValueError:
-                raise ValueError(
-                    f"{RETENTION_ENVIRONMENT['retention_days']} must be a whole number of days, "
-                    f"not {given['retention_days']!r}"
-                ) from None
-        if "dry_run" in given:
-            flag = given["dry_run"].lower()
-            if flag not in _TRUE | _FALSE:
-                raise ValueError(
-                    f"{RETENTION_ENVIRONMENT['dry_run']} must be true or false, "
-                    f"not {given['dry_run']!r}"
-                )
-            dry_run = flag in _TRUE
-        if "cron" in given:
-            cron = None if given["cron"].lower() in _OFF else given["cron"]
-        return cls(retention_days=days, dry_run=dry_run, cron=cron)
-
 
 def retention_schedule(
     task_queue: str, retention_days: int, dry_run: bool, cron: str = DEFAULT_CRON
@@ -179,7 +114,7 @@ async def schedule_retention(
     settings = settings or RetentionSettings.from_env()
     if settings.cron is None:
         log.info("retention schedule not managed here",
-                 variable=RETENTION_ENVIRONMENT["cron"])
+                 variable=RetentionSettings.variable("cron"))
         return None
     try:
         return await ensure_retention_schedule(
@@ -197,5 +132,5 @@ def _raise_configuration_error(exc: RPCError, cron: str) -> None:
     """A refused schedule is a configuration error (e.g. a bad cron), named as one."""
     if exc.status == RPCStatusCode.INVALID_ARGUMENT:
         raise ValueError(
-            f"{RETENTION_ENVIRONMENT['cron']}={cron!r} was refused by Temporal: {exc.message}"
+            f"{RetentionSettings.variable('cron')}={cron!r} was refused by Temporal: {exc.message}"
         ) from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -14,13 +13,14 @@ from temporalio.worker import Interceptor, Worker
 
 from activities import CaseActivities
 from activities.retention import RetentionActivities
+from core.codec import worker_data_converter
+from core.connection import connect_client
+from core.logs import configure_logging
+from core.settings import DEFAULT_CACHED_CASES, NotifySettings, RetentionSettings, Settings
+from core.shutdown import on_stop_signal, until_stopped
 from store import Store
-from workers.codec import worker_data_converter
-from workers.connection import connect_client
-from workers.logs import configure_logging
-from workers.notify import NotifySettings, dispatching
-from workers.retention_schedule import RetentionSettings, schedule_retention
-from workers.settings import Settings
+from workers.notify import dispatching
+from workers.retention_schedule import schedule_retention
 from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
@@ -34,7 +34,6 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # recovery well within 10 s of a new worker starting; a busy worker that misses it only
 # replays the case from history.
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class TemporalUnreachable(RuntimeError):
@@ -49,7 +48,7 @@ def build_worker(
     workflows: Sequence[type] | None = None,
     interceptors: Sequence[Interceptor] = (),
     procedure_path: Path | None = None,
-    cached_cases: int = Settings.cached_cases,
+    cached_cases: int = DEFAULT_CACHED_CASES,
 ) -> Worker:
     """A worker with the case workflow and the retention sweep (or `workflows`), and every
     case and retention activity."""
@@ -95,45 +94,37 @@ async def run_worker(
         # Read before anything starts: a broken recipients file stops the start, not a mail.
         notify_settings = NotifySettings.from_env()
     retention = RetentionSettings.from_env()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # Installed first, so a signal during connect or migration also ends in a clean stop.
-    for stop_signal in STOP_SIGNALS:
-        loop.add_signal_handler(stop_signal, stop.set)
-    store = Store.from_url(settings.database_url)
-    try:
+    # Entered first, so a signal during connect or migration also ends in a clean stop.
+    async with on_stop_signal() as stop:
+        store = Store.from_url(settings.database_url)
         try:
-            client = await connect_client(settings)
-        except RuntimeError as exc:
-            raise TemporalUnreachable(
-                f"cannot connect to Temporal at {settings.temporal_address} "
-                f"(namespace {settings.temporal_namespace}): {exc}"
-            ) from exc
-        await schedule_retention(client, settings.task_queue, retention)
-        await store.create_schema()
-        worker = build_worker(client, store, settings.task_queue, workflows=workflows,
-                              cached_cases=settings.cached_cases)
-        log.info(
-            "worker started",
-            task_queue=settings.task_queue,
-            namespace=settings.temporal_namespace,
-            temporal_address=settings.temporal_address,
-        )
-        async with dispatching(store, notify_settings):
-            await _run_until_stopped(worker, stop)
-    finally:
-        for stop_signal in STOP_SIGNALS:
-            loop.remove_signal_handler(stop_signal)
-        await store.dispose()
-        log.info("worker stopped", task_queue=settings.task_queue)
+            try:
+                client = await connect_client(settings)
+            except RuntimeError as exc:
+                raise TemporalUnreachable(
+                    f"cannot connect to Temporal at {settings.temporal_address} "
+                    f"(namespace {settings.temporal_namespace}): {exc}"
+                ) from exc
+            await schedule_retention(client, settings.task_queue, retention)
+            await store.create_schema()
+            worker = build_worker(client, store, settings.task_queue, workflows=workflows,
+                                  cached_cases=settings.cached_cases)
+            log.info(
+                "worker started",
+                task_queue=settings.task_queue,
+                namespace=settings.temporal_namespace,
+                temporal_address=settings.temporal_address,
+            )
+            async with dispatching(store, notify_settings):
+                await _run_until_stopped(worker, stop)
+        finally:
+            await store.dispose()
+            log.info("worker stopped", task_queue=settings.task_queue)
 
 
 async def _run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
     running = asyncio.create_task(worker.run(), name="temporal-worker")
-    stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    if not running.done():
+    if await until_stopped(running, stop):
         log.info("worker stopping", reason="signal")
         await worker.shutdown()
     # Surfaces a fatal worker error (after shutdown, so nothing is left running).

@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.core import CaseCore
     from workflows.legacy_v1 import LegacyCase
 
-TASK_QUEUE = "sagsflow-cases"
 # The signals of the contract. They reach one dynamic handler that reads their payload itself,
 # so that no message, however malformed, can fail a workflow task (workflows/inbound.py).
 SIGNALS = (

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from cli.devserver import ensure_port_free
+from core.devserver import ensure_port_free
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 

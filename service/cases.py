@@ -31,6 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.task_queue import TASK_QUEUE
 from schemas.case import CaseInput
 from schemas.common import (
     Actor,
@@ -56,7 +57,7 @@ from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
-from workflows.case import TASK_QUEUE, DigitalViolationCase
+from workflows.case import DigitalViolationCase
 
 # A query or update is answered by a worker: a case whose workflow task keeps failing (or that
 # no worker serves) would otherwise hold the caller until the RPC's own deadline.
@@ -67,7 +68,7 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
 # once a workflow task has failed the number of times in the dynamic config value
 # system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute (0, the default: never; see
-# deploy/temporal/dynamicconfig/sagsflow.yaml and cli/devserver.py), and clears it when a task
+# deploy/temporal/dynamicconfig/sagsflow.yaml and core/devserver.py), and clears it when a task
 # succeeds again.
 NOT_PROGRESSING_QUERY = (
     "WorkflowType = 'DigitalViolationCase' AND ExecutionStatus = 'Running' "

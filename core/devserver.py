@@ -163,7 +163,7 @@ class DevServer:
     ```python
     async with DevServer(Path("data")) as server:
         settings = Settings(temporal_address=server.address, temporal_namespace=server.namespace)
-        client = await connect_client(settings)  # workers.connection: the data converter
+        client = await connect_client(settings)  # core.connection: the data converter
     ```
     Entering returns once the frontend answers, our search attributes exist and (unless
     headless) the Web UI answers. Leaving stops the server and its whole process group.
@@ -328,7 +328,7 @@ class DevServer:
     async def connect(self, **options: Any) -> Client:
         """An administrative client for this server's namespace (search attributes, health);
         `options` go to `Client.connect`. Cases are reached through
-        `workers.connection.connect_client`, which knows the data converter and the keys."""
+        `core.connection.connect_client`, which knows the data converter and the keys."""
         options.setdefault("namespace", self.namespace)
         return await Client.connect(self.address, **options)
 

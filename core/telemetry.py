@@ -2,7 +2,7 @@
 
 The SDK's core (Rust) writes its own warnings straight to stderr by default, as coloured text:
 one non-JSON line in a JSON log stream breaks the production log pipeline. Here they are
-forwarded to the Python logger `temporalio.core` instead, so `workers.logs` renders them like
+forwarded to the Python logger `temporalio.core` instead, so `core.logs` renders them like
 every other line (JSON in production, with the personal-data filter).
 
 One runtime per metrics address and process: the API and a worker in one process share it,

@@ -1,6 +1,6 @@
 """The Temporal client as every sagsflow process makes it: one place for the data converter.
 
-Payload keys (`workers.codec`) come from `SAGSFLOW_PAYLOAD_KEYS_FILE`, or
+Payload keys (`core.codec`) come from `SAGSFLOW_PAYLOAD_KEYS_FILE`, or
 `SAGSFLOW_PAYLOAD_KEYS` with `SAGSFLOW_PAYLOAD_KEY_ACTIVE`. When neither variable is set at all,
 `./data/payload-keys.json` is used if it exists — the file `sagsflow dev` makes — just as
 `DATABASE_URL` and `SAGSFLOW_TOKENS_FILE` default to `./data/`. Setting a variable to the
@@ -16,11 +16,11 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from workers.codec import PayloadKeys, data_converter
-from workers.settings import Settings
-from workers.telemetry import sdk_runtime
-from workers.temporal_tls import tls_and_api_key
-from workers.tracing import tracing_interceptors
+from core.codec import PayloadKeys, data_converter
+from core.settings import Settings
+from core.telemetry import sdk_runtime
+from core.temporal_tls import tls_and_api_key
+from core.tracing import tracing_interceptors
 
 DEFAULT_PAYLOAD_KEYS_FILE = Path("data/payload-keys.json")
 PAYLOAD_KEY_VARIABLES = ("SAGSFLOW_PAYLOAD_KEYS_FILE", "SAGSFLOW_PAYLOAD_KEYS")
