@@ -34,6 +34,7 @@ from api.models import (
     WithdrawRequest,
 )
 from api.paging import InvalidPageToken, PageTokens
+from api.routes import RECEIVED
 from api.staff import Staff
 from schemas.case import CaseInput, Participant
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
@@ -45,10 +46,6 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 # A case is opened for what the school learned recently: a date far off is a typing error.
 REPORTED_AT_MAX_AGE = timedelta(days=366)
 REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
-RECEIVED = (
-    "Modtaget; sagen registrerer det i sin tidslinje (en afvisning står også dér) / "
-    "Received; the case records it in its timeline (so is a refusal)"
-)
 
 
 async def _admit(

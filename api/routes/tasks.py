@@ -21,7 +21,7 @@ from api.deps import (
 )
 from api.errors import error_responses
 from api.models import Accepted, CompleteTaskRequest, InboxPage, InboxTask, ReassignRequest
-from api.routes_cases import RECEIVED
+from api.routes import RECEIVED
 from api.staff import Staff
 from schemas.common import Actor, StaffRole
 from schemas.messages import Reassignment, TaskCompletion
