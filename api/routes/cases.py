@@ -5,21 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api import policy
 from api.access import AuditDep
-from api.cases import CaseSummary
+from api.cases import CaseService, CaseSummary
 from api.deps import (
-    CaseNumberPath,
+    CaseParams,
+    CaseRequest,
+    OnCase,
     ServiceDep,
-    StoreDep,
+    case_access,
+    case_params,
     recorded,
-    require_running,
     snapshot_of,
 )
 from api.errors import InvalidRequest, error_responses
-from api.limits import admit_message
 from api.models import (
     Accepted,
     CaseListItem,
@@ -34,29 +35,19 @@ from api.models import (
     WithdrawRequest,
 )
 from api.paging import InvalidPageToken, PageTokens
-from api.routes import RECEIVED
+from api.policy import Denial
+from api.routes import received
 from api.staff import Staff
 from schemas.case import CaseInput, Participant
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
-from schemas.snapshot import CaseSnapshot, EventKind
+from schemas.snapshot import CaseSnapshot, EventKind, TaskView
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 # A case is opened for what the school learned recently: a date far off is a typing error.
 REPORTED_AT_MAX_AGE = timedelta(days=366)
 REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
-
-
-async def _admit(
-    request: Request, audit: AuditDep, store: StoreDep, denial: str | None, action: str,
-    case_number: str, detail: str | None = None,
-) -> None:
-    """Access control, then the case's limits for this kind of message (429/422): the
-    message is logged as allowed only when both let it through."""
-    if denial is not None:
-        await audit.denied(action, case_number, denial, detail)
-    await admit_message(audit, store, request.app.state.settings, action, case_number, detail)
 
 
 def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
@@ -208,13 +199,13 @@ def _list_item(case: CaseSummary) -> CaseListItem:
     "the timeline and the next timer. Participants appear by pseudonym only. Recorded in the "
     "access log.",
 )
-async def read_case(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                    ) -> CaseSnapshot:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
-                      "snapshot")
-    async with recorded(audit, "read_case", case_number, "snapshot"):
-        return await snapshot_of(service, case_number)
+async def read_case(
+    case: Annotated[OnCase, Depends(case_access(
+        policy.read_case, action="read_case", detail="snapshot"))],
+    service: ServiceDep,
+) -> CaseSnapshot:
+    async with case.recorded():
+        return await snapshot_of(service, case.case_number)
 
 
 @router.get(
@@ -225,14 +216,32 @@ async def read_case(case_number: CaseNumberPath, audit: AuditDep, service: Servi
     description="Everything that happened in the case, in order, including refused messages "
     "with the reason. Recorded in the access log.",
 )
-async def read_timeline(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                        ) -> Timeline:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
-                      "timeline")
-    async with recorded(audit, "read_case", case_number, "timeline"):
-        events = await service.timeline(case_number)
-    return Timeline(case_number=case_number, events=events)
+async def read_timeline(
+    case: Annotated[OnCase, Depends(case_access(
+        policy.read_case, action="read_case", detail="timeline"))],
+    service: ServiceDep,
+) -> Timeline:
+    async with case.recorded():
+        events = await service.timeline(case.case_number)
+    return Timeline(case_number=case.case_number, events=events)
+
+
+async def _may_read_press(case: OnCase, service: CaseService) -> Denial:
+    """Those who may read the case may; the communications department only a case with a
+    press task, which the snapshot tells (kept for the route)."""
+    staff = case.staff
+    denial = policy.read_case(staff, case.facts.school_id)
+    if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
+        return denial
+    case.snapshot = await snapshot_of(service, case.case_number)
+    return policy.read_press(staff, case.facts.school_id, bool(_press_tasks(case.snapshot)))
+
+
+def _press_tasks(snapshot: CaseSnapshot) -> list[TaskView]:
+    return [
+        task for task in [*snapshot.open_tasks, *snapshot.done_tasks]
+        if task.key == policy.PRESS_TASK
+    ]
 
 
 @router.get(
@@ -245,29 +254,18 @@ async def read_timeline(case_number: CaseNumberPath, audit: AuditDep, service: S
     "communications department (cases with a press task), and for those who may read the "
     "case. Recorded in the access log.",
 )
-async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                     ) -> PressView:
-    staff = audit.staff
-    facts = await service.describe_case(case_number)
-    denial = policy.read_case(staff, facts.school_id)
-    if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
-        await audit.denied("read_press", case_number, denial, "press")
-    # Whether the case has a press task decides for the communications department.
-    snapshot = await snapshot_of(service, case_number)
-    press_tasks = [
-        task for task in [*snapshot.open_tasks, *snapshot.done_tasks]
-        if task.key == policy.PRESS_TASK
-    ]
-    await audit.check(
-        policy.read_press(staff, facts.school_id, bool(press_tasks)), "read_press", case_number,
-        "press",
-    )
+async def read_press(
+    case: Annotated[OnCase, Depends(case_access(
+        check=_may_read_press, action="read_press", detail="press"))],
+) -> PressView:
+    snapshot = case.snapshot
+    assert snapshot is not None  # read by _may_read_press for every caller it lets through
     return PressView(
         case_number=snapshot.case_number,
         school_id=snapshot.school_id,
         phase=snapshot.phase,
         status=snapshot.status,
-        press_tasks=sorted(press_tasks, key=lambda task: task.opened_at),
+        press_tasks=sorted(_press_tasks(snapshot), key=lambda task: task.opened_at),
         inquiries=[e for e in snapshot.timeline if e.kind == EventKind.PRESS_INQUIRY],
     )
 
@@ -284,21 +282,20 @@ async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: Serv
     "`Retry-After`) and 200 in all (then 422).",
 )
 async def press_inquiry(
-    request: Request, case_number: CaseNumberPath, body: PressInquiryRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[CaseRequest[CaseParams[PressInquiryRequest]], Depends(case_access(
+        policy.press_inquiry, action="press_inquiry", params=case_params(PressInquiryRequest),
+        limited=True))],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.press_inquiry(audit.staff, facts.school_id),
-                 "press_inquiry", case_number)
-    async with recorded(audit, "press_inquiry", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.COMMUNICATIONS, StaffRole.LEADERSHIP,
+    body = case.params.body
+    async with case.running():
+        actor = _actor(case.staff, StaffRole.COMMUNICATIONS, StaffRole.LEADERSHIP,
                        StaffRole.CASE_OWNER, StaffRole.TK)
         await service.press_inquiry(
-            case_number,
+            case.case_number,
             PressInquiry(received_by=actor, medium=body.medium, summary=body.summary),
         )
-    return Accepted(case_number=case_number, message=RECEIVED)
+    return received(case.case_number)
 
 
 @router.post(
@@ -313,21 +310,22 @@ async def press_inquiry(
     "(then 422).",
 )
 async def new_incident(
-    request: Request, case_number: CaseNumberPath, body: NewIncidentRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[CaseRequest[CaseParams[NewIncidentRequest]], Depends(case_access(
+        policy.act_on_case, action="new_incident", params=case_params(NewIncidentRequest),
+        detail=lambda given: f"reopen={given.body.reopen_assessment}", limited=True))],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
-                 "new_incident", case_number, f"reopen={body.reopen_assessment}")
-    async with recorded(audit, "new_incident", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+    body = case.params.body
+    # The reopen flag goes with the admission (it is counted and logged as allowed or
+    # denied); a failure after it has always been logged without it.
+    async with case.running(detail=None):
+        actor = _actor(case.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
         await service.new_incident(
-            case_number,
+            case.case_number,
             NewIncident(reported_by=actor, description=body.description,
                         reopen_assessment=body.reopen_assessment),
         )
-    return Accepted(case_number=case_number, message=RECEIVED)
+    return received(case.case_number)
 
 
 @router.post(
@@ -341,17 +339,15 @@ async def new_incident(
     "in all (then 422).",
 )
 async def add_note(
-    request: Request, case_number: CaseNumberPath, body: TimelineNoteRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[CaseRequest[CaseParams[TimelineNoteRequest]], Depends(case_access(
+        policy.act_on_case, action="add_note", params=case_params(TimelineNoteRequest),
+        limited=True))],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
-                 "add_note", case_number)
-    async with recorded(audit, "add_note", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
-        await service.add_note(case_number, CaseNote(author=actor, text=body.text))
-    return Accepted(case_number=case_number, message=RECEIVED)
+    async with case.running():
+        actor = _actor(case.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+        await service.add_note(case.case_number, CaseNote(author=actor, text=case.params.body.text))
+    return received(case.case_number)
 
 
 @router.post(
@@ -364,12 +360,12 @@ async def add_note(
     "closed. For the case owner and leadership of the school, and operators.",
 )
 async def withdraw(
-    case_number: CaseNumberPath, body: WithdrawRequest, audit: AuditDep, service: ServiceDep
+    case: Annotated[CaseRequest[CaseParams[WithdrawRequest]], Depends(case_access(
+        policy.withdraw, action="withdraw", params=case_params(WithdrawRequest)))],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.withdraw(audit.staff, facts.school_id), "withdraw", case_number)
-    async with recorded(audit, "withdraw", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.LEADERSHIP, StaffRole.CASE_OWNER)
-        await service.withdraw(case_number, Withdrawal(by=actor, reason=body.reason))
-    return Accepted(case_number=case_number, message=RECEIVED)
+    async with case.running():
+        actor = _actor(case.staff, StaffRole.LEADERSHIP, StaffRole.CASE_OWNER)
+        await service.withdraw(case.case_number,
+                               Withdrawal(by=actor, reason=case.params.body.reason))
+    return received(case.case_number)

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api import policy
-from api.access import AuditDep
 from api.cases import CaseService
-from api.deps import CaseNumberPath, ServiceDep, StoreDep, recorded, snapshot_of
+from api.deps import (
+    CaseNumberPath,
+    CaseParams,
+    CaseRequest,
+    OnCase,
+    ServiceDep,
+    StoreDep,
+    case_access,
+    snapshot_of,
+)
 from api.errors import InvalidRequest, error_responses
 from api.models import (
     AccessEntry,
@@ -63,13 +72,31 @@ async def _participants(service: CaseService, store: Store, case_number: str) ->
     "the access log.",
 )
 async def read_participants(
-    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+    case: Annotated[OnCase, Depends(case_access(
+        policy.participants, action="read_participants", detail="names"))],
+    service: ServiceDep,
+    store: StoreDep,
 ) -> Participants:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.participants(audit.staff, facts.school_id), "read_participants",
-                      case_number, "names")
-    async with recorded(audit, "read_participants", case_number, "names"):
-        return await _participants(service, store, case_number)
+    async with case.recorded():
+        return await _participants(service, store, case.case_number)
+
+
+async def _names_given(
+    case_number: CaseNumberPath, body: ParticipantsUpdate
+) -> CaseParams[ParticipantsUpdate]:
+    """The case number and body, validated, and each pseudonym named once: refused (422)
+    before the case is looked up or anything logged."""
+    given = [p.pseudonym for p in body.participants]
+    if len(set(given)) != len(given):
+        raise InvalidRequest(
+            "Hvert pseudonym højst én gang / each pseudonym at most once"
+        )
+    return CaseParams(case_number=case_number, body=body)
+
+
+def _names_detail(given: CaseParams[ParticipantsUpdate]) -> str:
+    """Which pseudonyms' names are recorded: ids for the access log, never the names."""
+    return "names=" + ",".join(sorted(p.pseudonym for p in given.body.participants))
 
 
 @router.put(
@@ -82,24 +109,17 @@ async def read_participants(
     "Temporal. For the case owner and leadership of the case's school and operators.",
 )
 async def update_participants(
-    case_number: CaseNumberPath,
-    body: ParticipantsUpdate,
-    audit: AuditDep,
+    case: Annotated[CaseRequest[CaseParams[ParticipantsUpdate]], Depends(case_access(
+        policy.participants, action="update_participants", params=_names_given,
+        detail=_names_detail))],
     service: ServiceDep,
     store: StoreDep,
 ) -> Participants:
-    given = [p.pseudonym for p in body.participants]
-    if len(set(given)) != len(given):
-        raise InvalidRequest(
-            "Hvert pseudonym højst én gang / each pseudonym at most once"
-        )
-    facts = await service.describe_case(case_number)
-    detail = f"names={','.join(sorted(given))}"
-    await audit.check(policy.participants(audit.staff, facts.school_id), "update_participants",
-                      case_number, detail)
-    async with recorded(audit, "update_participants", case_number, detail):
-        case = await service.case_input(case_number)
-        unknown = sorted(set(given) - {p.pseudonym for p in case.participants})
+    case_number, body = case.case_number, case.params.body
+    async with case.recorded():
+        opened = await service.case_input(case_number)
+        unknown = sorted({p.pseudonym for p in body.participants}
+                         - {p.pseudonym for p in opened.participants})
         if unknown:
             raise InvalidRequest(
                 f"Sagen har ingen parter {', '.join(unknown)} / "
@@ -120,6 +140,27 @@ def _spec(version: str) -> ProcedureSpec:
     except ProcedureError:
         # A version this installation does not ship: the contacts of the current card.
         return load_spec()
+
+
+@dataclass(frozen=True)
+class NoteParams:
+    """Which note of which case, in which format."""
+
+    case_number: str
+    kind: NoteKind
+    format: NoteFormat
+
+
+async def _note_asked(
+    case_number: CaseNumberPath,
+    kind: NoteKind,
+    format: Annotated[  # noqa: A002 - the query parameter's name
+        NoteFormat, Query(description="markdown or html.")
+    ] = NoteFormat.MARKDOWN,
+) -> NoteParams:
+    """The note's path and format, validated before the case is looked up or anything logged
+    (a dependency of `case_access`, as the body is for the other routes)."""
+    return NoteParams(case_number=case_number, kind=kind, format=format)
 
 
 @router.get(
@@ -144,23 +185,16 @@ def _spec(version: str) -> ProcedureSpec:
     "log.",
 )
 async def read_note(
-    case_number: CaseNumberPath,
-    kind: NoteKind,
-    audit: AuditDep,
+    case: Annotated[CaseRequest[NoteParams], Depends(case_access(
+        policy.read_case, action="read_note", params=_note_asked,
+        detail=lambda given: f"note={given.kind.value}; format={given.format.value}"))],
     service: ServiceDep,
-    format: Annotated[  # noqa: A002 - the query parameter's name
-        NoteFormat, Query(description="markdown or html.")
-    ] = NoteFormat.MARKDOWN,
 ) -> Response:
-    facts = await service.describe_case(case_number)
-    detail = f"note={kind.value}; format={format.value}"
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_note", case_number,
-                      detail)
-    async with recorded(audit, "read_note", case_number, detail):
-        snapshot = await snapshot_of(service, case_number)
+    async with case.recorded():
+        snapshot = await snapshot_of(service, case.case_number)
         spec = await asyncio.to_thread(_spec, snapshot.procedure_version)
-        document = render(snapshot, kind, spec)
-    if format == NoteFormat.HTML:
+        document = render(snapshot, case.params.kind, spec)
+    if case.params.format == NoteFormat.HTML:
         return Response(document.html, media_type="text/html; charset=utf-8")
     return Response(document.markdown, media_type="text/markdown; charset=utf-8")
 
@@ -175,15 +209,14 @@ async def read_note(
     "school and operators. The export itself is logged first, so it is included.",
 )
 async def export_access_log(
-    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+    case: Annotated[OnCase, Depends(case_access(
+        policy.export_access_log, action="export_access_log"))],
+    store: StoreDep,
 ) -> AccessLogExport:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.export_access_log(audit.staff, facts.school_id),
-                      "export_access_log", case_number)
-    async with recorded(audit, "export_access_log", case_number):
-        rows = await store.list_access(case_number)
+    async with case.recorded():
+        rows = await store.list_access(case.case_number)
     return AccessLogExport(
-        case_number=case_number,
+        case_number=case.case_number,
         exported_at=datetime.now(UTC),
         entries=[
             AccessEntry(
