@@ -36,7 +36,7 @@ from api.models import (
 )
 from api.paging import InvalidPageToken, PageTokens
 from api.policy import Denial
-from api.routes import received
+from api.routes import CASE_ERRORS, MESSAGE_ERRORS, RUNNING_CASE_ERRORS, received
 from api.staff import Staff
 from schemas.case import CaseInput, Participant
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
@@ -192,7 +192,7 @@ def _list_item(case: CaseSummary) -> CaseListItem:
 @router.get(
     "/cases/{case_number}",
     response_model=CaseSnapshot,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's snapshot / Sagens overblik",
     description="Where the case stands, from the workflow itself: phase, status, route, "
     "severity, open tasks with deadlines, done tasks with their decisions, the recommendation, "
@@ -211,7 +211,7 @@ async def read_case(
 @router.get(
     "/cases/{case_number}/timeline",
     response_model=Timeline,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's timeline / Sagens tidslinje",
     description="Everything that happened in the case, in order, including refused messages "
     "with the reason. Recorded in the access log.",
@@ -247,7 +247,7 @@ def _press_tasks(snapshot: CaseSnapshot) -> list[TaskView]:
 @router.get(
     "/cases/{case_number}/press",
     response_model=PressView,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's press view / Sagens presseoverblik",
     description="The minimal case data the communications department needs for a press "
     "inquiry: phase, status, the press tasks and the inquiries. No participants. For the "
@@ -274,7 +274,7 @@ async def read_press(
     "/cases/{case_number}/press-inquiries",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Register a press inquiry / Registrer en pressehenvendelse",
     description="A media outlet asked about the case: the communications department always "
     "gets an urgent task (treat.press). For staff of the case's school and the communications "
@@ -302,7 +302,7 @@ async def press_inquiry(
     "/cases/{case_number}/incidents",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Register a new incident / Registrer en ny hændelse",
     description="Something new happened. With `reopen_assessment` the card starts again at "
     "assess (tasks of the current round are superseded; press and underretning stay). A case "
@@ -332,7 +332,7 @@ async def new_incident(
     "/cases/{case_number}/timeline/notes",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Add a note to the timeline / Tilføj en bemærkning",
     description="Adds a note (e.g. a phone call) to the case's timeline. Use pseudonyms, not "
     "names. A case takes at most 30 notes per hour (then 429 with `Retry-After`) and 5,000 "
@@ -354,7 +354,7 @@ async def add_note(
     "/cases/{case_number}/withdraw",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Withdraw a case / Træk en sag tilbage",
     description="Ends a case that proved unfounded, with the reason; its open tasks are "
     "closed. For the case owner and leadership of the school, and operators.",

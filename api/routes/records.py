@@ -22,7 +22,7 @@ from api.deps import (
     case_access,
     snapshot_of,
 )
-from api.errors import InvalidRequest, error_responses
+from api.errors import InvalidRequest
 from api.models import (
     AccessEntry,
     AccessLogExport,
@@ -33,6 +33,7 @@ from api.models import (
     ParticipantView,
 )
 from api.notes import render
+from api.routes import CASE_ERRORS
 from procedure.loader import ProcedureError, load_spec
 from procedure.models import ProcedureSpec
 from schemas.common import case_workflow_id
@@ -64,7 +65,7 @@ async def _participants(service: CaseService, store: Store, case_number: str) ->
 @router.get(
     "/cases/{case_number}/participants",
     response_model=Participants,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Participants with names / Parter med navne",
     description="The children of the case by pseudonym, role and age, with their names and "
     "contact details where recorded. Names are kept in sagsflow's database only and shown "
@@ -102,7 +103,7 @@ def _names_detail(given: CaseParams[ParticipantsUpdate]) -> str:
 @router.put(
     "/cases/{case_number}/participants",
     response_model=Participants,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Record names / Registrer navne",
     description="Records or corrects the names and contact details behind pseudonyms of the "
     "case (each given pseudonym's are replaced). Kept in sagsflow's database only, never in "
@@ -175,7 +176,7 @@ async def _note_asked(
                 "text/html": {"schema": {"type": "string"}},
             },
         },
-        **error_responses(401, 403, 404, 422, 503),
+        **CASE_ERRORS,
     },
     summary="A case's note as a document / Sagens notat som dokument",
     description="`course`: the short note on the course of events (the approved text of "
@@ -202,7 +203,7 @@ async def read_note(
 @router.get(
     "/cases/{case_number}/access-log",
     response_model=AccessLogExport,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Export a case's access log / Udlever sagens adgangslog",
     description="Every read of and action on the case — who, when, what, why and whether it "
     "was allowed — for the data subject's right of access. For leadership of the case's "

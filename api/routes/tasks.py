@@ -23,7 +23,7 @@ from api.deps import (
 from api.errors import error_responses
 from api.models import Accepted, CompleteTaskRequest, InboxPage, InboxTask, ReassignRequest
 from api.policy import Denial
-from api.routes import received
+from api.routes import RUNNING_CASE_ERRORS, received
 from api.staff import Staff
 from schemas.common import Actor, StaffRole
 from schemas.messages import Reassignment, TaskCompletion
@@ -124,7 +124,7 @@ async def _may_complete(
 @router.post(
     "/cases/{case_number}/tasks/{task_id}/complete",
     response_model=TaskView,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Complete a task / Udfør en opgave",
     description="Completes an open task with its decision through the case's validated "
     "`submit_task` update. Only a task the case has recorded as open (the one in the inbox, "
@@ -162,7 +162,7 @@ async def complete_task(
     "/cases/{case_number}/tasks/{task_id}/reassign",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Reassign a task / Giv en opgave til en anden",
     description="Gives an open task to another member of staff (it shows in their inbox). "
     "Only a task the case has recorded as open (the one in the inbox); a task not open yet or "
