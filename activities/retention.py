@@ -6,7 +6,6 @@ Logs counts and the cutoff only: no case texts, no names, no staff ids.
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any

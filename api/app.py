@@ -6,34 +6,27 @@ its lifespan connects to Temporal and the store from the environment and closes 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from api.access import AccessLog
-from api.auth import Authenticator, CurrentStaff, build_authenticator
+from api.auth import Authenticator, build_authenticator
 from api.codec import CODEC_PREFIX, install_codec
 from api.codec import MAX_BODY_BYTES as CODEC_MAX_BODY_BYTES
-from api.errors import error_responses, install_error_handlers
+from api.errors import install_error_handlers
 from api.limits import BodyLimit
 from api.metrics import install_metrics
-from api.models import Health, Readiness, StaffView
 from api.openapi import install_openapi
 from api.paging import PageTokens
-from api.routes_cases import router as cases_router
-from api.routes_records import router as records_router
-from api.routes_tasks import router as tasks_router
+from api.routes import cases, health, records, tasks
 from core.connection import connect_client
 from core.settings import ApiSettings, Settings
 from service.cases import CaseService
 from store import Store
 
 API_VERSION = "1.0.0"
-READY_TIMEOUT_SECONDS = 5.0
 DESCRIPTION = """\
 The municipal platform's backend for **digital violations among school students**: the
 action card as durable Temporal workflows.
@@ -53,66 +46,6 @@ action card as durable Temporal workflows.
 
 Børn omtales med pseudonymer (P1, P2 …); navne findes kun i sagsflows database.
 """
-
-health_router = APIRouter(prefix="/api/v1", tags=["service"])
-
-
-@health_router.get(
-    "/health",
-    response_model=Health,
-    summary="Liveness / Kører processen",
-    description="Answers 200 while the process runs. No authentication, no dependencies.",
-)
-async def health() -> Health:
-    return Health(status="ok")
-
-
-@health_router.get(
-    "/ready",
-    response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Temporal or the store does not "
-                     "answer."}},
-    summary="Readiness / Klar til at tage imod",
-    description="200 when Temporal and the store both answer, else 503 naming which does "
-    "not. No authentication.",
-)
-async def ready(request: Request) -> Any:
-    service: CaseService = request.app.state.service
-    store: Store = request.app.state.store
-    try:
-        temporal_ok = await asyncio.wait_for(service.ready(), READY_TIMEOUT_SECONDS)
-    except TimeoutError:
-        temporal_ok = False
-    try:
-        await asyncio.wait_for(store.ping(), READY_TIMEOUT_SECONDS)
-        store_ok = True
-    except Exception:  # noqa: BLE001 - any failure (or no answer) means "not ready"
-        store_ok = False
-    body = Readiness(
-        status="ready" if temporal_ok and store_ok else "not_ready",
-        temporal=temporal_ok,
-        store=store_ok,
-    )
-    if body.status == "ready":
-        return body
-    return JSONResponse(status_code=503, content=body.model_dump())
-
-
-@health_router.get(
-    "/me",
-    response_model=StaffView,
-    responses=error_responses(401, 503),
-    summary="Who am I / Hvem er jeg",
-    description="The authenticated caller: staff id, name, roles and schools, as the API "
-    "uses them for access control.",
-)
-async def me(staff: CurrentStaff) -> StaffView:
-    return StaffView(
-        id=staff.id,
-        name=staff.name,
-        roles=sorted(staff.roles, key=lambda role: role.value),
-        schools=sorted(staff.schools),
-    )
 
 
 def create_app(
@@ -167,12 +100,11 @@ def create_app(
     install_error_handlers(app)
     # Inside the codec's CORS and the metrics (added later, so outside): a refusal is counted
     # and a browser can read it.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       prefixes={CODEC_PREFIX: CODEC_MAX_BODY_BYTES})
-    app.include_router(health_router)
-    app.include_router(cases_router)
-    app.include_router(tasks_router)
-    app.include_router(records_router)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, prefixes={CODEC_PREFIX: CODEC_MAX_BODY_BYTES}
+    )
+    for routes in (health, cases, tasks, records):
+        app.include_router(routes.router)
     install_codec(app, settings)
     install_metrics(app)
     install_openapi(app)

@@ -97,8 +97,9 @@ class OidcAuthenticator:
         staff_id = _claim(claims, self.staff_id_claim)
         name = _claim(claims, self.name_claim) or staff_id
         known = {role.value for role in StaffRole}
-        roles = {StaffRole(role) for role in _strings(_claim(claims, self.roles_claim))
-                 if role in known}
+        roles = {
+            StaffRole(role) for role in _strings(_claim(claims, self.roles_claim)) if role in known
+        }
         try:
             return Staff(
                 id=staff_id,

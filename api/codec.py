@@ -247,13 +247,22 @@ async def sign_in(request: Request) -> Response:
     except (AccessLogUnavailable, AuthenticationUnavailable) as exc:
         return _page(f"<p>{html.escape(str(exc))}</p>", 503)
     endpoint = str(request.url_for("decode")).removesuffix("/decode")
-    response = _page(_SIGNED_IN.format(
-        staff=html.escape(staff.id), hours=SESSION_SECONDS // 3600, prefix=CODEC_PREFIX,
-        endpoint=html.escape(endpoint),
-    ))
+    response = _page(
+        _SIGNED_IN.format(
+            staff=html.escape(staff.id),
+            hours=SESSION_SECONDS // 3600,
+            prefix=CODEC_PREFIX,
+            endpoint=html.escape(endpoint),
+        )
+    )
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=SESSION_SECONDS, path=CODEC_PREFIX, httponly=True,
-        samesite="strict", secure=request.url.scheme == "https",
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_SECONDS,
+        path=CODEC_PREFIX,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
     return response
 

@@ -113,14 +113,18 @@ def _limit_text(error: Any) -> str | None:
     if limit is None:
         return None
     if kind == "string_too_long":
-        return (f"teksten er for lang: højst {limit} tegn (grænse) / "
-                f"the text is too long: at most {limit} characters (limit)")
+        return (
+            f"teksten er for lang: højst {limit} tegn (grænse) / "
+            f"the text is too long: at most {limit} characters (limit)"
+        )
     if kind == "too_long":
         actual = context.get("actual_length")
         given = f", ikke {actual}" if actual is not None else ""
         given_en = f", not {actual}" if actual is not None else ""
-        return (f"listen er for lang: højst {limit} elementer (grænse){given} / "
-                f"the list is too long: at most {limit} items (limit){given_en}")
+        return (
+            f"listen er for lang: højst {limit} elementer (grænse){given} / "
+            f"the list is too long: at most {limit} items (limit){given_en}"
+        )
     return None
 
 
@@ -161,8 +165,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(429, str(exc), {"Retry-After": str(exc.retry_after)})
 
     async def not_progressing(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("case not progressing",
-                    case_number=getattr(exc, "case_number", None))
+        log.warning("case not progressing", case_number=getattr(exc, "case_number", None))
         return _json(503, str(exc), {"Retry-After": NOT_PROGRESSING_RETRY_AFTER})
 
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -177,8 +180,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400:
             # FastAPI's "There was an error parsing the body" (not UTF-8, not JSON): a request
             # like any other invalid one, said in both languages, with the documented status.
-            return _json(422, "Ugyldig forespørgsel: indholdet er ikke gyldig JSON (UTF-8) / "
-                              "Invalid request: the body is not valid JSON (UTF-8)")
+            return _json(
+                422,
+                "Ugyldig forespørgsel: indholdet er ikke gyldig JSON (UTF-8) / "
+                "Invalid request: the body is not valid JSON (UTF-8)",
+            )
         return await http_exception_handler(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, http_error)

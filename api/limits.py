@@ -113,22 +113,22 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _has_body(scope: Scope) -> bool:
-    return any(
-        name == b"transfer-encoding" for name, _ in scope.get("headers", ())
-    )
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
 
 
 async def _refuse(send: Send, limit: int) -> None:
     body = json.dumps({"detail": too_large_text(limit)}, ensure_ascii=False).encode("utf-8")
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode("ascii")),
-            (b"connection", b"close"),
-        ],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -148,14 +148,25 @@ class MessageLimit:
 
 def message_limit(settings: ApiSettings, action: str) -> MessageLimit:
     if action == "add_note":
-        return MessageLimit(action, "bemærkninger", "notes", settings.notes_per_hour,
-                            settings.notes_total)
+        return MessageLimit(
+            action, "bemærkninger", "notes", settings.notes_per_hour, settings.notes_total
+        )
     if action == "new_incident":
-        return MessageLimit(action, "nye hændelser", "new incidents",
-                            settings.incidents_per_hour, settings.incidents_total)
+        return MessageLimit(
+            action,
+            "nye hændelser",
+            "new incidents",
+            settings.incidents_per_hour,
+            settings.incidents_total,
+        )
     if action == "press_inquiry":
-        return MessageLimit(action, "pressehenvendelser", "press inquiries",
-                            settings.press_inquiries_per_hour, settings.press_inquiries_total)
+        return MessageLimit(
+            action,
+            "pressehenvendelser",
+            "press inquiries",
+            settings.press_inquiries_per_hour,
+            settings.press_inquiries_total,
+        )
     raise KeyError(action)
 
 
@@ -173,9 +184,7 @@ class MessageLimitReached(Exception):
 
 # One lock per case and kind within this process: a burst of parallel requests is counted
 # one after the other, not all against the same count.
-_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-    weakref.WeakValueDictionary()
-)
+_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 @asynccontextmanager
@@ -189,7 +198,11 @@ async def _counting(action: str, case_number: str) -> AsyncIterator[None]:
 
 
 async def admit_message(
-    audit: Audit, store: Store, settings: ApiSettings, action: str, case_number: str,
+    audit: Audit,
+    store: Store,
+    settings: ApiSettings,
+    action: str,
+    case_number: str,
     detail: str | None = None,
 ) -> None:
     """Logs the message as allowed if the case's limits leave room for it; else logs it as
@@ -199,8 +212,7 @@ async def admit_message(
         now = datetime.now(UTC)
         total, recent = await _counts(store, action, case_number, now - WINDOW)
         if total >= limit.total:
-            await audit.refused(action, case_number,
-                                _joined(detail, f"limit={limit.total} in all"))
+            await audit.refused(action, case_number, _joined(detail, f"limit={limit.total} in all"))
             raise MessageLimitReached(
                 f"Sagen har fået det højeste antal {limit.da} ({limit.total}) og tager ikke "
                 f"imod flere / The case has received the most {limit.en} it takes "
@@ -211,8 +223,9 @@ async def admit_message(
             # one fewer than the limit remain.
             frees_at = recent[len(recent) - limit.per_hour] + WINDOW
             seconds = max(1, math.ceil((frees_at - now).total_seconds()))
-            await audit.refused(action, case_number,
-                                _joined(detail, f"limit={limit.per_hour} per hour"))
+            await audit.refused(
+                action, case_number, _joined(detail, f"limit={limit.per_hour} per hour")
+            )
             raise TooManyMessages(
                 f"Sagen har fået det højeste antal {limit.da} i timen ({limit.per_hour}); "
                 f"den næste kan sendes om {seconds} sekunder / The case has received the most "

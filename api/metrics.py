@@ -78,15 +78,20 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.open_tasks = Gauge(
-            "sagsflow_open_tasks", "Open tasks in the inbox, by role.", ["role"],
+            "sagsflow_open_tasks",
+            "Open tasks in the inbox, by role.",
+            ["role"],
             registry=self.registry,
         )
         self.overdue_tasks = Gauge(
-            "sagsflow_overdue_tasks", "Open tasks past their deadline, by role.", ["role"],
+            "sagsflow_overdue_tasks",
+            "Open tasks past their deadline, by role.",
+            ["role"],
             registry=self.registry,
         )
         self.store_up = Gauge(
-            "sagsflow_store_up", "1 when the task counts could be read from the store.",
+            "sagsflow_store_up",
+            "1 when the task counts could be read from the store.",
             registry=self.registry,
         )
         self.cases_not_progressing = Gauge(
@@ -211,8 +216,11 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
         service: Any = getattr(request.app.state, "service", None)
         if service is not None:
             try:
-                metrics.cases_not_progressing.set(await asyncio.wait_for(
-                    service.count_not_progressing(), TEMPORAL_COUNT_TIMEOUT_SECONDS))
+                metrics.cases_not_progressing.set(
+                    await asyncio.wait_for(
+                        service.count_not_progressing(), TEMPORAL_COUNT_TIMEOUT_SECONDS
+                    )
+                )
                 metrics.temporal_up.set(1)
             except Exception:  # noqa: BLE001 - a scrape must answer even when Temporal does not
                 log.warning("case metrics unavailable: Temporal did not answer")

@@ -16,8 +16,8 @@ from schemas.common import (
     TASK_ID_MAX,
     TASK_ID_PATTERN,
     CaseNumber,
-    Model,
     CaseStatus,
+    Model,
     ParticipantRole,
     Phase,
     Pseudonym,
@@ -35,8 +35,7 @@ PersonName = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
     ),
-    Field(description="A participant's name; kept in sagsflow's database only, never in "
-          "Temporal."),
+    Field(description="A participant's name; kept in sagsflow's database only, never in Temporal."),
 ]
 ContactText = Annotated[
     str,
@@ -124,7 +123,8 @@ class OpenCaseRequest(RequestModel):
         "not in the future and at most a year ago."
     )
     violation_types: list[ViolationType] = Field(
-        min_length=1, max_length=len(ViolationType),
+        min_length=1,
+        max_length=len(ViolationType),
         description="The kinds of violation, each once.",
     )
     participants: list[NewParticipant] = Field(
@@ -132,8 +132,9 @@ class OpenCaseRequest(RequestModel):
         max_length=MAX_PARTICIPANTS,
         description=f"The children involved, by pseudonym (at most {MAX_PARTICIPANTS}).",
     )
-    offender_known: bool = Field(description="The offender is known (then a participant has "
-                                 "role 'offender').")
+    offender_known: bool = Field(
+        description="The offender is known (then a participant has role 'offender')."
+    )
     parents_suspected: bool = Field(
         default=False,
         description="Custody holders are suspected of abuse: they are not contacted first.",

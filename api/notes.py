@@ -43,7 +43,8 @@ class NoteDocument:
 def approved(snapshot: CaseSnapshot, kind: NoteKind) -> TaskView:
     key = NOTE_TASKS[kind]
     done = [
-        task for task in snapshot.done_tasks
+        task
+        for task in snapshot.done_tasks
         if task.key == key and task.status == TaskStatus.DONE and task.decision
     ]
     if not done:
@@ -89,14 +90,26 @@ def _compose(
         lines += ["## Notat", "", user(str(decision.get("text", ""))), ""]
     else:
         lines += [
-            "## Hvad virkede", "", user(str(decision.get("worked", ""))), "",
-            "## Hvad virkede ikke", "", user(str(decision.get("did_not_work", ""))), "",
+            "## Hvad virkede",
+            "",
+            user(str(decision.get("worked", ""))),
+            "",
+            "## Hvad virkede ikke",
+            "",
+            user(str(decision.get("did_not_work", ""))),
+            "",
         ]
         if decision.get("learning_points"):
             lines += ["## Læringspunkter", "", user(str(decision["learning_points"])), ""]
         asked = "ja" if decision.get("family_asked") else "nej"
-        lines += [f"Familien er spurgt: {asked}", "", "## Notat", "",
-                  user(str(decision.get("note", ""))), ""]
+        lines += [
+            f"Familien er spurgt: {asked}",
+            "",
+            "## Notat",
+            "",
+            user(str(decision.get("note", ""))),
+            "",
+        ]
     lines += ["## Kontakter", "", *_contacts(spec, user), ""]
     lines.append(
         "_Notatet indeholder pseudonymer (P1, P2 …), ikke navne. Navne findes kun i sagsflows "

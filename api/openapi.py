@@ -16,8 +16,10 @@ from api.errors import DESCRIPTIONS
 TAGS = [
     {"name": "cases", "description": "Open, list and read cases; messages to a case."},
     {"name": "tasks", "description": "The inbox; completing and reassigning tasks."},
-    {"name": "records", "description": "Participants' names, the notes as documents and the "
-                                       "access log."},
+    {
+        "name": "records",
+        "description": "Participants' names, the notes as documents and the access log.",
+    },
     {"name": "service", "description": "Health, readiness and the caller."},
 ]
 
@@ -46,9 +48,14 @@ def _document_body_limit(document: dict[str, Any]) -> None:
         for operation in operations.values():
             if not isinstance(operation, dict) or "requestBody" not in operation:
                 continue
-            operation.setdefault("responses", {}).setdefault("413", {
-                "description": DESCRIPTIONS[413],
-                "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/ErrorResponse"}
-                }},
-            })
+            operation.setdefault("responses", {}).setdefault(
+                "413",
+                {
+                    "description": DESCRIPTIONS[413],
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ErrorResponse"}
+                        }
+                    },
+                },
+            )

@@ -74,9 +74,7 @@ def reassign(staff: Staff, school_id: str) -> Denial:
 
 
 def participants(staff: Staff, school_id: str) -> Denial:
-    return act_at_school(
-        staff, school_id, NAME_ROLES, "se og rette navne", "see and change names"
-    )
+    return act_at_school(staff, school_id, NAME_ROLES, "se og rette navne", "see and change names")
 
 
 def export_access_log(staff: Staff, school_id: str) -> Denial:

@@ -133,8 +133,9 @@ class TokenFileAuthenticator:
         except OSError:
             if self._stamp is not None:
                 return  # keep serving the last good file while it is being replaced
-            raise TokensFileError(f"Tokenfilen {self.path} findes ikke / "
-                                  f"the tokens file {self.path} does not exist") from None
+            raise TokensFileError(
+                f"Tokenfilen {self.path} findes ikke / the tokens file {self.path} does not exist"
+            ) from None
         stamp = (status.st_mtime_ns, status.st_size)
         if stamp != self._stamp:
             self._staff = read_tokens_file(self.path)
@@ -148,16 +149,32 @@ class DemoStaff:
 
 
 DEMO_STAFF: tuple[dict[str, Any], ...] = (
-    {"id": "lhj", "name": "Demo-lærer (kontaktlærer)", "roles": ["case_owner"],
-     "schools": ["vibeke-skolen"]},
-    {"id": "skoleleder1", "name": "Demo-skoleleder", "roles": ["leadership"],
-     "schools": ["vibeke-skolen"]},
+    {
+        "id": "lhj",
+        "name": "Demo-lærer (kontaktlærer)",
+        "roles": ["case_owner"],
+        "schools": ["vibeke-skolen"],
+    },
+    {
+        "id": "skoleleder1",
+        "name": "Demo-skoleleder",
+        "roles": ["leadership"],
+        "schools": ["vibeke-skolen"],
+    },
     {"id": "tk1", "name": "Demo-medarbejder, TK", "roles": ["tk"], "schools": ["*"]},
-    {"id": "komm1", "name": "Demo-kommunikationsmedarbejder", "roles": ["communications"],
-     "schools": []},
+    {
+        "id": "komm1",
+        "name": "Demo-kommunikationsmedarbejder",
+        "roles": ["communications"],
+        "schools": [],
+    },
     {"id": "drift1", "name": "Demo-driftsmedarbejder", "roles": ["operator"], "schools": ["*"]},
-    {"id": "laerer2", "name": "Demo-lærer, anden skole", "roles": ["case_owner"],
-     "schools": ["anden-skole"]},
+    {
+        "id": "laerer2",
+        "name": "Demo-lærer, anden skole",
+        "roles": ["case_owner"],
+        "schools": ["anden-skole"],
+    },
 )
 
 

@@ -58,13 +58,15 @@ def task_id(key: str, index: int) -> str:
 
 async def create_table(engine: Any) -> None:
     async with engine.begin() as conn:
-        await conn.execute(text(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-            " workflow_id TEXT NOT NULL, task_id TEXT NOT NULL, key TEXT NOT NULL,"
-            " role TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT NOT NULL,"
-            " due_at TEXT NOT NULL, closed_at TEXT,"
-            " PRIMARY KEY (workflow_id, task_id))"
-        ))
+        await conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                " workflow_id TEXT NOT NULL, task_id TEXT NOT NULL, key TEXT NOT NULL,"
+                " role TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT NOT NULL,"
+                " due_at TEXT NOT NULL, closed_at TEXT,"
+                " PRIMARY KEY (workflow_id, task_id))"
+            )
+        )
 
 
 def _database_engine() -> Any:
@@ -83,17 +85,26 @@ async def write_step(change: StepWrite) -> None:
     async with _database_engine().begin() as conn:
         if change.done_task_id is not None:
             await conn.execute(
-                text(f"UPDATE {TABLE} SET status='done', closed_at=:at "
-                     "WHERE workflow_id=:w AND task_id=:t"),
+                text(
+                    f"UPDATE {TABLE} SET status='done', closed_at=:at "
+                    "WHERE workflow_id=:w AND task_id=:t"
+                ),
                 {"at": change.at, "w": change.workflow_id, "t": change.done_task_id},
             )
         if change.open_step is not None:
             await conn.execute(
-                text(f"INSERT OR IGNORE INTO {TABLE} (workflow_id, task_id, key, role, status,"
-                     " opened_at, due_at) VALUES (:w, :t, :k, :r, 'open', :at, :due)"),
-                {"w": change.workflow_id, "t": change.open_task_id, "k": change.open_step.key,
-                 "r": change.open_step.role, "at": change.at,
-                 "due": (datetime.fromisoformat(change.at) + timedelta(days=1)).isoformat()},
+                text(
+                    f"INSERT OR IGNORE INTO {TABLE} (workflow_id, task_id, key, role, status,"
+                    " opened_at, due_at) VALUES (:w, :t, :k, :r, 'open', :at, :due)"
+                ),
+                {
+                    "w": change.workflow_id,
+                    "t": change.open_task_id,
+                    "k": change.open_step.key,
+                    "r": change.open_step.role,
+                    "at": change.at,
+                    "due": (datetime.fromisoformat(change.at) + timedelta(days=1)).isoformat(),
+                },
             )
 
 
@@ -106,11 +117,16 @@ class BaselineInbox:
     async def rows(self, workflow_id: str) -> list[Any]:
         async with self.engine.connect() as conn:
             result = await conn.execute(
-                text(f"SELECT task_id, key, role, status, due_at FROM {TABLE} "
-                     "WHERE workflow_id=:w ORDER BY due_at"), {"w": workflow_id},
+                text(
+                    f"SELECT task_id, key, role, status, due_at FROM {TABLE} "
+                    "WHERE workflow_id=:w ORDER BY due_at"
+                ),
+                {"w": workflow_id},
             )
-            return [_Row(r.task_id, r.key, r.role, r.status,
-                         datetime.fromisoformat(r.due_at)) for r in result]
+            return [
+                _Row(r.task_id, r.key, r.role, r.status, datetime.fromisoformat(r.due_at))
+                for r in result
+            ]
 
 
 @dataclass
@@ -177,24 +193,28 @@ class BaselineCase:
 
 
 async def run_worker() -> None:
+    from temporalio.client import Client
     from temporalio.worker import Worker
 
     from core.codec import data_converter
     from core.settings import Settings
     from core.shutdown import on_stop_signal
     from workers.worker import GRACEFUL_SHUTDOWN, worker_client
-    from temporalio.client import Client
 
     settings = Settings.from_env()
     client = await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace,
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
         data_converter=data_converter(None),
     )
     await create_table(_database_engine())
     async with on_stop_signal() as stop:
         worker = Worker(
-            worker_client(client), task_queue=settings.task_queue, workflows=[BaselineCase],
-            activities=[write_step], graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            worker_client(client),
+            task_queue=settings.task_queue,
+            workflows=[BaselineCase],
+            activities=[write_step],
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         )
         async with worker:
             await stop.wait()

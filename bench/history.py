@@ -69,9 +69,15 @@ def count_history(history: Any) -> dict[str, int]:
     counts["actions"] = (
         kinds[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED]
         + kinds[EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED]
-        + counts["signals"] + counts["updates"]
-        + activities + retries + len(local_activity_tasks) + other_markers
-        + counts["timers"] + counts["search_attribute_upserts"] + counts["properties_modified"]
+        + counts["signals"]
+        + counts["updates"]
+        + activities
+        + retries
+        + len(local_activity_tasks)
+        + other_markers
+        + counts["timers"]
+        + counts["search_attribute_upserts"]
+        + counts["properties_modified"]
         + kinds[EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED]
     )
     return counts

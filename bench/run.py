@@ -89,8 +89,14 @@ class Options:
     out: Path = RESULTS
 
 
-QUICK = dict(staff=(1, 4), internal_cases_at_one=1, mix_cases_at_one=1, mix_at_one=False,
-             open_cases=100, phase_timeout=240.0)
+QUICK = dict(
+    staff=(1, 4),
+    internal_cases_at_one=1,
+    mix_cases_at_one=1,
+    mix_at_one=False,
+    open_cases=100,
+    phase_timeout=240.0,
+)
 
 
 # ------------------------------------------------------------------------ results
@@ -126,13 +132,17 @@ class Phase:
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "engine": self.engine, "scenario": self.scenario, "staff": self.staff,
-            "cases": self.cases, "steps": self.steps, "seconds": round(self.seconds, 3),
+            "engine": self.engine,
+            "scenario": self.scenario,
+            "staff": self.staff,
+            "cases": self.cases,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 3),
             "steps_per_s": round(self.steps / self.seconds, 3) if self.seconds else None,
-            "history_per_case": self.history, "errors": self.errors,
+            "history_per_case": self.history,
+            "errors": self.errors,
         }
-        for label, values in (("done", self.done), ("next", self.next),
-                              ("update", self.update)):
+        for label, values in (("done", self.done), ("next", self.next), ("update", self.update)):
             out[f"{label}_n"] = len(values)
             for p in (50, 95, 99):
                 value = percentile(values, p)
@@ -171,8 +181,13 @@ class Children:
     def start(self, name: str, args: list[str], env: dict[str, str], cwd: Path) -> int:
         log = open(cwd / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(  # noqa: S603 - this interpreter, with the bench's own arguments
-            [sys.executable, *args], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent(),
+            [sys.executable, *args],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         self.procs[name] = proc
         return proc.pid
@@ -217,10 +232,13 @@ async def wait_for_pollers(client: Client, queue: str, children: Children) -> No
     deadline = time.monotonic() + WORKER_READY_SECONDS
     while time.monotonic() < deadline:
         children.check()
-        described = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-            namespace=client.namespace, task_queue=TaskQueue(name=queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        ))
+        described = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
         if described.pollers:
             return
         await asyncio.sleep(0.3)
@@ -258,7 +276,9 @@ class Bench:
         case = route_case_input(route, datetime.now(UTC), case_number=new_case_number("BENCH"))
         handle = await self.service.open_case(case)
         timings = await self.sagsflow_staff.drive_script(
-            case.case_number, handle.id, INTERNAL_ROUTE_TO_TREAT,
+            case.case_number,
+            handle.id,
+            INTERNAL_ROUTE_TO_TREAT,
             lambda row, now: route_decision(route, row.key, row.task_id, now),
         )
         return handle.id, timings
@@ -273,15 +293,21 @@ class Bench:
             nonlocal pressed
             if route.press and not pressed and timing.key == "document.note":
                 pressed = True
-                await self.service.press_inquiry(case.case_number, PressInquiry(
-                    received_by=actor_for(StaffRole.LEADERSHIP), medium="Lokalavisen",
-                    summary="Journalist spørger til sagen",
-                ))
+                await self.service.press_inquiry(
+                    case.case_number,
+                    PressInquiry(
+                        received_by=actor_for(StaffRole.LEADERSHIP),
+                        medium="Lokalavisen",
+                        summary="Journalist spørger til sagen",
+                    ),
+                )
 
         timings = await self.sagsflow_staff.drive_to_close(
-            case.case_number, handle.id,
+            case.case_number,
+            handle.id,
             lambda row, now: route_decision(route, row.key, row.task_id, now),
-            late_receipt=route.late_receipt, on_completed=on_completed,
+            late_receipt=route.late_receipt,
+            on_completed=on_completed,
             timeout=self.options.phase_timeout,
         )
         self.mix_plans.setdefault(index, plan_from(timings))
@@ -290,7 +316,9 @@ class Bench:
     async def baseline_case(self, steps: list[base.BaselineStep]) -> tuple[str, list[StepTiming]]:
         number = new_case_number("BASE")
         handle = await self.client.start_workflow(
-            base.BaselineCase.run, base.BaselinePlan(steps), id=f"base-{number}",
+            base.BaselineCase.run,
+            base.BaselinePlan(steps),
+            id=f"base-{number}",
             task_queue=base.TASK_QUEUE,
         )
         timings: list[StepTiming] = []
@@ -299,7 +327,10 @@ class Bench:
             row = await self.baseline_staff.wait_open(handle.id, step.key, skip=done)
             following = steps[index + 1] if index + 1 < len(steps) else None
             timing = await self.baseline_staff.complete(
-                number, handle.id, row, {"task": step.key},
+                number,
+                handle.id,
+                row,
+                {"task": step.key},
                 next_key=following.key if following else None,
             )
             if following is not None and following.delay_seconds > 0:
@@ -329,21 +360,27 @@ class Bench:
                 result.add(timings)
 
         started = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(member(m) for m in range(staff))),
-                               self.options.phase_timeout)
+        await asyncio.wait_for(
+            asyncio.gather(*(member(m) for m in range(staff))), self.options.phase_timeout
+        )
         result.seconds = time.perf_counter() - started
         result.history = await self._history(workflow_ids[:20])
         if scenario == "internal" and engine == "sagsflow":
             await self._terminate(workflow_ids)  # they wait at the evaluation timer
-        print(f"  {result.name}: {result.cases} cases, {result.steps} steps in "
-              f"{result.seconds:.1f} s" + (f", {len(result.errors)} errors" if result.errors
-                                          else ""), flush=True)
+        print(
+            f"  {result.name}: {result.cases} cases, {result.steps} steps in "
+            f"{result.seconds:.1f} s" + (f", {len(result.errors)} errors" if result.errors else ""),
+            flush=True,
+        )
         return result
 
     def _cases_per_staff(self, scenario: str, staff: int) -> int:
         if staff == 1:
-            return (self.options.internal_cases_at_one if scenario == "internal"
-                    else self.options.mix_cases_at_one)
+            return (
+                self.options.internal_cases_at_one
+                if scenario == "internal"
+                else self.options.mix_cases_at_one
+            )
         return self.options.rounds_at_many
 
     async def _one(self, engine: str, scenario: str, index: int) -> tuple[str, list[StepTiming]]:
@@ -385,15 +422,20 @@ class Bench:
         async def start_one(i: int) -> None:
             async with gate:
                 if engine == "sagsflow":
-                    case = route_case_input(route_for(0), datetime.now(UTC),
-                                            case_number=new_case_number("OPEN"))
+                    case = route_case_input(
+                        route_for(0), datetime.now(UTC), case_number=new_case_number("OPEN")
+                    )
                     handle = await bounded(self.service.open_case(case))
                 else:
                     steps = [base.BaselineStep(k, "case_owner") for k in INTERNAL_ROUTE_TO_TREAT]
-                    handle = await bounded(self.client.start_workflow(
-                        base.BaselineCase.run, base.BaselinePlan(steps),
-                        id=f"open-{new_case_number('BASE')}", task_queue=base.TASK_QUEUE,
-                    ))
+                    handle = await bounded(
+                        self.client.start_workflow(
+                            base.BaselineCase.run,
+                            base.BaselinePlan(steps),
+                            id=f"open-{new_case_number('BASE')}",
+                            task_queue=base.TASK_QUEUE,
+                        )
+                    )
                 wids.append(handle.id)
 
         tasks = []
@@ -416,11 +458,19 @@ class Bench:
         seconds = time.perf_counter() - started
         await asyncio.sleep(2.0)  # let the worker settle
         loaded = rss_mb(pid)
-        print(f"  {engine}: {count - len(waiting)}/{count} cases with a task open in "
-              f"{seconds:.1f} s; worker RSS {idle:.0f} → {loaded:.0f} MB", flush=True)
-        return {"engine": engine, "cases": count, "cases_with_task_open": count - len(waiting),
-                "seconds": round(seconds, 1), "rss_idle_mb": round(idle, 1),
-                "rss_mb": round(loaded, 1)}
+        print(
+            f"  {engine}: {count - len(waiting)}/{count} cases with a task open in "
+            f"{seconds:.1f} s; worker RSS {idle:.0f} → {loaded:.0f} MB",
+            flush=True,
+        )
+        return {
+            "engine": engine,
+            "cases": count,
+            "cases_with_task_open": count - len(waiting),
+            "seconds": round(seconds, 1),
+            "rss_idle_mb": round(idle, 1),
+            "rss_mb": round(loaded, 1),
+        }
 
 
 def plan_from(timings: list[StepTiming]) -> list[base.BaselineStep]:
@@ -445,8 +495,10 @@ def plan_from(timings: list[StepTiming]) -> list[base.BaselineStep]:
 def evidence_guard() -> dict[str, Any]:
     from schemas.evidence import material_kind
 
-    sentence = ("P2 har delt krænkende beskeder om P1 i en klassegruppe på Snapchat; "
-                "forældrene er inddraget, og skolen har lavet en handlingsplan. ")
+    sentence = (
+        "P2 har delt krænkende beskeder om P1 i en klassegruppe på Snapchat; "
+        "forældrene er inddraget, og skolen har lavet en handlingsplan. "
+    )
     out: dict[str, Any] = {"function": "schemas.evidence.material_kind"}
     per_kb = []
     for kb in (1, 10, 100):
@@ -458,8 +510,9 @@ def evidence_guard() -> dict[str, Any]:
         out[f"us_per_kb_at_{kb}kb"] = round(best / kb * 1e6, 1)
     out["us_per_kb"] = round(statistics.median(per_kb), 1)
     note = (sentence * 20)[:2000]
-    out["note_2000_chars_us"] = round(min(_time(material_kind, note, 200) for _ in range(3))
-                                      * 1e6, 1)
+    out["note_2000_chars_us"] = round(
+        min(_time(material_kind, note, 200) for _ in range(3)) * 1e6, 1
+    )
     return out
 
 
@@ -475,18 +528,25 @@ def _time(function: Any, argument: str, runs: int) -> float:
 
 MEASURES = (
     ("steps/s", "steps_per_s", "higher"),
-    ("done p50 ms", "done_p50_ms", "lower"), ("done p95 ms", "done_p95_ms", "lower"),
+    ("done p50 ms", "done_p50_ms", "lower"),
+    ("done p95 ms", "done_p95_ms", "lower"),
     ("done p99 ms", "done_p99_ms", "lower"),
-    ("next p50 ms", "next_p50_ms", "lower"), ("next p95 ms", "next_p95_ms", "lower"),
+    ("next p50 ms", "next_p50_ms", "lower"),
+    ("next p95 ms", "next_p95_ms", "lower"),
     ("next p99 ms", "next_p99_ms", "lower"),
-    ("history events/case", "events", "lower"), ("activities/case", "activities_total", "lower"),
-    ("timers/case", "timers", "lower"), ("actions/case", "actions", "lower"),
+    ("history events/case", "events", "lower"),
+    ("activities/case", "activities_total", "lower"),
+    ("timers/case", "timers", "lower"),
+    ("actions/case", "actions", "lower"),
 )
 
 
 def _value(summary: dict[str, Any], key: str) -> Any:
-    return summary["history_per_case"].get(key) if key in (
-        "events", "activities_total", "timers", "actions") else summary.get(key)
+    return (
+        summary["history_per_case"].get(key)
+        if key in ("events", "activities_total", "timers", "actions")
+        else summary.get(key)
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -500,11 +560,11 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     phases = result["phases"]
-    keys = sorted({(p["scenario"], p["staff"]) for p in phases},
-                  key=lambda k: (k[0] != "internal", k[1]))
+    keys = sorted(
+        {(p["scenario"], p["staff"]) for p in phases}, key=lambda k: (k[0] != "internal", k[1])
+    )
     for scenario, staff in keys:
-        pair = {p["engine"]: p for p in phases
-                if p["scenario"] == scenario and p["staff"] == staff}
+        pair = {p["engine"]: p for p in phases if p["scenario"] == scenario and p["staff"] == staff}
         if set(pair) != set(ENGINES):
             continue
         b, s = pair["baseline"], pair["sagsflow"]
@@ -517,28 +577,40 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for label, key, _ in MEASURES:
             bv, sv = _value(b, key), _value(s, key)
-            ratio = f"{sv / bv:.2f}×" if isinstance(bv, (int, float)) and isinstance(
-                sv, (int, float)) and bv else "–"
+            ratio = (
+                f"{sv / bv:.2f}×"
+                if isinstance(bv, (int, float)) and isinstance(sv, (int, float)) and bv
+                else "–"
+            )
             lines.append(f"| {label} | {_fmt(bv)} | {_fmt(sv)} | {ratio} |")
         for engine, p in pair.items():
             if p["errors"]:
                 lines.append(f"\n{engine}: {len(p['errors'])} errors, first: {p['errors'][0]}")
         lines.append("")
     if result.get("open_cases"):
-        lines += ["## Worker RSS with open cases", "",
-                  "| worker | open cases | with a task open | RSS idle MB | RSS MB |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "## Worker RSS with open cases",
+            "",
+            "| worker | open cases | with a task open | RSS idle MB | RSS MB |",
+            "|---|---|---|---|---|",
+        ]
         for o in result["open_cases"]:
-            lines.append(f"| {o['engine']} | {o['cases']} | {o['cases_with_task_open']} | "
-                         f"{o['rss_idle_mb']} | {o['rss_mb']} |")
+            lines.append(
+                f"| {o['engine']} | {o['cases']} | {o['cases_with_task_open']} | "
+                f"{o['rss_idle_mb']} | {o['rss_mb']} |"
+            )
         lines.append("")
     guard = result.get("evidence_guard")
     if guard:
-        lines += ["## Evidence guard (`schemas.evidence.material_kind`)", "",
-                  f"{guard['us_per_kb']} µs per KB of text (1, 10, 100 KB: "
-                  f"{guard['us_per_kb_at_1kb']}, {guard['us_per_kb_at_10kb']}, "
-                  f"{guard['us_per_kb_at_100kb']}); a 2,000-character note: "
-                  f"{guard['note_2000_chars_us']} µs.", ""]
+        lines += [
+            "## Evidence guard (`schemas.evidence.material_kind`)",
+            "",
+            f"{guard['us_per_kb']} µs per KB of text (1, 10, 100 KB: "
+            f"{guard['us_per_kb_at_1kb']}, {guard['us_per_kb_at_10kb']}, "
+            f"{guard['us_per_kb_at_100kb']}); a 2,000-character note: "
+            f"{guard['note_2000_chars_us']} µs.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -556,8 +628,10 @@ def plot(result: dict[str, Any], raw: dict[str, dict[str, list[Any]]], target: P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = sorted({(p["scenario"], p["staff"]) for p in result["phases"]},
-                    key=lambda k: (k[0] != "internal", k[1]))
+    groups = sorted(
+        {(p["scenario"], p["staff"]) for p in result["phases"]},
+        key=lambda k: (k[0] != "internal", k[1]),
+    )
     fig, axes = plt.subplots(len(groups), 2, figsize=(11, 3.2 * len(groups)), squeeze=False)
     for row, (scenario, staff) in enumerate(groups):
         for col, measure in enumerate(("done", "next")):
@@ -571,8 +645,10 @@ def plot(result: dict[str, Any], raw: dict[str, dict[str, list[Any]]], target: P
             ax.set_xticks(range(1, len(labels) + 1), labels)
             ax.set_yscale("log")
             ax.set_ylabel("ms")
-            ax.set_title(f"{scenario}, {staff} staff: completion → "
-                         + ("task done" if measure == "done" else "next task open"))
+            ax.set_title(
+                f"{scenario}, {staff} staff: completion → "
+                + ("task done" if measure == "done" else "next task open")
+            )
     fig.suptitle(f"sagsflow vs baseline latency ({result['started']}; whiskers p1–p99)")
     fig.tight_layout()
     fig.savefig(target, dpi=110)
@@ -596,19 +672,31 @@ async def run(options: Options) -> Path:
         engine = create_engine(url)
         await base.create_table(engine)
         try:
-            async with DevServer(folder, port=free_port(), ui_port=free_port(),
-                                 headless=True) as server:
-                client = await Client.connect(server.address,
-                                              data_converter=pydantic_data_converter)
-                env = dict(TEMPORAL_ADDRESS=server.address, DATABASE_URL=url,
-                           SAGSFLOW_LOG_LEVEL="WARNING", SAGSFLOW_RETENTION_SCHEDULE="off")
+            async with DevServer(
+                folder, port=free_port(), ui_port=free_port(), headless=True
+            ) as server:
+                client = await Client.connect(
+                    server.address, data_converter=pydantic_data_converter
+                )
+                env = dict(
+                    TEMPORAL_ADDRESS=server.address,
+                    DATABASE_URL=url,
+                    SAGSFLOW_LOG_LEVEL="WARNING",
+                    SAGSFLOW_RETENTION_SCHEDULE="off",
+                )
                 pids = {
                     "sagsflow": children.start(
-                        "sagsflow-worker", ["-m", "workers"],
-                        child_env(**env, SAGSFLOW_TASK_QUEUE=SAGSFLOW_QUEUE), folder),
+                        "sagsflow-worker",
+                        ["-m", "workers"],
+                        child_env(**env, SAGSFLOW_TASK_QUEUE=SAGSFLOW_QUEUE),
+                        folder,
+                    ),
                     "baseline": children.start(
-                        "baseline-worker", ["-m", "bench.baseline"],
-                        child_env(**env, SAGSFLOW_TASK_QUEUE=base.TASK_QUEUE), folder),
+                        "baseline-worker",
+                        ["-m", "bench.baseline"],
+                        child_env(**env, SAGSFLOW_TASK_QUEUE=base.TASK_QUEUE),
+                        folder,
+                    ),
                 }
                 await wait_for_pollers(client, SAGSFLOW_QUEUE, children)
                 await wait_for_pollers(client, base.TASK_QUEUE, children)
@@ -625,8 +713,11 @@ async def run(options: Options) -> Path:
                             phases.append(await bench.phase(engine_name, scenario, staff))
                 if options.open_cases:
                     for engine_name in ENGINES:
-                        open_cases.append(await bench.open_cases(
-                            engine_name, options.open_cases, pids[engine_name]))
+                        open_cases.append(
+                            await bench.open_cases(
+                                engine_name, options.open_cases, pids[engine_name]
+                            )
+                        )
         finally:
             children.stop_all()
             await store.dispose()
@@ -634,9 +725,11 @@ async def run(options: Options) -> Path:
     result = {
         "started": started.isoformat(timespec="seconds"),
         "machine": f"{platform.node()} · {platform.platform()} · {os.cpu_count()} CPUs · "
-                   f"Python {platform.python_version()}",
-        "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path)
-                        else v) for k, v in asdict(options).items()},
+        f"Python {platform.python_version()}",
+        "options": {
+            k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(options).items()
+        },
         "phases": [p.summary() for p in phases],
         "open_cases": open_cases,
         "evidence_guard": evidence_guard(),

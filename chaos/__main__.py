@@ -28,23 +28,34 @@ def parse(argv: list[str]) -> Options:
         "process, kill the worker and the server, send poison signals with the stock "
         "temporal CLI, then verify every case.",
     )
-    parser.add_argument("--short", action="store_true",
-                        help="the short CI form (6 cases, 3 worker kills, 1 server SIGKILL, "
-                        "24 poison signals; ~2 minutes)")
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="the short CI form (6 cases, 3 worker kills, 1 server SIGKILL, "
+        "24 poison signals; ~2 minutes)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for the fault timing")
     parser.add_argument("--cases", type=int)
     parser.add_argument("--worker-kills", type=int)
     parser.add_argument("--server-restarts", type=int)
     parser.add_argument("--poison", type=int, help="poison signals to deliver")
     parser.add_argument("--window", type=float, help="seconds over which faults are spread")
-    parser.add_argument("--settle", type=float,
-                        help="seconds the cases may take to finish after the faults")
-    parser.add_argument("--save-histories", type=Path, metavar="DIR",
-                        help="save a few histories of faulted cases (uses the TEST payload "
-                        "keys of tests/histories for the whole run)")
+    parser.add_argument(
+        "--settle", type=float, help="seconds the cases may take to finish after the faults"
+    )
+    parser.add_argument(
+        "--save-histories",
+        type=Path,
+        metavar="DIR",
+        help="save a few histories of faulted cases (uses the TEST payload "
+        "keys of tests/histories for the whole run)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
-    parser.add_argument("--work-dir", type=Path, help="where db files and logs go "
-                        "(default: a new temporary folder, kept for inspection)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where db files and logs go (default: a new temporary folder, kept for inspection)",
+    )
     args = parser.parse_args(argv)
     defaults = SHORT if args.short else FULL
     cases, kills, restarts, poison, window, settle = defaults
@@ -69,10 +80,13 @@ def parse(argv: list[str]) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv)
-    print(f"chaos: {options.mode} run, seed {options.seed} (repeat with --seed "
-          f"{options.seed}): {options.cases} cases, {options.worker_kills} worker kills, "
-          f"{options.server_restarts} server restarts, {options.poison} poison signals "
-          f"over {options.window:.0f} s", flush=True)
+    print(
+        f"chaos: {options.mode} run, seed {options.seed} (repeat with --seed "
+        f"{options.seed}): {options.cases} cases, {options.worker_kills} worker kills, "
+        f"{options.server_restarts} server restarts, {options.poison} poison signals "
+        f"over {options.window:.0f} s",
+        flush=True,
+    )
     try:
         report = asyncio.run(run(options))
     except KeyboardInterrupt:

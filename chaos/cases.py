@@ -23,15 +23,25 @@ from schemas.common import StaffRole
 SCHOOL = "kaos-skolen"  # fictional
 
 __all__ = [
-    "DEMO_VERSION", "ROUTES", "SCHOOL", "STAFF", "Route", "case_input", "completion",
-    "decision", "route_for",
+    "DEMO_VERSION",
+    "ROUTES",
+    "SCHOOL",
+    "STAFF",
+    "Route",
+    "case_input",
+    "completion",
+    "decision",
+    "route_for",
 ]
 
 
 def case_input(route: Route, reported_at: datetime, run_tag: str) -> CaseInput:
     return decisions.route_case_input(
-        route, reported_at, case_number=f"KAOS-{run_tag}-{uuid.uuid4().hex[:6].upper()}",
-        school_id=SCHOOL, procedure_version=DEMO_VERSION,
+        route,
+        reported_at,
+        case_number=f"KAOS-{run_tag}-{uuid.uuid4().hex[:6].upper()}",
+        school_id=SCHOOL,
+        procedure_version=DEMO_VERSION,
     )
 
 
@@ -42,6 +52,4 @@ def decision(route: Route, key: str, task_id: str, now: datetime) -> dict[str, A
 
 
 def completion(route: Route, key: str, task_id: str, role: str, now: datetime) -> dict[str, Any]:
-    return decisions.completion(
-        key, task_id, StaffRole(role), decision(route, key, task_id, now)
-    )
+    return decisions.completion(key, task_id, StaffRole(role), decision(route, key, task_id, now))

@@ -65,8 +65,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def check_not_stuck(facts: ExecutionFacts, *, time_bounded: bool,
-                    open_tasks: Sequence[str], timer_pending: bool) -> list[str]:
+def check_not_stuck(
+    facts: ExecutionFacts, *, time_bounded: bool, open_tasks: Sequence[str], timer_pending: bool
+) -> list[str]:
     """Closed is fine; a failing workflow task never is; a running case is fine only when the
     run was time-bounded and it waits at an open task or a timer."""
     problems = []
@@ -109,8 +110,9 @@ def check_store_equals_snapshot(
         if s.status != r.status:
             problems.append(f"task {task_id}: inbox status {r.status}, snapshot {s.status}")
         if not _same_instant(s.due_at, r.due_at):
-            problems.append(f"task {task_id}: inbox due {r.due_at.isoformat()}, "
-                            f"snapshot {s.due_at.isoformat()}")
+            problems.append(
+                f"task {task_id}: inbox due {r.due_at.isoformat()}, snapshot {s.due_at.isoformat()}"
+            )
         if s.key != r.key:
             problems.append(f"task {task_id}: inbox key {r.key}, snapshot {s.key}")
     events = {e.seq: e for e in snapshot_timeline}
@@ -122,8 +124,10 @@ def check_store_equals_snapshot(
     for seq in sorted(events.keys() & stored.keys()):
         e, st = events[seq], stored[seq]
         if (e.kind, e.text) != (st.kind, st.text):
-            problems.append(f"timeline seq {seq}: store ({st.kind}, {st.text[:60]!r}) vs "
-                            f"snapshot ({e.kind}, {e.text[:60]!r})")
+            problems.append(
+                f"timeline seq {seq}: store ({st.kind}, {st.text[:60]!r}) vs "
+                f"snapshot ({e.kind}, {e.text[:60]!r})"
+            )
     duplicates = [key for key, n in Counter(outbox_keys).items() if n > 1]
     if duplicates:
         problems.append(f"outbox keys written twice: {sorted(duplicates)[:5]}")
@@ -147,10 +151,13 @@ def expected_notifications(workflow_id: str, tasks: Iterable[TaskFacts]) -> list
     return keys
 
 
-def check_no_duplicates(*, snapshot_tasks: Sequence[TaskFacts],
-                        store_task_ids: Sequence[str],
-                        snapshot_timeline: Sequence[EventFacts],
-                        store_seqs: Sequence[int]) -> list[str]:
+def check_no_duplicates(
+    *,
+    snapshot_tasks: Sequence[TaskFacts],
+    store_task_ids: Sequence[str],
+    snapshot_timeline: Sequence[EventFacts],
+    store_seqs: Sequence[int],
+) -> list[str]:
     problems = []
     for label, values in (
         ("task id in the snapshot", [t.task_id for t in snapshot_tasks]),
@@ -158,8 +165,10 @@ def check_no_duplicates(*, snapshot_tasks: Sequence[TaskFacts],
         ("timeline seq in the snapshot", [e.seq for e in snapshot_timeline]),
         ("timeline seq in the store", list(store_seqs)),
         # A task opened twice is a duplicated effect even when its rows are unique.
-        ("task_opened event for task",
-         [e.task_id for e in snapshot_timeline if e.kind == "task_opened" and e.task_id]),
+        (
+            "task_opened event for task",
+            [e.task_id for e in snapshot_timeline if e.kind == "task_opened" and e.task_id],
+        ),
     ):
         twice = sorted(str(v) for v, n in Counter(values).items() if n > 1)
         if twice:
@@ -176,8 +185,11 @@ def check_timers(events: Sequence[TimerEvent], *, closed: bool) -> list[str]:
         return []
     started = [e.timer_id for e in events if e.what == "started"]
     ended = {e.timer_id for e in events if e.what in ("fired", "canceled")}
-    problems = [f"timer {timer_id} started but never fired or canceled"
-                for timer_id in started if timer_id not in ended]
+    problems = [
+        f"timer {timer_id} started but never fired or canceled"
+        for timer_id in started
+        if timer_id not in ended
+    ]
     orphans = ended - set(started)
     if orphans:
         problems.append(f"timers fired/canceled without a start: {sorted(orphans)[:5]}")
@@ -186,6 +198,8 @@ def check_timers(events: Sequence[TimerEvent], *, closed: bool) -> list[str]:
 
 def check_poison_visible(*, rejected_events: int, poison_delivered: int) -> list[str]:
     if rejected_events < poison_delivered:
-        return [f"{poison_delivered} poison signals delivered, only {rejected_events} "
-                "rejected events in the timeline"]
+        return [
+            f"{poison_delivered} poison signals delivered, only {rejected_events} "
+            "rejected events in the timeline"
+        ]
     return []

@@ -125,15 +125,18 @@ class FaultInjector:
         for attempt in (1, 2):
             try:
                 ready = await self.server.start()
-                self._note(f"server {sig.name} (exit after {took:.1f} s), down {down:.1f} s, "
-                           f"up again after {ready:.1f} s on the same db file")
+                self._note(
+                    f"server {sig.name} (exit after {took:.1f} s), down {down:.1f} s, "
+                    f"up again after {ready:.1f} s on the same db file"
+                )
                 return
             except RuntimeError as exc:
                 self.errors.append(f"server restart attempt {attempt} failed: {exc}")
                 await self.server.kill(signal.SIGKILL)
                 await asyncio.sleep(2.0)
-        raise RuntimeError("the Temporal server did not come back after a restart: "
-                           + self.errors[-1])
+        raise RuntimeError(
+            "the Temporal server did not come back after a restart: " + self.errors[-1]
+        )
 
     # -- poison ---------------------------------------------------------------------------
 
@@ -162,8 +165,14 @@ class FaultInjector:
             return False
         target = self.rng.choice(running)
         outcome = await send_poison(
-            self.temporal_binary, self.server.address, self.server.namespace,
-            target.workflow_id, name, kind, self.active_key_id, self.sealed_malformed,
+            self.temporal_binary,
+            self.server.address,
+            self.server.namespace,
+            target.workflow_id,
+            name,
+            kind,
+            self.active_key_id,
+            self.sealed_malformed,
         )
         if outcome.delivered:
             target.poison_delivered += 1

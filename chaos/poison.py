@@ -37,13 +37,26 @@ from chaos.processes import clean_environment
 from core.codec import EncryptionCodec, PayloadKeys
 
 SIGNALS = (
-    "complete_task", "add_note", "new_incident", "press_inquiry", "reassign_task",
+    "complete_task",
+    "add_note",
+    "new_incident",
+    "press_inquiry",
+    "reassign_task",
     "withdraw_case",
 )
 KINDS = (
-    "two_args", "null", "unknown_encoding", "undecryptable", "encrypted_empty",
-    "encrypted_short", "unknown_key_id", "deep_json", "malformed_json", "wrong_types",
-    "unknown_task_key", "plain_json",
+    "two_args",
+    "null",
+    "unknown_encoding",
+    "undecryptable",
+    "encrypted_empty",
+    "encrypted_short",
+    "unknown_key_id",
+    "deep_json",
+    "malformed_json",
+    "wrong_types",
+    "unknown_task_key",
+    "plain_json",
 )
 CLI_TIMEOUT = 20.0
 DEEP_LEVELS = 5000
@@ -53,37 +66,62 @@ _TK = {"id": "tk1", "role": "tk"}
 
 # Wrong types for every field any of the six messages has: invalid for all of them.
 _WRONG_TYPES = {
-    "task_key": 5, "actor": 1, "decision": [], "by": [], "author": None, "text": {},
-    "received_by": "x", "reported_by": True, "reason": 3, "medium": 4.5,
-    "reopen_assessment": "perhaps", "assignee": {"id": 1},
+    "task_key": 5,
+    "actor": 1,
+    "decision": [],
+    "by": [],
+    "author": None,
+    "text": {},
+    "received_by": "x",
+    "reported_by": True,
+    "reason": 3,
+    "medium": 4.5,
+    "reopen_assessment": "perhaps",
+    "assignee": {"id": 1},
 }
 
 # Plausible, unencrypted and well-formed, but invalid on exactly one point.
 _PLAIN: dict[str, dict[str, Any]] = {
     # A decision of another task's type: "wrong decision type", whatever is open.
     "complete_task": {
-        "task_key": "assess.uncover", "actor": _TEACHER,
-        "decision": {"task": "assess.evaluate", "severity": "low", "route": "internal",
-                     "underretning": False, "ssp": False},
+        "task_key": "assess.uncover",
+        "actor": _TEACHER,
+        "decision": {
+            "task": "assess.evaluate",
+            "severity": "low",
+            "route": "internal",
+            "underretning": False,
+            "ssp": False,
+        },
     },
     "add_note": {"author": _TEACHER, "text": "   "},  # blank after stripping
     "new_incident": {"reported_by": _TEACHER, "description": "Nye beskeder i klassegruppen"},
     "press_inquiry": {"received_by": _TEACHER, "summary": "Journalist ringede"},  # no medium
-    "reassign_task": {"task_key": "assess.uncover", "task_id": "assess.uncover-99",
-                      "by": _TEACHER, "assignee": "abc"},
+    "reassign_task": {
+        "task_key": "assess.uncover",
+        "task_id": "assess.uncover-99",
+        "by": _TEACHER,
+        "assignee": "abc",
+    },
     "withdraw_case": {"by": _TK, "reason": "Sagen er grundløs"},  # TK may not withdraw
 }
 
 _UNKNOWN_TASK: dict[str, dict[str, Any]] = {
-    "complete_task": {"task_key": "assess.nonexistent", "actor": _TEACHER,
-                      "decision": {"task": "assess.nonexistent"}},
+    "complete_task": {
+        "task_key": "assess.nonexistent",
+        "actor": _TEACHER,
+        "decision": {"task": "assess.nonexistent"},
+    },
     "reassign_task": {"task_key": "stop.nonexistent", "by": _TEACHER, "assignee": "abc"},
     # The other messages have no task: an unknown field naming one (extra fields are errors).
     "add_note": {"author": _TEACHER, "text": "note", "task_key": "close.nonexistent"},
-    "new_incident": {"reported_by": _TEACHER, "description": "x", "reopen_assessment": False,
-                     "task_key": "assess.nonexistent"},
-    "press_inquiry": {"received_by": _TEACHER, "medium": "Avisen",
-                      "task_key": "treat.nonexistent"},
+    "new_incident": {
+        "reported_by": _TEACHER,
+        "description": "x",
+        "reopen_assessment": False,
+        "task_key": "assess.nonexistent",
+    },
+    "press_inquiry": {"received_by": _TEACHER, "medium": "Avisen", "task_key": "treat.nonexistent"},
     "withdraw_case": {"by": _TEACHER, "reason": "x", "task_key": "assess.nonexistent"},
 }
 
@@ -103,8 +141,9 @@ async def seal_malformed_json(keys: PayloadKeys) -> bytes:
     return sealed.data
 
 
-def cli_input_args(kind: str, signal: str, active_key_id: str,
-                   sealed_malformed: bytes = b"") -> list[str]:
+def cli_input_args(
+    kind: str, signal: str, active_key_id: str, sealed_malformed: bytes = b""
+) -> list[str]:
     """The `--input…` arguments of one poison signal."""
     encrypted = ["--input-meta", "encoding=binary/encrypted"]
     if kind == "two_args":
@@ -114,22 +153,52 @@ def cli_input_args(kind: str, signal: str, active_key_id: str,
     if kind == "unknown_encoding":
         return ["--input", "{}", "--input-meta", "encoding=foo/unknown"]
     if kind == "undecryptable":
-        return ["--input", _b64(os.urandom(64)), "--input-base64", *encrypted,
-                "--input-meta", f"encryption-key-id={active_key_id}"]
+        return [
+            "--input",
+            _b64(os.urandom(64)),
+            "--input-base64",
+            *encrypted,
+            "--input-meta",
+            f"encryption-key-id={active_key_id}",
+        ]
     if kind == "encrypted_empty":
-        return ["--input", "", "--input-base64", *encrypted,
-                "--input-meta", f"encryption-key-id={active_key_id}"]
+        return [
+            "--input",
+            "",
+            "--input-base64",
+            *encrypted,
+            "--input-meta",
+            f"encryption-key-id={active_key_id}",
+        ]
     if kind == "encrypted_short":
-        return ["--input", _b64(os.urandom(5)), "--input-base64", *encrypted,
-                "--input-meta", f"encryption-key-id={active_key_id}"]
+        return [
+            "--input",
+            _b64(os.urandom(5)),
+            "--input-base64",
+            *encrypted,
+            "--input-meta",
+            f"encryption-key-id={active_key_id}",
+        ]
     if kind == "unknown_key_id":
-        return ["--input", _b64(os.urandom(48)), "--input-base64", *encrypted,
-                "--input-meta", "encryption-key-id=no-such-key"]
+        return [
+            "--input",
+            _b64(os.urandom(48)),
+            "--input-base64",
+            *encrypted,
+            "--input-meta",
+            "encryption-key-id=no-such-key",
+        ]
     if kind == "deep_json":
         return ["--input", "[" * DEEP_LEVELS + "]" * DEEP_LEVELS]
     if kind == "malformed_json":
-        return ["--input", _b64(sealed_malformed), "--input-base64", *encrypted,
-                "--input-meta", f"encryption-key-id={active_key_id}"]
+        return [
+            "--input",
+            _b64(sealed_malformed),
+            "--input-base64",
+            *encrypted,
+            "--input-meta",
+            f"encryption-key-id={active_key_id}",
+        ]
     if kind == "wrong_types":
         return ["--input", json.dumps(_WRONG_TYPES)]
     if kind == "unknown_task_key":
@@ -148,22 +217,43 @@ class SignalOutcome:
     seconds: float = 0.0
 
 
-async def send_poison(temporal_binary: str, address: str, namespace: str, workflow_id: str,
-                      signal: str, kind: str, active_key_id: str,
-                      sealed_malformed: bytes = b"") -> SignalOutcome:
+async def send_poison(
+    temporal_binary: str,
+    address: str,
+    namespace: str,
+    workflow_id: str,
+    signal: str,
+    kind: str,
+    active_key_id: str,
+    sealed_malformed: bytes = b"",
+) -> SignalOutcome:
     """One `temporal workflow signal` call, bounded by CLI_TIMEOUT (then killed)."""
     command = [
-        temporal_binary, "workflow", "signal", "--address", address, "--namespace", namespace,
-        "--workflow-id", workflow_id, "--name", signal,
+        temporal_binary,
+        "workflow",
+        "signal",
+        "--address",
+        address,
+        "--namespace",
+        namespace,
+        "--workflow-id",
+        workflow_id,
+        "--name",
+        signal,
         *cli_input_args(kind, signal, active_key_id, sealed_malformed),
-        "--command-timeout", f"{int(CLI_TIMEOUT - 5)}s",
+        "--command-timeout",
+        f"{int(CLI_TIMEOUT - 5)}s",
         # Only what is on this command line: no profile or variable of the developer's.
-        "--disable-config-file", "--disable-config-env",
+        "--disable-config-file",
+        "--disable-config-env",
     ]
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
-        *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env=clean_environment(),
+        *command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=clean_environment(),
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT)

@@ -117,8 +117,10 @@ class Child:
         self.starts += 1
         self.stopped_on_purpose = False
         with self.log_path.open("ab") as log:
-            log.write(f"\n--- start #{self.starts} at {time.strftime('%H:%M:%S')}: "
-                      f"{' '.join(self.command)}\n".encode())
+            log.write(
+                f"\n--- start #{self.starts} at {time.strftime('%H:%M:%S')}: "
+                f"{' '.join(self.command)}\n".encode()
+            )
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
                 *self.command,
@@ -173,8 +175,9 @@ class TemporalServer(Child):
         self.port = free_port()
         self.http_port = free_port()
         self.namespace = "default"
-        spec = DevServer(work_dir, port=self.port, http_port=self.http_port, headless=True,
-                         log_level="error")
+        spec = DevServer(
+            work_dir, port=self.port, http_port=self.http_port, headless=True, log_level="error"
+        )
         super().__init__(
             name="temporal",
             command=spec.command(),
@@ -195,8 +198,9 @@ class TemporalServer(Child):
         deadline = started + timeout
         while True:
             if not self.running:
-                raise RuntimeError(f"the Temporal dev server exited while starting; see "
-                                   f"{self.log_path}")
+                raise RuntimeError(
+                    f"the Temporal dev server exited while starting; see {self.log_path}"
+                )
             try:
                 client = await asyncio.wait_for(
                     Client.connect(self.address, namespace=self.namespace), 5
@@ -206,16 +210,24 @@ class TemporalServer(Child):
             except Exception:  # noqa: BLE001, S110 - not listening yet
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the Temporal dev server did not answer within {timeout} s; "
-                                   f"see {self.log_path}")
+                raise RuntimeError(
+                    f"the Temporal dev server did not answer within {timeout} s; "
+                    f"see {self.log_path}"
+                )
             await asyncio.sleep(0.25)
 
 
 class WorkerProcess(Child):
     """`python -m workers`, configured by environment like a production worker."""
 
-    def __init__(self, work_dir: Path, server: TemporalServer, database_url: str,
-                 keys_file: Path, task_queue: str) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        server: TemporalServer,
+        database_url: str,
+        keys_file: Path,
+        task_queue: str,
+    ) -> None:
         env = clean_environment(
             TEMPORAL_ADDRESS=server.address,
             TEMPORAL_NAMESPACE=server.namespace,

@@ -48,17 +48,25 @@ class Report:
         path.write_text(json.dumps(self.to_json(), indent=2, default=str))
 
     def render(self) -> str:
-        lines = [f"sagsflow chaos — {self.mode} run, seed {self.seed}, "
-                 f"{self.wall_seconds:.0f} s wall time", f"work dir (logs, db): {self.work_dir}",
-                 "", "WHAT IT BROKE"]
+        lines = [
+            f"sagsflow chaos — {self.mode} run, seed {self.seed}, "
+            f"{self.wall_seconds:.0f} s wall time",
+            f"work dir (logs, db): {self.work_dir}",
+            "",
+            "WHAT IT BROKE",
+        ]
         for name, count in sorted(self.faults.items()):
             lines.append(f"  {name:38} {count}")
         delivered = sum(self.poison_by_kind.values())
         lines.append(f"  {'poison signals delivered':38} {delivered}")
-        lines.append("    by kind:   " + ", ".join(f"{k} {n}" for k, n in
-                                                  sorted(self.poison_by_kind.items())))
-        lines.append("    by signal: " + ", ".join(f"{k} {n}" for k, n in
-                                                  sorted(self.poison_by_signal.items())))
+        lines.append(
+            "    by kind:   "
+            + ", ".join(f"{k} {n}" for k, n in sorted(self.poison_by_kind.items()))
+        )
+        lines.append(
+            "    by signal: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(self.poison_by_signal.items()))
+        )
         if self.fault_log:
             lines.append("  timeline:")
             lines += [f"    {entry}" for entry in self.fault_log]
@@ -67,9 +75,11 @@ class Report:
             lines.append(f"  {name:38} {value}")
         if self.harness_errors:
             lines += ["", "HARNESS NOTES"] + [f"  ! {e}" for e in self.harness_errors[:20]]
-        lines += ["", f"WHAT IT VERIFIED ({len(self.cases)} cases"
-                  + (", time-bounded: running cases may wait at a task)" if self.time_bounded
-                     else ")")]
+        lines += [
+            "",
+            f"WHAT IT VERIFIED ({len(self.cases)} cases"
+            + (", time-bounded: running cases may wait at a task)" if self.time_bounded else ")"),
+        ]
         for check, failed in self.failed_checks().items():
             verdict = "PASSED" if not failed else f"FAILED ({len(failed)}/{len(self.cases)})"
             lines.append(f"  [{verdict}] {CHECKS[check]}")

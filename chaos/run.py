@@ -81,31 +81,46 @@ async def run(options: Options) -> Report:
         await store.create_schema()  # before the worker, so the two never migrate at once
         await worker.spawn()
         supervisor.start()
-        client = await Client.connect(server.address, namespace=server.namespace,
-                                      data_converter=data_converter(keys), runtime=_quiet_runtime())
+        client = await Client.connect(
+            server.address,
+            namespace=server.namespace,
+            data_converter=data_converter(keys),
+            runtime=_quiet_runtime(),
+        )
         service = CaseService(client, store, task_queue=TASK_QUEUE)
         tag = f"{options.seed % 10000:04d}{rng.randrange(100):02d}"
-        drivers = [CaseDriver(i, route_for(i), service, store, random.Random(rng.random()), tag)
-                   for i in range(options.cases)]
+        drivers = [
+            CaseDriver(i, route_for(i), service, store, random.Random(rng.random()), tag)
+            for i in range(options.cases)
+        ]
         injector = FaultInjector(
-            server, worker, supervisor, drivers, rng, find_temporal_binary(), keys.active,
-            await seal_malformed_json(keys), options.worker_kills, options.server_restarts,
-            options.poison, options.window,
+            server,
+            worker,
+            supervisor,
+            drivers,
+            rng,
+            find_temporal_binary(),
+            keys.active,
+            await seal_malformed_json(keys),
+            options.worker_kills,
+            options.server_restarts,
+            options.poison,
+            options.window,
         )
         drive_deadline = time.monotonic() + options.window + options.settle
         # Cases start over the first half of the window, so faults meet every phase.
         stagger = options.window * 0.5 / max(1, options.cases)
         for driver in drivers:
-            tasks.append(asyncio.create_task(
-                _start_later(driver, driver.index * stagger, drive_deadline)))
+            tasks.append(
+                asyncio.create_task(_start_later(driver, driver.index * stagger, drive_deadline))
+            )
         faults = asyncio.create_task(injector.run())
         try:
             await asyncio.wait_for(faults, options.window * 2 + 120)
         except TimeoutError:
             report.harness_errors.append("the fault injector overran its time and was stopped")
         except Exception as exc:  # noqa: BLE001 - verify what there is, and say why
-            report.harness_errors.append(f"the fault injector failed: {type(exc).__name__}: "
-                                         f"{exc}")
+            report.harness_errors.append(f"the fault injector failed: {type(exc).__name__}: {exc}")
             if not server.running:
                 raise
         # From here on the worker runs undisturbed.
@@ -162,8 +177,11 @@ def _quiet_abandoned_updates(loop: asyncio.AbstractEventLoop, context: dict[str,
 def _quiet_runtime() -> Runtime:
     """The driver's SDK runtime without the core's retry warnings: while the server is down
     by design they would bury the report."""
-    return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
-        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
 
 
 async def _start_later(driver: CaseDriver, delay: float, deadline: float) -> None:
@@ -181,8 +199,7 @@ def _staff_summary(drivers: list[CaseDriver]) -> dict[str, object]:
         "cases closed while driven": sum(d.closed for d in drivers),
         "tasks completed": sum(len(d.completed) for d in drivers),
         "retried calls": sum(d.retries for d in drivers),
-        "already done on retry (earlier attempt landed)": sum(d.settled_on_retry
-                                                             for d in drivers),
+        "already done on retry (earlier attempt landed)": sum(d.settled_on_retry for d in drivers),
         "retryable errors": dict(errors.most_common(6)),
         "unexpected refusals": len(refusals),
         **({"first refusals": refusals[:3]} if refusals else {}),

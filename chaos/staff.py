@@ -31,8 +31,14 @@ CALL_TIMEOUT = 10.0  # one staff action; the platform would show a spinner no lo
 POLL_SECONDS = 0.4
 DESCRIBE_EVERY = 2.0
 # Refusals that mean "your earlier attempt (or the case) already took care of it".
-_SETTLED_REFUSALS = ("already done", "superseded", "was closed", "has ended",
-                     "er allerede", "afsluttet")
+_SETTLED_REFUSALS = (
+    "already done",
+    "superseded",
+    "was closed",
+    "has ended",
+    "er allerede",
+    "afsluttet",
+)
 
 
 def _is_settled(message: str) -> bool:
@@ -137,9 +143,7 @@ class CaseDriver:
         while time.monotonic() < deadline:
             attempt += 1
             try:
-                await bounded(
-                    self.service.submit_task(self.case_number, payload), CALL_TIMEOUT
-                )
+                await bounded(self.service.submit_task(self.case_number, payload), CALL_TIMEOUT)
                 self.completed.add(row.task_id)
                 return
             except TaskRejected as exc:
@@ -168,10 +172,17 @@ class CaseDriver:
             return
         while time.monotonic() < deadline:
             try:
-                await bounded(self.service.press_inquiry(self.case_number, PressInquiry(
-                    received_by=STAFF[StaffRole.LEADERSHIP], medium="Lokalavisen",
-                    summary="Journalist spørger til sagen",
-                )), CALL_TIMEOUT)
+                await bounded(
+                    self.service.press_inquiry(
+                        self.case_number,
+                        PressInquiry(
+                            received_by=STAFF[StaffRole.LEADERSHIP],
+                            medium="Lokalavisen",
+                            summary="Journalist spørger til sagen",
+                        ),
+                    ),
+                    CALL_TIMEOUT,
+                )
                 self.pressed = True
                 return
             except CaseError:

@@ -53,13 +53,19 @@ def _status_name(value: WorkflowExecutionStatus.ValueType) -> str:
 
 async def describe(client: Client, workflow_id: str) -> tuple[str, int]:
     """(status, attempt of the pending workflow task or 0)."""
-    described = await asyncio.wait_for(client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-        )
-    ), CALL_TIMEOUT)
-    attempt = (described.pending_workflow_task.attempt
-               if described.HasField("pending_workflow_task") else 0)
+    described = await asyncio.wait_for(
+        client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
+        ),
+        CALL_TIMEOUT,
+    )
+    attempt = (
+        described.pending_workflow_task.attempt
+        if described.HasField("pending_workflow_task")
+        else 0
+    )
     return _status_name(described.workflow_execution_info.status), attempt
 
 
@@ -79,27 +85,33 @@ def history_facts(history: WorkflowHistory) -> tuple[list[TimerEvent], str | Non
             failures += 1
             attrs = event.workflow_task_failed_event_attributes
             cause = WorkflowTaskFailedCause.Name(attrs.cause).removeprefix(
-                "WORKFLOW_TASK_FAILED_CAUSE_")
+                "WORKFLOW_TASK_FAILED_CAUSE_"
+            )
             message = attrs.failure.message.splitlines()[0] if attrs.failure.message else ""
             last_failure = f"{cause}: {message[:200]}"
     return timers, last_failure, failures
 
 
 def snapshot_facts(snap: CaseSnapshot) -> tuple[list[TaskFacts], list[EventFacts]]:
-    tasks = [TaskFacts(t.task_id, t.key, t.status.value, t.due_at, t.reminded, t.escalated)
-             for t in [*snap.open_tasks, *snap.done_tasks]]
+    tasks = [
+        TaskFacts(t.task_id, t.key, t.status.value, t.due_at, t.reminded, t.escalated)
+        for t in [*snap.open_tasks, *snap.done_tasks]
+    ]
     events = [EventFacts(e.seq, e.kind.value, e.text, e.task_id) for e in snap.timeline]
     return tasks, events
 
 
-async def store_facts(store: Store, workflow_id: str) -> tuple[
-        list[TaskFacts], list[EventFacts], list[str]]:
+async def store_facts(
+    store: Store, workflow_id: str
+) -> tuple[list[TaskFacts], list[EventFacts], list[str]]:
     rows = await store.list_tasks(workflow_id=workflow_id)
     events = await store.list_events(workflow_id)
     outbox = await store.list_outbox(workflow_id)
     return (
-        [TaskFacts(r.task_id, r.key, r.status, r.due_at, bool(r.reminded), bool(r.escalated))
-         for r in rows],
+        [
+            TaskFacts(r.task_id, r.key, r.status, r.due_at, bool(r.reminded), bool(r.escalated))
+            for r in rows
+        ],
         [EventFacts(e.seq, e.kind, e.text, e.task_id) for e in events],
         [o.key for o in outbox],
     )
@@ -114,9 +126,14 @@ class Verifier:
     histories: dict[str, WorkflowHistory] = field(default_factory=dict)
 
     async def verify(self, driver: CaseDriver) -> CaseResult:
-        result = CaseResult(driver.workflow_id, driver.route.name, "unknown",
-                            driver.poison_delivered, driver.poison_refused_closed,
-                            driver.faults_seen)
+        result = CaseResult(
+            driver.workflow_id,
+            driver.route.name,
+            "unknown",
+            driver.poison_delivered,
+            driver.poison_refused_closed,
+            driver.faults_seen,
+        )
         if not driver.opened:
             result.problems["not_stuck"] = ["the case was never opened (server unreachable?)"]
             return result
@@ -136,7 +153,8 @@ class Verifier:
             rejected = sum(1 for e in snap.timeline if e.kind == "rejected")
             result.rejected_events = rejected
             result.problems["poison_visible"] = checks.check_poison_visible(
-                rejected_events=rejected, poison_delivered=driver.poison_delivered)
+                rejected_events=rejected, poison_delivered=driver.poison_delivered
+            )
         else:
             why = "no snapshot: " + "; ".join(result.notes[-1:])
             for check in ("store_equals_snapshot", "no_duplicates", "poison_visible"):
@@ -144,7 +162,8 @@ class Verifier:
         if history is not None:
             timers, _, _ = history_facts(history)
             result.problems["timers_fired"] = checks.check_timers(
-                timers, closed=result.status == "completed")
+                timers, closed=result.status == "completed"
+            )
         else:
             result.problems["timers_fired"] = ["no history"]
         return result
@@ -155,15 +174,21 @@ class Verifier:
         for _ in range(3):
             try:
                 return await asyncio.wait_for(
-                    handle.query(DigitalViolationCase.snapshot), CALL_TIMEOUT)
+                    handle.query(DigitalViolationCase.snapshot), CALL_TIMEOUT
+                )
             except Exception as exc:  # noqa: BLE001 - e.g. the workflow task keeps failing
                 last = exc
                 await asyncio.sleep(1.0)
         result.notes.append(f"snapshot query failed: {type(last).__name__}: {last}"[:300])
         return None
 
-    async def _not_stuck(self, driver: CaseDriver, result: CaseResult,
-                         history: WorkflowHistory | None, snap: CaseSnapshot | None) -> None:
+    async def _not_stuck(
+        self,
+        driver: CaseDriver,
+        result: CaseResult,
+        history: WorkflowHistory | None,
+        snap: CaseSnapshot | None,
+    ) -> None:
         attempt = 0
         for _ in range(4):
             # A workflow task that timed out when the worker died is retried at attempt 2;
@@ -180,12 +205,14 @@ class Verifier:
         if history is not None:
             _, last_failure, failures = history_facts(history)
         if failures:
-            result.notes.append(f"{failures} WorkflowTaskFailed in the history; last: "
-                                f"{last_failure}")
+            result.notes.append(
+                f"{failures} WorkflowTaskFailed in the history; last: {last_failure}"
+            )
         open_tasks = [t.task_id for t in snap.open_tasks] if snap else []
         result.problems["not_stuck"] = checks.check_not_stuck(
             ExecutionFacts(result.status, attempt, last_failure, failures),
-            time_bounded=self.time_bounded, open_tasks=open_tasks,
+            time_bounded=self.time_bounded,
+            open_tasks=open_tasks,
             timer_pending=bool(snap and snap.next_timer),
         )
 
@@ -198,7 +225,8 @@ class Verifier:
         level, quiet.level = quiet.level, logging.CRITICAL + 1
         try:
             replayed = await asyncio.wait_for(
-                self.replayer.replay_workflow(history, raise_on_replay_failure=False), 60)
+                self.replayer.replay_workflow(history, raise_on_replay_failure=False), 60
+            )
         except Exception as exc:  # noqa: BLE001
             result.problems["replays"] = [f"replay raised {type(exc).__name__}: {exc}"[:300]]
             return
@@ -207,15 +235,21 @@ class Verifier:
         failure: Any = replayed.replay_failure
         result.problems["replays"] = [] if failure is None else [_replay_message(failure)]
 
-    async def _store_and_duplicates(self, driver: CaseDriver, result: CaseResult,
-                                    snap: CaseSnapshot) -> None:
+    async def _store_and_duplicates(
+        self, driver: CaseDriver, result: CaseResult, snap: CaseSnapshot
+    ) -> None:
         problems: list[str] = []
         for attempt in range(SETTLE_ATTEMPTS):
             tasks, events = snapshot_facts(snap)
             stored_tasks, stored_events, outbox = await store_facts(self.store, driver.workflow_id)
             problems = checks.check_store_equals_snapshot(
-                workflow_id=driver.workflow_id, snapshot_tasks=tasks, store_tasks=stored_tasks,
-                snapshot_timeline=events, store_timeline=stored_events, outbox_keys=outbox)
+                workflow_id=driver.workflow_id,
+                snapshot_tasks=tasks,
+                store_tasks=stored_tasks,
+                snapshot_timeline=events,
+                store_timeline=stored_events,
+                outbox_keys=outbox,
+            )
             if not problems or attempt == SETTLE_ATTEMPTS - 1:
                 break
             await asyncio.sleep(1.0)
@@ -223,8 +257,11 @@ class Verifier:
             snap = fresh or snap
         result.problems["store_equals_snapshot"] = problems
         result.problems["no_duplicates"] = checks.check_no_duplicates(
-            snapshot_tasks=tasks, store_task_ids=[t.task_id for t in stored_tasks],
-            snapshot_timeline=events, store_seqs=[e.seq for e in stored_events])
+            snapshot_tasks=tasks,
+            store_task_ids=[t.task_id for t in stored_tasks],
+            snapshot_timeline=events,
+            store_seqs=[e.seq for e in stored_events],
+        )
 
 
 def _replay_message(failure: BaseException) -> str:
@@ -234,8 +271,9 @@ def _replay_message(failure: BaseException) -> str:
     return f"{type(failure).__name__}: {found.group(1) if found else text}"[:300]
 
 
-def save_histories(histories: dict[str, WorkflowHistory], drivers: list[CaseDriver],
-                   target: Path, limit: int = 4) -> list[Path]:
+def save_histories(
+    histories: dict[str, WorkflowHistory], drivers: list[CaseDriver], target: Path, limit: int = 4
+) -> list[Path]:
     """A few histories of cases that went through faults, as `chaos_<route>_<n>.json`.
 
     Prefers distinct routes, cases that saw process faults and poison; the file name

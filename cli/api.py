@@ -18,8 +18,9 @@ from cli.service import (
 def api(
     host: Annotated[
         str | None,
-        typer.Option(help="Address to listen on (env SAGSFLOW_API_HOST; default 127.0.0.1). "
-                     "Adresse."),
+        typer.Option(
+            help="Address to listen on (env SAGSFLOW_API_HOST; default 127.0.0.1). Adresse."
+        ),
     ] = None,
     port: Annotated[
         int | None,
@@ -27,8 +28,10 @@ def api(
     ] = None,
     tokens_file: Annotated[
         Path | None,
-        typer.Option(help="Tokens file for bearer tokens (env SAGSFLOW_TOKENS_FILE; default "
-                     "./data/tokens.yaml). Tokenfil."),
+        typer.Option(
+            help="Tokens file for bearer tokens (env SAGSFLOW_TOKENS_FILE; default "
+            "./data/tokens.yaml). Tokenfil."
+        ),
     ] = None,
     address: AddressOption = None,
     namespace: NamespaceOption = None,

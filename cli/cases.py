@@ -112,9 +112,7 @@ def open_case(
     case_number: Annotated[
         str, typer.Option("--case-number", help="The municipality's case number. Sagsnummer.")
     ],
-    school: Annotated[
-        str, typer.Option("--school", help="School id, e.g. vibeke-skolen. Skole.")
-    ],
+    school: Annotated[str, typer.Option("--school", help="School id, e.g. vibeke-skolen. Skole.")],
     opened_by: Annotated[
         str, typer.Option("--opened-by", help="Staff id of who opens the case. Oprettet af.")
     ],
@@ -195,17 +193,19 @@ def open_case(
     if offender_known is None:
         offender_known = any(p["role"] == "offender" for p in participants)
     try:
-        case = CaseInput.model_validate({
-            "case_number": case_number,
-            "school_id": school,
-            "opened_by": {"id": opened_by, "role": opened_by_role.value},
-            "reported_at": parse_moment(reported_at, "--reported-at"),
-            "violation_types": [v.value for v in violation or []],
-            "participants": participants,
-            "offender_known": offender_known,
-            "parents_suspected": parents_suspected,
-            "procedure_version": procedure_version,
-        })
+        case = CaseInput.model_validate(
+            {
+                "case_number": case_number,
+                "school_id": school,
+                "opened_by": {"id": opened_by, "role": opened_by_role.value},
+                "reported_at": parse_moment(reported_at, "--reported-at"),
+                "violation_types": [v.value for v in violation or []],
+                "participants": participants,
+                "offender_known": offender_known,
+                "parents_suspected": parents_suspected,
+                "procedure_version": procedure_version,
+            }
+        )
     except ValidationError as exc:
         invalid(exc, OPEN_OPTIONS)
 
@@ -392,8 +392,15 @@ def press_inquiry(
         {"received_by": _actor(by, role), "medium": medium, "summary": summary},
         {"received_by": "--by / --role", "medium": "--medium", "summary": "--summary"},
     )
-    _signal(ctx, address, namespace, case_number, "press_inquiry", message,
-            f"Pressehenvendelse sendt til sag {case_number} / press inquiry sent")
+    _signal(
+        ctx,
+        address,
+        namespace,
+        case_number,
+        "press_inquiry",
+        message,
+        f"Pressehenvendelse sendt til sag {case_number} / press inquiry sent",
+    )
 
 
 @app.command("note")
@@ -415,8 +422,15 @@ def add_note(
         {"author": _actor(by, role), "text": text},
         {"author": "--by / --role", "text": "--text"},
     )
-    _signal(ctx, address, namespace, case_number, "add_note", message,
-            f"Notat sendt til sag {case_number} / note sent")
+    _signal(
+        ctx,
+        address,
+        namespace,
+        case_number,
+        "add_note",
+        message,
+        f"Notat sendt til sag {case_number} / note sent",
+    )
 
 
 @app.command("withdraw")
@@ -440,8 +454,15 @@ def withdraw(
         {"by": _actor(by, role), "reason": reason},
         {"by": "--by / --role", "reason": "--reason"},
     )
-    _signal(ctx, address, namespace, case_number, "withdraw", message,
-            f"Tilbagetrækning sendt til sag {case_number} / withdrawal sent")
+    _signal(
+        ctx,
+        address,
+        namespace,
+        case_number,
+        "withdraw",
+        message,
+        f"Tilbagetrækning sendt til sag {case_number} / withdrawal sent",
+    )
 
 
 @app.command("incident")
@@ -466,9 +487,15 @@ def new_incident(
     """
     message = _build(
         _model("NewIncident"),
-        {"reported_by": _actor(by, role), "description": description,
-         "reopen_assessment": reopen},
+        {"reported_by": _actor(by, role), "description": description, "reopen_assessment": reopen},
         {"reported_by": "--by / --role", "description": "--description"},
     )
-    _signal(ctx, address, namespace, case_number, "new_incident", message,
-            f"Ny hændelse sendt til sag {case_number} / new incident sent")
+    _signal(
+        ctx,
+        address,
+        namespace,
+        case_number,
+        "new_incident",
+        message,
+        f"Ny hændelse sendt til sag {case_number} / new incident sent",
+    )

@@ -28,13 +28,13 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from service.cases import CaseError, CaseService, TaskRejected
 from cli import render
 from cli.demo_command import STALL_SECONDS
 from cli.service import fail, run
+from core.settings import Settings
 from driver.decisions import (
-    DEMO_ROUTE,
     COMMS,
+    DEMO_ROUTE,
     DEMO_VERSION,
     FOLLOW_UP,
     LEADER,
@@ -50,7 +50,7 @@ from schemas.case import CaseInput
 from schemas.common import Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import PressInquiry, TaskCompletion, Withdrawal
 from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind, TaskView, TimelineEvent
-from core.settings import Settings
+from service.cases import CaseError, CaseService, TaskRejected
 
 DEMO_SCHOOL = "lindely-skolen"  # fictional
 POLL_SECONDS = 0.2
@@ -80,7 +80,10 @@ class DemoFailed(Exception):
 def demo_case(case_number: str, reported_at: datetime) -> CaseInput:
     """8. årgang: P2 (14) has shared an intimate image of P1 (14); P3 saw it and told."""
     return route_case_input(
-        DEMO_ROUTE, reported_at, case_number=case_number, school_id=DEMO_SCHOOL,
+        DEMO_ROUTE,
+        reported_at,
+        case_number=case_number,
+        school_id=DEMO_SCHOOL,
         procedure_version=DEMO_VERSION,
     )
 
@@ -200,11 +203,14 @@ class Demo:
     async def _act(self, snap: CaseSnapshot) -> None:
         if snap.phase == Phase.STOP_REPORT and not self._pressed:
             self._pressed = True
-            await self.service.press_inquiry(self.case_number, PressInquiry(
-                received_by=LEADER,
-                medium="Lokalavisen",
-                summary="Journalist spørger til en sag om et delt billede på 8. årgang",
-            ))
+            await self.service.press_inquiry(
+                self.case_number,
+                PressInquiry(
+                    received_by=LEADER,
+                    medium="Lokalavisen",
+                    summary="Journalist spørger til en sag om et delt billede på 8. årgang",
+                ),
+            )
             self._progress()
         for view in snap.open_tasks:
             if view.task_id in self._acted or not self._ready(view, snap):
@@ -220,12 +226,14 @@ class Demo:
 
     async def _complete(self, view: TaskView, snap: CaseSnapshot) -> None:
         step = demo_step(view.key, view.task_id, datetime.now(UTC))
-        completion = TaskCompletion.model_validate({
-            "task_key": view.key,
-            "task_id": view.task_id,
-            "actor": STAFF[view.role].model_dump(mode="json"),
-            "decision": step.decision,
-        })
+        completion = TaskCompletion.model_validate(
+            {
+                "task_key": view.key,
+                "task_id": view.task_id,
+                "actor": STAFF[view.role].model_dump(mode="json"),
+                "decision": step.decision,
+            }
+        )
         self._acted.add(view.task_id)
         try:
             await self.service.submit_task(self.case_number, completion)
@@ -279,8 +287,11 @@ class Demo:
             described = await handle.describe()
         except RPCError:
             return
-        if described.status in (None, WorkflowExecutionStatus.RUNNING,
-                                 WorkflowExecutionStatus.COMPLETED):
+        if described.status in (
+            None,
+            WorkflowExecutionStatus.RUNNING,
+            WorkflowExecutionStatus.COMPLETED,
+        ):
             return
         causes: list[str] = []
         try:
@@ -315,7 +326,7 @@ class Demo:
         self.out.print(Text.assemble(stamp, " " * indent, text))
 
     def _print_new(self, snap: CaseSnapshot) -> None:
-        for event in snap.timeline[self._printed:]:
+        for event in snap.timeline[self._printed :]:
             self._print_event(event, snap)
             self._progress()
         self._printed = max(self._printed, len(snap.timeline))
@@ -350,10 +361,12 @@ class Demo:
             self._line(elapsed, Text(event.reason, style="italic"), indent=6)
 
     def _intro(self, workflow_id: str) -> None:
-        self.out.print(Text(
-            f"sagsflow demo – sag {self.case_number} på {DEMO_SCHOOL} (fiktiv skole)",
-            style="bold",
-        ))
+        self.out.print(
+            Text(
+                f"sagsflow demo – sag {self.case_number} på {DEMO_SCHOOL} (fiktiv skole)",
+                style="bold",
+            )
+        )
         self.out.print(
             "Historien: P2 (14 år) har delt et intimt billede af P1 (14 år) i en Snapchat-gruppe "
             "for 8. årgang; P3 så det og fortalte det til kontaktlæreren. Kun pseudonymer.",
@@ -371,16 +384,19 @@ class Demo:
         elapsed = self._elapsed()
         done = [t for t in snap.done_tasks if t.status.value == "done"]
         self.out.print()
-        self.out.print(Text(
-            f"Sagen er {render.STATUS_DA.get(outcome.status.value, outcome.status.value)} "
-            f"efter {elapsed:.1f}".replace(".", ",")
-            + f" s: {len(done)} opgaver udført, {len(snap.timeline)} hændelser i tidslinjen, "
-            f"{outcome.rounds} runde(r).",
-            style="bold green",
-        ))
+        self.out.print(
+            Text(
+                f"Sagen er {render.STATUS_DA.get(outcome.status.value, outcome.status.value)} "
+                f"efter {elapsed:.1f}".replace(".", ",")
+                + f" s: {len(done)} opgaver udført, {len(snap.timeline)} hændelser i tidslinjen, "
+                f"{outcome.rounds} runde(r).",
+                style="bold green",
+            )
+        )
         self.out.print(f"Demo finished in {elapsed:.1f} s (case {outcome.status.value}).")
-        self.out.print(f"Se hele sagen / show it: sagsflow case show {self.case_number}",
-                       style="dim")
+        self.out.print(
+            f"Se hele sagen / show it: sagsflow case show {self.case_number}", style="dim"
+        )
 
 
 # ------------------------------------------------------------------------ the command
@@ -419,10 +435,13 @@ def start(
 async def _give_up(service: CaseService, case_number: str) -> None:
     """Withdraw the demo case, so it ends as soon as a worker picks it up, and leaves no tasks."""
     try:
-        await service.withdraw(case_number, Withdrawal(
-            by=Actor(id="sagsflow-demo", role=StaffRole.OPERATOR),
-            reason="Demoen blev afbrudt: ingen fremdrift / demo aborted: no progress",
-        ))
+        await service.withdraw(
+            case_number,
+            Withdrawal(
+                by=Actor(id="sagsflow-demo", role=StaffRole.OPERATOR),
+                reason="Demoen blev afbrudt: ingen fremdrift / demo aborted: no progress",
+            ),
+        )
     except (CaseError, RPCError):
         pass
 

@@ -189,8 +189,7 @@ async def _start_everything(
     stack.push_async_callback(store.dispose)
     await _unless_stopped(store.create_schema(), stop)
 
-    worker = build_worker(client, store, settings.task_queue,
-                          cached_cases=settings.cached_cases)
+    worker = build_worker(client, store, settings.task_queue, cached_cases=settings.cached_cases)
     worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
     stack.push_async_callback(_shut_down_worker, worker, worker_task, console)
 
@@ -247,13 +246,18 @@ def _where_everything_is(started: _Started) -> Table:
     keys = started.keys
     ids = ", ".join(keys.keys.keys)
     if keys.path is None:
-        table.add_row("Payload-nøgler / payload keys",
-                      f"SAGSFLOW_PAYLOAD_KEYS ({ids}; aktiv/active {keys.keys.active})")
+        table.add_row(
+            "Payload-nøgler / payload keys",
+            f"SAGSFLOW_PAYLOAD_KEYS ({ids}; aktiv/active {keys.keys.active})",
+        )
     else:
-        table.add_row("Payload-nøgler / payload keys",
-                      f"{keys.path}" + ("  (ny / new)" if keys.created else ""))
-        table.add_row("CLI i en anden mappe / CLI elsewhere",
-                      f"export SAGSFLOW_PAYLOAD_KEYS_FILE={keys.path}")
+        table.add_row(
+            "Payload-nøgler / payload keys",
+            f"{keys.path}" + ("  (ny / new)" if keys.created else ""),
+        )
+        table.add_row(
+            "CLI i en anden mappe / CLI elsewhere", f"export SAGSFLOW_PAYLOAD_KEYS_FILE={keys.path}"
+        )
     for label, value in started.extra_rows:
         table.add_row(label, value)
     table.add_row("Stop", "Ctrl+C (SIGINT) eller/or SIGTERM")
@@ -295,8 +299,7 @@ async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
             ("HTTP API", f"{url}/api/v1  (docs: {url}/api/v1/docs)"),
             (
                 "API-tokens / API tokens",
-                f"{tokens}"
-                + ("  (ny, demo-medarbejdere / new, demo staff)" if created else ""),
+                f"{tokens}" + ("  (ny, demo-medarbejdere / new, demo staff)" if created else ""),
             ),
             (
                 "Codec-server",
@@ -319,11 +322,12 @@ def start(options: DevOptions) -> None:
     except PayloadKeyError as exc:
         Console(stderr=True).print(
             f"Fejl i konfigurationen / Configuration error: {exc}",
-            style="red", markup=False, highlight=False,
+            style="red",
+            markup=False,
+            highlight=False,
         )
         raise typer.Exit(code=2) from exc
     except (DevServerError, TokensFileError) as exc:
         # markup=False: the server log tail in the message may contain [brackets].
         Console(stderr=True).print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(code=1) from exc
-

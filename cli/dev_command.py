@@ -22,12 +22,8 @@ def dev(
     port: Annotated[
         int, typer.Option(help="Temporal frontend (gRPC) port. Port til Temporal.")
     ] = 7233,
-    ui_port: Annotated[
-        int, typer.Option(help="Temporal Web UI port. Port til web-UI.")
-    ] = 8233,
-    api_port: Annotated[
-        int, typer.Option(help="HTTP API port. Port til HTTP-API'et.")
-    ] = 8000,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port. Port til web-UI.")] = 8233,
+    api_port: Annotated[int, typer.Option(help="HTTP API port. Port til HTTP-API'et.")] = 8000,
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -47,9 +43,7 @@ def dev(
             show_default=False,
         ),
     ] = None,
-    headless: Annotated[
-        bool, typer.Option(help="Run without the Web UI. Uden web-UI.")
-    ] = False,
+    headless: Annotated[bool, typer.Option(help="Run without the Web UI. Uden web-UI.")] = False,
 ) -> None:
     """Run Temporal (dev server + Web UI), the worker, the store and the HTTP API here.
 

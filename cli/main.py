@@ -11,10 +11,9 @@ every command imports Temporal, the API, the store or the workflows itself, when
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
-
-from typing import TYPE_CHECKING
 
 from cli import cases, tasks
 from cli.api import api

@@ -34,7 +34,6 @@ if TYPE_CHECKING:  # annotations only: `fail()` renders without Temporal or SQLA
 PIPE_WIDTH = 200
 
 
-
 def console(*, stderr: bool = False) -> Console:
     """A console for one command; wide when not on a terminal (pipes, tests)."""
     made = Console(stderr=stderr, highlight=False)
@@ -115,11 +114,11 @@ def case_table(cases: Iterable[CaseSummary], now: datetime) -> Table:
 def snapshot_view(snap: CaseSnapshot) -> Group:
     parts: list[Any] = [_header(snap)]
     parts.append(
-        _open_tasks(snap) if snap.open_tasks
-        else Text("Åbne opgaver / open tasks: ingen / none")
+        _open_tasks(snap) if snap.open_tasks else Text("Åbne opgaver / open tasks: ingen / none")
     )
     parts.append(
-        _done_tasks(snap) if snap.done_tasks
+        _done_tasks(snap)
+        if snap.done_tasks
         else Text("Afsluttede opgaver / closed tasks: ingen / none")
     )
     if snap.recommendation is not None:
@@ -135,9 +134,7 @@ def snapshot_view(snap: CaseSnapshot) -> Group:
 
 
 def _header(snap: CaseSnapshot) -> Table:
-    table = Table(
-        title=f"Sag / case {snap.case_number}", title_justify="left", show_header=False
-    )
+    table = Table(title=f"Sag / case {snap.case_number}", title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     rows = [
@@ -160,9 +157,7 @@ def _header(snap: CaseSnapshot) -> Table:
 
 
 def _open_tasks(snap: CaseSnapshot) -> Table:
-    table = Table(
-        title=f"Åbne opgaver / open tasks ({len(snap.open_tasks)})", title_justify="left"
-    )
+    table = Table(title=f"Åbne opgaver / open tasks ({len(snap.open_tasks)})", title_justify="left")
     table.add_column("Opgave-id / task id", no_wrap=True)
     table.add_column("Titel / title", ratio=1, min_width=30)
     for header in ("Rolle / role", "Tildelt / assignee", "Frist / due", "Overskredet / overdue"):
@@ -237,8 +232,14 @@ EVENT_STYLE = {
 
 def _timeline(snap: CaseSnapshot) -> Table:
     table = Table(title=f"Tidslinje / timeline ({len(snap.timeline)})", title_justify="left")
-    for header in ("#", "Tid / time", "Hændelse / kind", "Tekst / text", "Aktør / actor",
-                   "Begrundelse / reason"):
+    for header in (
+        "#",
+        "Tid / time",
+        "Hændelse / kind",
+        "Tekst / text",
+        "Aktør / actor",
+        "Begrundelse / reason",
+    ):
         table.add_column(header)
     for event in snap.timeline:
         table.add_row(
@@ -270,8 +271,9 @@ def task_table(rows: Iterable[TaskRow], now: datetime) -> Table:
     table.add_column("Påmindet, eskaleret / reminded, escalated")
     for row in rows:
         overdue = task_overdue(row, now)
-        flags = [word for word, on in (("påmindet", row.reminded), ("eskaleret", row.escalated))
-                 if on]
+        flags = [
+            word for word, on in (("påmindet", row.reminded), ("eskaleret", row.escalated)) if on
+        ]
         table.add_row(
             row.case_number,
             row.school_id,

@@ -235,7 +235,8 @@ def _attempt(
         return None, (str(exc), EXIT_FAILED)
     except RPCError as exc:
         return None, (
-            f"Temporal afviste kaldet / Temporal refused the call: {exc.message}", EXIT_FAILED
+            f"Temporal afviste kaldet / Temporal refused the call: {exc.message}",
+            EXIT_FAILED,
         )
     except SQLAlchemyError as exc:
         return None, (

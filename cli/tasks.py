@@ -197,8 +197,10 @@ def complete(
     out = render.console()
     out.print(f"[bold green]Opgave udført[/] / task completed: {view.task_id} – {view.title}")
     if view.deviations:
-        out.print("Afviger fra anbefalingen / deviates from the recommendation: "
-                  + " ".join(view.deviations))
+        out.print(
+            "Afviger fra anbefalingen / deviates from the recommendation: "
+            + " ".join(view.deviations)
+        )
         out.print(f"Begrundelse / reason: {view.reason}")
     out.print(f"Se sagen / show it: sagsflow case show {case_number}", style="dim")
 
@@ -232,12 +234,14 @@ def reassign(
 
     config = settings(ctx, address, namespace)
     try:
-        change = Reassignment.model_validate({
-            "task_key": task_key,
-            "task_id": task_id,
-            "by": {"id": by, "role": role.value},
-            "assignee": assignee,
-        })
+        change = Reassignment.model_validate(
+            {
+                "task_key": task_key,
+                "task_id": task_id,
+                "by": {"id": by, "role": role.value},
+                "assignee": assignee,
+            }
+        )
     except ValidationError as exc:
         invalid(exc, {"by": "--by / --role", "assignee": "--assignee", "task_id": "--task-id"})
 
@@ -252,8 +256,9 @@ def reassign(
 
     run(config, work, with_store=True)
     out = render.console()
-    out.print(f"Opgaven {task_id or task_key} i sag {case_number} tildeles {assignee} / "
-              "reassignment sent")
+    out.print(
+        f"Opgaven {task_id or task_key} i sag {case_number} tildeles {assignee} / reassignment sent"
+    )
     out.print(
         "Signaler besvares ikke: en afvist besked står i tidslinjen / signals do not answer: "
         f"a refused one shows in the timeline (sagsflow case show {case_number})",

@@ -126,9 +126,7 @@ class EncryptionCodec(PayloadCodec):
             nonce = os.urandom(NONCE_BYTES)
             data = nonce + cipher.encrypt(nonce, payload.SerializeToString(), key_id.encode())
             sealed.append(
-                Payload(
-                    metadata={"encoding": ENCODING, KEY_ID_HEADER: key_id.encode()}, data=data
-                )
+                Payload(metadata={"encoding": ENCODING, KEY_ID_HEADER: key_id.encode()}, data=data)
             )
         return sealed
 

@@ -63,8 +63,9 @@ _ELSEWHERE = (
     # Temporal TLS: the same names the `temporal` CLI reads (core.temporal_tls).
     Variable("TEMPORAL_API_KEY", "", "API key (Temporal Cloud); turns TLS on", secret=True),
     Variable(
-        "TEMPORAL_TLS", "", "true/false: TLS to the frontend (default: on when a key, "
-        "certificate or API key is set)"
+        "TEMPORAL_TLS",
+        "",
+        "true/false: TLS to the frontend (default: on when a key, certificate or API key is set)",
     ),
     Variable("TEMPORAL_TLS_CLIENT_CERT_PATH", "", "client certificate (PEM) for mTLS"),
     Variable("TEMPORAL_TLS_CLIENT_CERT_DATA", "", "the client certificate itself (PEM)"),
@@ -78,15 +79,25 @@ _ELSEWHERE = (
     # The card (procedure.loader).
     Variable("SAGSFLOW_PROCEDURE_FILE", "packaged procedure/card.yaml", "the card data", WORKER),
     # Payload encryption (core.codec).
-    Variable("SAGSFLOW_PAYLOAD_KEYS_FILE", "./data/payload-keys.json if it exists",
-             "JSON keys file: {\"active\": id, \"keys\": {id: base64}}", secret=True),
+    Variable(
+        "SAGSFLOW_PAYLOAD_KEYS_FILE",
+        "./data/payload-keys.json if it exists",
+        'JSON keys file: {"active": id, "keys": {id: base64}}',
+        secret=True,
+    ),
     Variable("SAGSFLOW_PAYLOAD_KEYS", "", "keys inline: id=base64,id=base64", secret=True),
-    Variable("SAGSFLOW_PAYLOAD_KEY_ACTIVE", "the last key listed",
-             "key id that seals new payloads (with SAGSFLOW_PAYLOAD_KEYS)"),
+    Variable(
+        "SAGSFLOW_PAYLOAD_KEY_ACTIVE",
+        "the last key listed",
+        "key id that seals new payloads (with SAGSFLOW_PAYLOAD_KEYS)",
+    ),
     # Traces (core.tracing).
     Variable("SAGSFLOW_OTEL_ENABLED", "false", "OpenTelemetry tracing through Temporal"),
-    Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318",
-             "OTLP/HTTP collector (read by the OpenTelemetry SDK)"),
+    Variable(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "http://localhost:4318",
+        "OTLP/HTTP collector (read by the OpenTelemetry SDK)",
+    ),
     Variable("OTEL_SERVICE_NAME", "sagsflow", "service name on the spans"),
 )
 

@@ -208,37 +208,44 @@ class Settings(EnvironmentSettings):
     dispatcher and the CLI all read."""
 
     temporal_address: str = Field(
-        "localhost:7233", validation_alias="TEMPORAL_ADDRESS",
+        "localhost:7233",
+        validation_alias="TEMPORAL_ADDRESS",
         description="Temporal frontend host:port",
     )
     temporal_namespace: str = Field(
         "default", validation_alias="TEMPORAL_NAMESPACE", description="Temporal namespace"
     )
     task_queue: str = Field(
-        TASK_QUEUE, validation_alias="SAGSFLOW_TASK_QUEUE",
+        TASK_QUEUE,
+        validation_alias="SAGSFLOW_TASK_QUEUE",
         description="task queue of the case workflows",
     )
     database_url: str = Field(
-        DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL",
-        description="the store (SQLAlchemy URL)", json_schema_extra={"secret": True},
+        DEFAULT_DATABASE_URL,
+        validation_alias="DATABASE_URL",
+        description="the store (SQLAlchemy URL)",
+        json_schema_extra={"secret": True},
     )
     log_format: LogFormat = Field(
         "console", validation_alias="SAGSFLOW_LOG_FORMAT", description="console or json"
     )
     log_level: str = Field(
-        "INFO", validation_alias="SAGSFLOW_LOG_LEVEL",
+        "INFO",
+        validation_alias="SAGSFLOW_LOG_LEVEL",
         description="DEBUG, INFO, WARNING, ERROR, CRITICAL",
     )
     # Empty: no endpoint.
     metrics_address: str | None = Field(
-        None, validation_alias="SAGSFLOW_METRICS_ADDRESS",
+        None,
+        validation_alias="SAGSFLOW_METRICS_ADDRESS",
         description="host:port of the Temporal SDK's Prometheus endpoint (the worker's /metrics)",
     )
     # A case waits days for staff, so holding every open case costs memory for nothing: one
     # outside the cache is replayed from its short history (~100 events) when its next step
     # comes, in milliseconds.
     cached_cases: int = Field(
-        DEFAULT_CACHED_CASES, validation_alias="SAGSFLOW_CACHED_CASES",
+        DEFAULT_CACHED_CASES,
+        validation_alias="SAGSFLOW_CACHED_CASES",
         description="how many cases the worker keeps in memory between their steps",
         json_schema_extra={"read_by": WORKER},
     )
@@ -290,7 +297,8 @@ class ApiSettings(EnvironmentSettings):
         "tokens", validation_alias="SAGSFLOW_AUTH", description="tokens (tokens file) or oidc"
     )
     tokens_file: Path = Field(
-        Path("data/tokens.yaml"), validation_alias="SAGSFLOW_TOKENS_FILE",
+        Path("data/tokens.yaml"),
+        validation_alias="SAGSFLOW_TOKENS_FILE",
         description="bearer tokens → staff",
         json_schema_extra={"documented_default": "./data/tokens.yaml"},
     )
@@ -301,28 +309,34 @@ class ApiSettings(EnvironmentSettings):
         None, validation_alias="SAGSFLOW_OIDC_AUDIENCE", description="OIDC audience (aud)"
     )
     oidc_jwks_url: str | None = Field(
-        None, validation_alias="SAGSFLOW_OIDC_JWKS_URL",
+        None,
+        validation_alias="SAGSFLOW_OIDC_JWKS_URL",
         description="the identity provider's JWKS URL",
     )
     # Claim names; a dotted name reaches into nested claims (e.g. "realm_access.roles").
     oidc_roles_claim: str = Field(
-        "roles", validation_alias="SAGSFLOW_OIDC_ROLES_CLAIM",
+        "roles",
+        validation_alias="SAGSFLOW_OIDC_ROLES_CLAIM",
         description="claim with the staff roles",
     )
     oidc_schools_claim: str = Field(
-        "schools", validation_alias="SAGSFLOW_OIDC_SCHOOLS_CLAIM",
+        "schools",
+        validation_alias="SAGSFLOW_OIDC_SCHOOLS_CLAIM",
         description="claim with the school ids",
     )
     oidc_staff_id_claim: str = Field(
-        "sub", validation_alias="SAGSFLOW_OIDC_STAFF_ID_CLAIM",
+        "sub",
+        validation_alias="SAGSFLOW_OIDC_STAFF_ID_CLAIM",
         description="claim with the staff id",
     )
     oidc_name_claim: str = Field(
-        "name", validation_alias="SAGSFLOW_OIDC_NAME_CLAIM",
+        "name",
+        validation_alias="SAGSFLOW_OIDC_NAME_CLAIM",
         description="claim with the display name",
     )
     host: str = Field(
-        "127.0.0.1", validation_alias="SAGSFLOW_API_HOST",
+        "127.0.0.1",
+        validation_alias="SAGSFLOW_API_HOST",
         description="address the API listens on",
     )
     port: int = Field(
@@ -330,19 +344,23 @@ class ApiSettings(EnvironmentSettings):
     )
     # What the access log records when a request names no purpose (header X-Purpose).
     default_purpose: str = Field(
-        "sagsbehandling", validation_alias="SAGSFLOW_DEFAULT_PURPOSE",
+        "sagsbehandling",
+        validation_alias="SAGSFLOW_DEFAULT_PURPOSE",
         description="access-log purpose when a request sends no X-Purpose",
     )
     # Seals the case list's page tokens; shared by all API processes behind one address.
     # Empty: a random secret per process.
     page_token_secret: str | None = Field(
-        None, validation_alias="SAGSFLOW_PAGE_TOKEN_SECRET", repr=False,
+        None,
+        validation_alias="SAGSFLOW_PAGE_TOKEN_SECRET",
+        repr=False,
         description="seals page tokens; the same for every API process",
         json_schema_extra={"secret": True, "documented_default": "random per process"},
     )
     # Origins of the Temporal Web UI that may call the codec server (/codec) from a browser.
     codec_cors_origins: tuple[str, ...] = Field(
-        DEFAULT_CODEC_CORS_ORIGINS, validation_alias="SAGSFLOW_CODEC_CORS_ORIGINS",
+        DEFAULT_CODEC_CORS_ORIGINS,
+        validation_alias="SAGSFLOW_CODEC_CORS_ORIGINS",
         description="Web UI origins that may call the codec server (/codec)",
     )
     # Bounded work (issue 11); set in code (create_app's settings), not from the environment.
@@ -366,9 +384,7 @@ class ApiSettings(EnvironmentSettings):
     def _auth(cls, value: Any) -> Any:
         mode = str(value).lower()
         if mode not in AUTH_MODES:
-            raise ValueError(
-                f"SAGSFLOW_AUTH must be one of {', '.join(AUTH_MODES)}, not {mode!r}"
-            )
+            raise ValueError(f"SAGSFLOW_AUTH must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
         return mode
 
     @field_validator("port", mode="before")
@@ -388,8 +404,14 @@ class ApiSettings(EnvironmentSettings):
         return value.expanduser()
 
     @field_validator(
-        "max_body_bytes", "notes_per_hour", "notes_total", "incidents_per_hour",
-        "incidents_total", "press_inquiries_per_hour", "press_inquiries_total", mode="before",
+        "max_body_bytes",
+        "notes_per_hour",
+        "notes_total",
+        "incidents_per_hour",
+        "incidents_total",
+        "press_inquiries_per_hour",
+        "press_inquiries_total",
+        mode="before",
     )
     @classmethod
     def _limit(cls, value: Any, info: ValidationInfo) -> Any:
@@ -404,8 +426,10 @@ class ApiSettings(EnvironmentSettings):
         origins = value.split(",") if isinstance(value, str) else value
         origins = tuple(str(origin).strip() for origin in origins if str(origin).strip())
         for origin in origins:
-            if origin == "*" or not origin.startswith(("http://", "https://")) or (
-                origin.rstrip("/") != origin
+            if (
+                origin == "*"
+                or not origin.startswith(("http://", "https://"))
+                or (origin.rstrip("/") != origin)
             ):
                 raise ValueError(
                     "SAGSFLOW_CODEC_CORS_ORIGINS must list origins like http://127.0.0.1:8233 "
@@ -438,11 +462,14 @@ class NotifySettings(EnvironmentSettings):
 
     # None: no SMTP, outbox only.
     smtp_host: str | None = Field(
-        None, validation_alias="SAGSFLOW_SMTP_HOST",
+        None,
+        validation_alias="SAGSFLOW_SMTP_HOST",
         description="SMTP server; unset: the outbox is only logged",
     )
     smtp_port: int = Field(
-        SUBMISSION_PORT, validation_alias="SAGSFLOW_SMTP_PORT", description="SMTP port",
+        SUBMISSION_PORT,
+        validation_alias="SAGSFLOW_SMTP_PORT",
+        description="SMTP port",
         json_schema_extra={"documented_default": "587 (465 with tls)"},
     )
     smtp_username: str | None = Field(
@@ -450,8 +477,11 @@ class NotifySettings(EnvironmentSettings):
     )
     # Taken as given (verbatim): blanks may belong to a password.
     smtp_password: str | None = Field(
-        None, validation_alias="SAGSFLOW_SMTP_PASSWORD", repr=False,
-        description="SMTP password", json_schema_extra={"secret": True, "verbatim": True},
+        None,
+        validation_alias="SAGSFLOW_SMTP_PASSWORD",
+        repr=False,
+        description="SMTP password",
+        json_schema_extra={"secret": True, "verbatim": True},
     )
     smtp_tls: SmtpTls = Field(
         "starttls", validation_alias="SAGSFLOW_SMTP_TLS", description="starttls, tls or none"
@@ -464,11 +494,13 @@ class NotifySettings(EnvironmentSettings):
     )
     # Base of the case links: {platform_url}/{case_number}.
     platform_url: str | None = Field(
-        None, validation_alias="SAGSFLOW_PLATFORM_URL",
+        None,
+        validation_alias="SAGSFLOW_PLATFORM_URL",
         description="base of the case links in mails",
     )
     recipients_file: Path | None = Field(
-        None, validation_alias="SAGSFLOW_RECIPIENTS_FILE",
+        None,
+        validation_alias="SAGSFLOW_RECIPIENTS_FILE",
         description="YAML: school and role → addresses",
     )
     # Loaded from recipients_file by from_env; set in code by tests.
@@ -476,20 +508,24 @@ class NotifySettings(EnvironmentSettings):
         default_factory=Recipients, description="who receives what (the recipients file)"
     )
     interval: float = Field(
-        10.0, validation_alias="SAGSFLOW_NOTIFY_INTERVAL",
+        10.0,
+        validation_alias="SAGSFLOW_NOTIFY_INTERVAL",
         description="seconds between two looks at the outbox",
     )
     max_attempts: int = Field(
-        10, validation_alias="SAGSFLOW_NOTIFY_MAX_ATTEMPTS",
+        10,
+        validation_alias="SAGSFLOW_NOTIFY_MAX_ATTEMPTS",
         description="sending attempts per mail",
     )
     # Doubles each attempt.
     backoff: float = Field(
-        30.0, validation_alias="SAGSFLOW_NOTIFY_BACKOFF",
+        30.0,
+        validation_alias="SAGSFLOW_NOTIFY_BACKOFF",
         description="seconds before the first retry",
     )
     backoff_max: float = Field(
-        3600.0, validation_alias="SAGSFLOW_NOTIFY_BACKOFF_MAX",
+        3600.0,
+        validation_alias="SAGSFLOW_NOTIFY_BACKOFF_MAX",
         description="longest wait between retries",
     )
     batch_size: int = Field(50, description="outbox rows per pass")
@@ -610,16 +646,19 @@ class RetentionSettings(EnvironmentSettings):
     read_by: ClassVar[str] = WORKER
 
     retention_days: int = Field(
-        DEFAULT_RETENTION_DAYS, validation_alias="SAGSFLOW_RETENTION_DAYS",
+        DEFAULT_RETENTION_DAYS,
+        validation_alias="SAGSFLOW_RETENTION_DAYS",
         description="days after closing that a case's personal data is kept",
     )
     dry_run: bool = Field(
-        False, validation_alias="SAGSFLOW_RETENTION_DRY_RUN",
+        False,
+        validation_alias="SAGSFLOW_RETENTION_DRY_RUN",
         description="the sweep only reports",
     )
     # None: this process does not manage the schedule (e.g. one deployment owns it).
     cron: str | None = Field(
-        DEFAULT_CRON, validation_alias="SAGSFLOW_RETENTION_SCHEDULE",
+        DEFAULT_CRON,
+        validation_alias="SAGSFLOW_RETENTION_SCHEDULE",
         description="cron (Copenhagen time) of the sweep; off: leave the schedule alone",
     )
 
@@ -639,9 +678,7 @@ class RetentionSettings(EnvironmentSettings):
         if isinstance(value, str):
             flag = value.strip().lower()
             if flag not in _TRUE | _FALSE:
-                raise ValueError(
-                    f"SAGSFLOW_RETENTION_DRY_RUN must be true or false, not {value!r}"
-                )
+                raise ValueError(f"SAGSFLOW_RETENTION_DRY_RUN must be true or false, not {value!r}")
             return flag in _TRUE
         return value
 
@@ -655,5 +692,8 @@ class RetentionSettings(EnvironmentSettings):
 
 # Every settings class, for the registry of environment variables (core.environment).
 ALL_SETTINGS: tuple[type[EnvironmentSettings], ...] = (
-    Settings, ApiSettings, NotifySettings, RetentionSettings
+    Settings,
+    ApiSettings,
+    NotifySettings,
+    RetentionSettings,
 )

@@ -34,8 +34,11 @@ SERVER_NAME = "TEMPORAL_TLS_SERVER_NAME"
 VARIABLES = (
     API_KEY,
     TLS,
-    *(f"{stem}_{form}" for stem in (CLIENT_CERT, CLIENT_KEY, SERVER_CA)
-      for form in ("PATH", "DATA")),
+    *(
+        f"{stem}_{form}"
+        for stem in (CLIENT_CERT, CLIENT_KEY, SERVER_CA)
+        for form in ("PATH", "DATA")
+    ),
     SERVER_NAME,
 )
 _TRUE = {"1", "true", "yes", "on"}

@@ -20,6 +20,15 @@ from driver.decisions import (
 from driver.net import free_port
 
 __all__ = [
-    "COMMS", "LEADER", "ROLE_ACTORS", "STAFF", "TEACHER", "TK", "Route", "case_input",
-    "completion", "decision", "free_port",
+    "COMMS",
+    "LEADER",
+    "ROLE_ACTORS",
+    "STAFF",
+    "TEACHER",
+    "TK",
+    "Route",
+    "case_input",
+    "completion",
+    "decision",
+    "free_port",
 ]

@@ -36,9 +36,18 @@ STAFF = ROLE_ACTORS  # the name the fault suite uses
 
 # The twelve human steps of the internal route from assessment through treatment.
 INTERNAL_ROUTE_TO_TREAT: tuple[str, ...] = (
-    "assess.involve_custody", "assess.uncover", "assess.evaluate", "assess.involve_leadership",
-    "assess.involve_tk", "document.preserve", "document.note", "stop.cooperate",
-    "stop.action_plan", "report.insurance", "treat.help", "treat.surroundings",
+    "assess.involve_custody",
+    "assess.uncover",
+    "assess.evaluate",
+    "assess.involve_leadership",
+    "assess.involve_tk",
+    "document.preserve",
+    "document.note",
+    "stop.cooperate",
+    "stop.action_plan",
+    "report.insurance",
+    "treat.help",
+    "treat.surroundings",
 )
 # Tasks opened by a durable timer (the evaluation, the follow-ups) or a missed deadline (the
 # receipt's follow-up), not directly by a staff decision.
@@ -112,21 +121,30 @@ def decision(key: str, now: datetime, **overrides: Any) -> dict[str, Any]:
             "material_online": False,
         },
         "assess.evaluate": {
-            "severity": "medium", "route": "internal", "underretning": False, "ssp": False,
+            "severity": "medium",
+            "route": "internal",
+            "underretning": False,
+            "ssp": False,
         },
         "assess.involve_leadership": {"course_agreed": True},
         "assess.involve_tk": {"tk_contacted": True},
         "assess.involve_custody": {"custody_holders_informed": True, "for_participants": ["P1"]},
         "document.preserve": {
-            "evidence": [{
-                "kind": "screenshot", "held_by": "family", "secured_at": now.isoformat(),
-                "usernames_noted": True, "times_noted": True,
-            }],
+            "evidence": [
+                {
+                    "kind": "screenshot",
+                    "held_by": "family",
+                    "secured_at": now.isoformat(),
+                    "usernames_noted": True,
+                    "times_noted": True,
+                }
+            ],
             "staff_devices_clear": True,
         },
         "document.note": {"text": "Godkendt notat om forløbet."},
         "stop.cooperate": {
-            "actors": ["parents", "students", "ssp_teacher"], "material_deleted": True,
+            "actors": ["parents", "students", "ssp_teacher"],
+            "material_deleted": True,
             "further_measures": ["class_announcement"],
         },
         "stop.police_handover": {"police_took_over": True, "school_contact_kept": True},
@@ -139,24 +157,36 @@ def decision(key: str, now: datetime, **overrides: Any) -> dict[str, Any]:
         "report.underretning_follow_up": {"municipality_contacted": True},
         "treat.help": {"tk_contacted": True, "victim_help": ["tk"]},
         "treat.surroundings": {
-            "inform_classmates": True, "inform_parents": True, "inform_school": False,
+            "inform_classmates": True,
+            "inform_parents": True,
+            "inform_school": False,
         },
         "treat.same_school": {"measures": "Forskudte pauser og fast voksen"},
         "treat.press": {"statement": "declined"},
         "close.evaluate": {
-            "worked": "Hurtig inddragelse af forældre", "did_not_work": "Sen kontakt til TK",
-            "family_asked": True, "note": "Evalueringsnotat.",
+            "worked": "Hurtig inddragelse af forældre",
+            "did_not_work": "Sen kontakt til TK",
+            "family_asked": True,
+            "note": "Evalueringsnotat.",
         },
         "close.follow_up": {
-            "rumours": False, "class_problems": False, "help_received": True, "outcome": "close",
+            "rumours": False,
+            "class_problems": False,
+            "help_received": True,
+            "outcome": "close",
         },
     }
     return {"task": key, **base[key], **overrides}
 
 
 def completion(
-    key: str, task_id: str | None, role: StaffRole | str, decided: dict[str, Any], *,
-    actor: Actor | None = None, reason: str | None = None,
+    key: str,
+    task_id: str | None,
+    role: StaffRole | str,
+    decided: dict[str, Any],
+    *,
+    actor: Actor | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     """The `submit_task` payload (a `TaskCompletion` as JSON) for a decision on a task."""
     payload: dict[str, Any] = {
@@ -197,20 +227,94 @@ class Route:
 # for an unknown offender or material online, special measures at the same school, a custody
 # task that waits for the underretning, a press inquiry.
 ROUTES: tuple[Route, ...] = (
-    Route("internal", (ViolationType.HARASSMENT,), 15, False, False, False, False,
-          "internal", False, False),
-    Route("internal_underretning", (ViolationType.HARASSMENT, ViolationType.FAKE_PROFILE), 13,
-          True, False, False, False, "internal", True, True),
-    Route("police_underretning", (ViolationType.INTIMATE_IMAGES,), 14, True, False, True, True,
-          "police", True, True, late_receipt=True),
-    Route("police", (ViolationType.THREATS,), 16, False, False, False, False,
-          "police", False, False, press=True),
-    Route("police_unknown_offender", (ViolationType.SEXTORTION,), None, False, False, False,
-          True, "police", False, False),
-    Route("internal_parents_suspected", (ViolationType.HARASSMENT,), 15, True, True, False,
-          False, "internal", True, False, late_receipt=True),
-    Route("internal_unknown_offender", (ViolationType.DEEPFAKE,), None, False, False, False,
-          True, "internal", False, False, press=True),
+    Route(
+        "internal",
+        (ViolationType.HARASSMENT,),
+        15,
+        False,
+        False,
+        False,
+        False,
+        "internal",
+        False,
+        False,
+    ),
+    Route(
+        "internal_underretning",
+        (ViolationType.HARASSMENT, ViolationType.FAKE_PROFILE),
+        13,
+        True,
+        False,
+        False,
+        False,
+        "internal",
+        True,
+        True,
+    ),
+    Route(
+        "police_underretning",
+        (ViolationType.INTIMATE_IMAGES,),
+        14,
+        True,
+        False,
+        True,
+        True,
+        "police",
+        True,
+        True,
+        late_receipt=True,
+    ),
+    Route(
+        "police",
+        (ViolationType.THREATS,),
+        16,
+        False,
+        False,
+        False,
+        False,
+        "police",
+        False,
+        False,
+        press=True,
+    ),
+    Route(
+        "police_unknown_offender",
+        (ViolationType.SEXTORTION,),
+        None,
+        False,
+        False,
+        False,
+        True,
+        "police",
+        False,
+        False,
+    ),
+    Route(
+        "internal_parents_suspected",
+        (ViolationType.HARASSMENT,),
+        15,
+        True,
+        True,
+        False,
+        False,
+        "internal",
+        True,
+        False,
+        late_receipt=True,
+    ),
+    Route(
+        "internal_unknown_offender",
+        (ViolationType.DEEPFAKE,),
+        None,
+        False,
+        False,
+        False,
+        True,
+        "internal",
+        False,
+        False,
+        press=True,
+    ),
 )
 
 
@@ -219,8 +323,12 @@ def route_for(index: int) -> Route:
 
 
 def route_case_input(
-    route: Route, reported_at: datetime, *, case_number: str | None = None,
-    school_id: str = DEFAULT_SCHOOL, procedure_version: str | None = DEMO_VERSION,
+    route: Route,
+    reported_at: datetime,
+    *,
+    case_number: str | None = None,
+    school_id: str = DEFAULT_SCHOOL,
+    procedure_version: str | None = DEMO_VERSION,
 ) -> CaseInput:
     """The case of `route` (on the demo card unless told otherwise)."""
     return case_input(
@@ -259,7 +367,9 @@ def route_decision(
     elif key == "assess.evaluate":
         facts = {
             "severity": "high" if route.route == "police" else "medium",
-            "route": route.route, "underretning": route.underretning, "ssp": route.ssp,
+            "route": route.route,
+            "underretning": route.underretning,
+            "ssp": route.ssp,
         }
     elif key == FOLLOW_UP:
         facts = {"outcome": "continue" if is_first_follow_up(task_id) else "close"}
@@ -270,8 +380,18 @@ def route_decision(
 
 # 8. årgang: P2 (14) has shared an intimate image of P1 (14); P3 saw it and told.
 DEMO_ROUTE = Route(
-    "demo", (ViolationType.INTIMATE_IMAGES, ViolationType.HARASSMENT), 14, True, False,
-    True, True, "police", True, True, late_receipt=True, press=True,
+    "demo",
+    (ViolationType.INTIMATE_IMAGES, ViolationType.HARASSMENT),
+    14,
+    True,
+    False,
+    True,
+    True,
+    "police",
+    True,
+    True,
+    late_receipt=True,
+    press=True,
 )
 
 
@@ -295,10 +415,20 @@ def demo_decision(key: str, task_id: str | None, now: datetime) -> dict[str, Any
         },
         "document.preserve": {
             "evidence": [
-                {"kind": "screenshot", "held_by": "family", "secured_at": iso,
-                 "usernames_noted": True, "times_noted": True},
-                {"kind": "message", "held_by": "police", "secured_at": iso,
-                 "usernames_noted": True, "times_noted": True},
+                {
+                    "kind": "screenshot",
+                    "held_by": "family",
+                    "secured_at": iso,
+                    "usernames_noted": True,
+                    "times_noted": True,
+                },
+                {
+                    "kind": "message",
+                    "held_by": "police",
+                    "secured_at": iso,
+                    "usernames_noted": True,
+                    "times_noted": True,
+                },
             ],
         },
         "document.note": {

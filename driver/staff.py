@@ -124,8 +124,9 @@ class Staff:
             raise ValueError("staff need the store's inbox")
 
         async def submit(case_number: str, payload: Mapping[str, Any]) -> Any:
-            return await service.submit_task(case_number, payload, timeout=options.get(
-                "call_timeout", CALL_TIMEOUT))
+            return await service.submit_task(
+                case_number, payload, timeout=options.get("call_timeout", CALL_TIMEOUT)
+            )
 
         return cls(inbox=StoreInbox(store), submit=submit, **options)
 
@@ -136,7 +137,10 @@ class Staff:
         return [r for r in rows if status is None or r.status == status]
 
     async def wait_row(
-        self, workflow_id: str, predicate: Callable[[Any], bool], what: str,
+        self,
+        workflow_id: str,
+        predicate: Callable[[Any], bool],
+        what: str,
         timeout: float | None = None,
     ) -> Any:
         """The first inbox row matching `predicate`, polling (5 ms, backing off to 50 ms)
@@ -153,14 +157,19 @@ class Staff:
             pause = min(self.max_poll_seconds, pause * POLL_GROWTH)
 
     async def wait_open(
-        self, workflow_id: str, key: str | None = None, *, skip: Collection[str] = (),
+        self,
+        workflow_id: str,
+        key: str | None = None,
+        *,
+        skip: Collection[str] = (),
         timeout: float | None = None,
     ) -> Any:
         """An open inbox row (of task `key`, if given) whose task id is not in `skip`."""
         return await self.wait_row(
             workflow_id,
-            lambda r: r.status == "open" and (key is None or r.key == key)
-            and r.task_id not in skip,
+            lambda r: (
+                r.status == "open" and (key is None or r.key == key) and r.task_id not in skip
+            ),
             f"open for {key or 'any task'}",
             timeout,
         )
@@ -169,15 +178,24 @@ class Staff:
         self, workflow_id: str, task_id: str, status: str = "open", timeout: float | None = None
     ) -> Any:
         return await self.wait_row(
-            workflow_id, lambda r: r.task_id == task_id and r.status == status,
-            f"{task_id} with status {status}", timeout,
+            workflow_id,
+            lambda r: r.task_id == task_id and r.status == status,
+            f"{task_id} with status {status}",
+            timeout,
         )
 
     # -- acting ---------------------------------------------------------------------------
 
     async def complete(
-        self, case_number: str, workflow_id: str, row: Any, decided: Mapping[str, Any], *,
-        actor: Any | None = None, reason: str | None = None, next_key: str | None = None,
+        self,
+        case_number: str,
+        workflow_id: str,
+        row: Any,
+        decided: Mapping[str, Any],
+        *,
+        actor: Any | None = None,
+        reason: str | None = None,
+        next_key: str | None = None,
         wait_done: bool = True,
     ) -> StepTiming:
         """Complete the task of the open inbox row `row` with `decided`, then time the inbox.
@@ -193,8 +211,9 @@ class Staff:
             before = {r.task_id for r in open_before}
             if next_key != ANY_NEW and any(r.key == next_key for r in open_before):
                 measure_next = False
-        payload = completion(row.key, row.task_id, row.role, dict(decided),
-                             actor=actor, reason=reason)
+        payload = completion(
+            row.key, row.task_id, row.role, dict(decided), actor=actor, reason=reason
+        )
         sent = time.perf_counter()
         await self.submit(case_number, payload)
         timing = StepTiming(workflow_id, row.key, row.task_id, sent, time.perf_counter() - sent)
@@ -205,8 +224,12 @@ class Staff:
             with contextlib.suppress(InboxTimeout):
                 opened = await self.wait_row(
                     workflow_id,
-                    lambda r: r.status == "open" and r.task_id not in before
-                    and r.task_id != row.task_id and (next_key == ANY_NEW or r.key == next_key),
+                    lambda r: (
+                        r.status == "open"
+                        and r.task_id not in before
+                        and r.task_id != row.task_id
+                        and (next_key == ANY_NEW or r.key == next_key)
+                    ),
                     f"open after {row.task_id}",
                 )
                 timing.next_key = opened.key
@@ -215,7 +238,10 @@ class Staff:
         return timing
 
     async def drive_script(
-        self, case_number: str, workflow_id: str, keys: list[str] | tuple[str, ...],
+        self,
+        case_number: str,
+        workflow_id: str,
+        keys: list[str] | tuple[str, ...],
         decide: Callable[[Any, datetime], Mapping[str, Any]],
     ) -> list[StepTiming]:
         """Complete `keys` in this order, each once its row is open; times each step."""
@@ -225,7 +251,10 @@ class Staff:
             row = await self.wait_open(workflow_id, key, skip=done)
             following = keys[index + 1] if index + 1 < len(keys) else None
             timing = await self.complete(
-                case_number, workflow_id, row, decide(row, datetime.now(UTC)),
+                case_number,
+                workflow_id,
+                row,
+                decide(row, datetime.now(UTC)),
                 next_key=following,
             )
             done.add(row.task_id)
@@ -233,10 +262,14 @@ class Staff:
         return timings
 
     async def drive_to_close(
-        self, case_number: str, workflow_id: str,
-        decide: Callable[[Any, datetime], Mapping[str, Any]], *,
-        late_receipt: bool = False, on_completed: Callable[[StepTiming], Awaitable[None]]
-        | None = None, timeout: float = 300.0,
+        self,
+        case_number: str,
+        workflow_id: str,
+        decide: Callable[[Any, datetime], Mapping[str, Any]],
+        *,
+        late_receipt: bool = False,
+        on_completed: Callable[[StepTiming], Awaitable[None]] | None = None,
+        timeout: float = 300.0,
     ) -> list[StepTiming]:
         """Complete whatever opens, until the last follow-up closes the case.
 
@@ -247,8 +280,7 @@ class Staff:
         timings: list[StepTiming] = []
         done: set[str] = set()
         while time.monotonic() < deadline:
-            open_rows = [r for r in await self.rows(workflow_id, "open")
-                         if r.task_id not in done]
+            open_rows = [r for r in await self.rows(workflow_id, "open") if r.task_id not in done]
             ready = [r for r in open_rows if self._ready(r, done, late_receipt)]
             if not ready:
                 await asyncio.sleep(self.max_poll_seconds)
@@ -258,7 +290,11 @@ class Staff:
             closing = row.key == FOLLOW_UP and decided.get("outcome") == "close"
             gated = len(open_rows) == 1 and not closing
             timing = await self.complete(
-                case_number, workflow_id, row, decided, next_key=ANY_NEW if gated else None,
+                case_number,
+                workflow_id,
+                row,
+                decided,
+                next_key=ANY_NEW if gated else None,
             )
             done.add(row.task_id)
             timings.append(timing)
@@ -286,5 +322,8 @@ class Timings:
         return [s.done_seconds for s in self.steps if s.done_seconds is not None]
 
     def next(self) -> list[float]:
-        return [s.next_seconds for s in self.steps
-                if s.next_seconds is not None and not s.next_timer_opened]
+        return [
+            s.next_seconds
+            for s in self.steps
+            if s.next_seconds is not None and not s.next_timer_opened
+        ]

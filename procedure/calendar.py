@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections.abc import Collection
-from functools import cache
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from procedure.models import Deadline, Offset

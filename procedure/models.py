@@ -55,9 +55,7 @@ class Offset(Strict):
     @model_validator(mode="after")
     def _not_empty(self) -> Offset:
         if not (self.months or self.weeks or self.days or self.hours or self.seconds):
-            raise ValueError(
-                "an offset needs at least one of months, weeks, days, hours, seconds"
-            )
+            raise ValueError("an offset needs at least one of months, weeks, days, hours, seconds")
         return self
 
 
@@ -120,9 +118,11 @@ class ProcedureSpec(Strict):
         """Only the receipt and its follow-up come after an underretning was sent; and the
         receipt period is the receipt task's deadline, so the two can never disagree."""
         after_submission = {"report.underretning_receipt", "report.underretning_follow_up"}
-        wrong = sorted(key for key, task in self.tasks.items()
-                       if task.deadline_from == "underretning_submitted"
-                       and key not in after_submission)
+        wrong = sorted(
+            key
+            for key, task in self.tasks.items()
+            if task.deadline_from == "underretning_submitted" and key not in after_submission
+        )
         if wrong:
             raise ValueError(
                 f"deadline_from 'underretning_submitted' only for {sorted(after_submission)}, "

@@ -25,8 +25,10 @@ SEXUAL_TYPES = {ViolationType.INTIMATE_IMAGES, ViolationType.SEXTORTION}
 def recommend(case: CaseInput, uncover: UncoverDecision | None) -> Recommendation:
     police = underretning = ssp = False
     reasons: list[str] = []
-    sexual_minor = uncover.sexual_material_of_minor if uncover else bool(
-        SEXUAL_TYPES & set(case.violation_types)
+    sexual_minor = (
+        uncover.sexual_material_of_minor
+        if uncover
+        else bool(SEXUAL_TYPES & set(case.violation_types))
     )
     if sexual_minor:
         police = underretning = True

@@ -125,8 +125,10 @@ class StoreSync(Model):
     tasks: list[TaskState]
     timeline_length: int = Field(description="Timeline rows past this seq are removed.")
     notification_keys: list[str] = Field(
-        default_factory=list, description="Unsent outbox rows of the case not listed here "
-        "were queued by a workflow task that was then lost: they are removed.")
+        default_factory=list,
+        description="Unsent outbox rows of the case not listed here "
+        "were queued by a workflow task that was then lost: they are removed.",
+    )
 
 
 class EffectBatch(Model):
@@ -154,6 +156,10 @@ class EffectBatch(Model):
 
     def empty(self) -> bool:
         return not (
-            self.case or self.opened or self.closed or self.flags or self.events
+            self.case
+            or self.opened
+            or self.closed
+            or self.flags
+            or self.events
             or self.notifications
         )

@@ -93,5 +93,3 @@ class CaseInput(Model):
         return any(v.same_school for v in self.victims()) and any(
             o.same_school for o in self.offenders()
         )
-
-

@@ -81,8 +81,7 @@ class InvolveCustodyDecision(Model):
     for_participants: list[Pseudonym] = Field(
         default_factory=list,
         max_length=MAX_PARTICIPANTS,
-        description=f"Pseudonyms whose custody holders were informed (at most "
-        f"{MAX_PARTICIPANTS}).",
+        description=f"Pseudonyms whose custody holders were informed (at most {MAX_PARTICIPANTS}).",
     )
 
 
@@ -107,8 +106,7 @@ class PreserveDecision(Model):
     evidence: list[EvidenceItem] = Field(
         default_factory=list,
         max_length=MAX_EVIDENCE_ITEMS,
-        description=f"The evidence register, metadata only (at most {MAX_EVIDENCE_ITEMS} "
-        "items).",
+        description=f"The evidence register, metadata only (at most {MAX_EVIDENCE_ITEMS} items).",
     )
     staff_devices_clear: bool = Field(
         description="No material from the case is kept on any staff member's own device."

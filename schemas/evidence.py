@@ -18,7 +18,7 @@ import urllib.parse
 
 RULE = (
     "Bevismateriale må aldrig gemmes i systemet – kun oplysninger om det (handlekortet: "
-    "\"Gem aldrig materiale fra sagen på egen telefon eller lignende\") / Evidence material "
+    '"Gem aldrig materiale fra sagen på egen telefon eller lignende") / Evidence material '
     "must never be stored in the system, only facts about it"
 )
 

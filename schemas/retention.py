@@ -53,8 +53,9 @@ class RetentionCaseEntry(Model):
         ge=0, description="Events whose staff id or written reason is removed."
     )
     tasks_cleared: int = Field(
-        ge=0, description="Inbox rows whose guidance (the drafted note), assignee and "
-        "completer are removed."
+        ge=0,
+        description="Inbox rows whose guidance (the drafted note), assignee and "
+        "completer are removed.",
     )
     outbox_deleted: int = Field(ge=0, description="Notifications of the case, sent or not.")
 

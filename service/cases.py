@@ -45,6 +45,7 @@ from schemas.common import (
     case_number_of,
     case_workflow_id,
 )
+from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.messages import (
     CaseNote,
     NewIncident,
@@ -53,7 +54,6 @@ from schemas.messages import (
     TaskCompletion,
     Withdrawal,
 )
-from schemas.labels import PARTICIPANT_ROLE_DA, VIOLATION_DA
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
@@ -255,9 +255,7 @@ class CaseService:
         the query handler fails, no worker answers in time) raises CaseNotProgressing."""
         handle = self.handle(case_number)
         try:
-            return await asyncio.wait_for(
-                handle.query(DigitalViolationCase.snapshot), timeout
-            )
+            return await asyncio.wait_for(handle.query(DigitalViolationCase.snapshot), timeout)
         except WorkflowQueryFailedError as exc:
             raise CaseNotProgressing(case_number) from exc
         except TimeoutError as exc:
@@ -266,15 +264,20 @@ class CaseService:
             raise self._not_found(case_number, exc) from exc
 
     async def submit_task(
-        self, case_number: str, completion: TaskCompletion | Mapping[str, Any],
+        self,
+        case_number: str,
+        completion: TaskCompletion | Mapping[str, Any],
         timeout: float = UPDATE_TIMEOUT_SECONDS,
     ) -> TaskView:
         """Complete a task through the validated update; a refusal raises TaskRejected.
 
         Staff act on recorded state: callers first find the task's inbox row
         (`recorded_task`), never only in a query's answer."""
-        payload = completion.model_dump(mode="json") if isinstance(
-            completion, BaseModel) else dict(completion)
+        payload = (
+            completion.model_dump(mode="json")
+            if isinstance(completion, BaseModel)
+            else dict(completion)
+        )
         try:
             return await asyncio.wait_for(
                 self.handle(case_number).execute_update(
@@ -302,10 +305,15 @@ class CaseService:
         rows = await self.store.list_events(case_workflow_id(case_number))
         return [
             TimelineEvent(
-                seq=row.seq, at=row.at, kind=EventKind(row.kind), text=row.text,
+                seq=row.seq,
+                at=row.at,
+                kind=EventKind(row.kind),
+                text=row.text,
                 actor=Actor(id=row.actor_id, role=StaffRole(row.actor_role))
-                if row.actor_id and row.actor_role else None,
-                task_id=row.task_id, reason=row.reason,
+                if row.actor_id and row.actor_role
+                else None,
+                task_id=row.task_id,
+                reason=row.reason,
             )
             for row in rows
         ]
@@ -327,8 +335,9 @@ class CaseService:
             rows = [] if row is None else [row]
             shown = task_id
         else:
-            rows = [r for r in await self.store.list_tasks(workflow_id=workflow_id)
-                    if r.key == task_key]
+            rows = [
+                r for r in await self.store.list_tasks(workflow_id=workflow_id) if r.key == task_key
+            ]
             shown = task_key
         open_rows = [r for r in rows if r.status == TaskStatus.OPEN.value]
         if len(open_rows) == 1:
@@ -343,9 +352,7 @@ class CaseService:
             raise TaskRejected(
                 f"Opgaven '{shown}' er ikke åben endnu / Task '{shown}' is not open yet"
             )
-        raise TaskRejected(
-            f"Opgaven '{shown}' er allerede udført / Task '{shown}' is already done"
-        )
+        raise TaskRejected(f"Opgaven '{shown}' er allerede udført / Task '{shown}' is already done")
 
     async def require_progressing(self, case_number: str) -> CaseFacts:
         """Raises CaseHasEnded or CaseNotProgressing unless the case runs and progresses."""
@@ -405,8 +412,7 @@ class CaseService:
             return exc
         except RPCError:
             return CaseNotProgressing(case_number)
-        return CaseHasEnded(case_number) if not facts.running else CaseNotProgressing(
-            case_number)
+        return CaseHasEnded(case_number) if not facts.running else CaseNotProgressing(case_number)
 
     async def count_not_progressing(self) -> int:
         """Running cases Temporal reports with failing workflow tasks (visibility)."""
@@ -423,9 +429,7 @@ class CaseService:
             raise self._not_found(case_number, exc) from exc
         school = described.typed_search_attributes.get(sa.SCHOOL_ID)
         if not school or described.workflow_type != "DigitalViolationCase":
-            raise CaseNotFound(
-                f"Sag {case_number} findes ikke / Case {case_number} does not exist"
-            )
+            raise CaseNotFound(f"Sag {case_number} findes ikke / Case {case_number} does not exist")
         pending = described.raw_description.pending_workflow_task
         return CaseFacts(
             case_number=case_number,
@@ -433,7 +437,8 @@ class CaseService:
             running=described.status == WorkflowExecutionStatus.RUNNING,
             status=described.typed_search_attributes.get(sa.CASE_STATUS),
             workflow_task_attempt=pending.attempt
-            if described.raw_description.HasField("pending_workflow_task") else 0,
+            if described.raw_description.HasField("pending_workflow_task")
+            else 0,
         )
 
     async def case_input(self, case_number: str) -> CaseInput:
@@ -483,12 +488,14 @@ class CaseService:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=static_summary(case),
                 static_details=static_details(case),
-                search_attributes=TypedSearchAttributes([
-                    SearchAttributePair(sa.CASE_NUMBER, case.case_number),
-                    SearchAttributePair(sa.SCHOOL_ID, case.school_id),
-                    SearchAttributePair(sa.CASE_PHASE, Phase.ASSESS.value),
-                    SearchAttributePair(sa.CASE_STATUS, "active"),
-                ]),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.CASE_NUMBER, case.case_number),
+                        SearchAttributePair(sa.SCHOOL_ID, case.school_id),
+                        SearchAttributePair(sa.CASE_PHASE, Phase.ASSESS.value),
+                        SearchAttributePair(sa.CASE_STATUS, "active"),
+                    ]
+                ),
             )
         except WorkflowAlreadyStartedError as exc:
             raise CaseExists(
@@ -496,9 +503,7 @@ class CaseService:
             ) from exc
         if details:
             assert self.store is not None
-            await self.store.save_participant_details(
-                workflow_id, case.case_number, dict(details)
-            )
+            await self.store.save_participant_details(workflow_id, case.case_number, dict(details))
         return handle
 
     async def list_cases_page(
@@ -514,7 +519,10 @@ class CaseService:
     ) -> tuple[list[CaseSummary], bytes | None]:
         """One page of the case list and the token of the next page (None: the last page)."""
         query = list_query(
-            school_id=school_id, phase=phase, status=status, overdue=overdue,
+            school_id=school_id,
+            phase=phase,
+            status=status,
+            overdue=overdue,
             school_ids=school_ids,
         )
         iterator = self.client.list_workflows(

@@ -8,9 +8,9 @@ activity racing each other leave exactly one row.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
-import contextlib
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,8 +25,8 @@ from schemas.activities import (
     CloseTaskRequest,
     EffectBatch,
     NotificationRequest,
-    StoreSync,
     OpenTaskRequest,
+    StoreSync,
     TaskFlagsRequest,
     TimelineBatch,
 )
@@ -78,7 +78,8 @@ class Store:
         # 100 ms: twenty cases writing at once left some waiting seconds. Writers of this
         # process queue here instead, in order; PostgreSQL needs no such queue.
         self._write_turn: asyncio.Lock | contextlib.nullcontext[None] = (
-            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
+            asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self._batch_writer = sqlite_batch_writer(engine)
 
     @classmethod
@@ -126,8 +127,11 @@ class Store:
         statements += [s for s in map(self._flags_update, batch.flags) if s is not None]
         statements += [self._close_update(request) for request in batch.closed]
         if batch.events:
-            statements.append(self._events_upsert(batch.workflow_id, batch.case_number,
-                                                  batch.events, batch.run_id))
+            statements.append(
+                self._events_upsert(
+                    batch.workflow_id, batch.case_number, batch.events, batch.run_id
+                )
+            )
         statements += [self._outbox_insert(request) for request in batch.notifications]
         with _unwrapped_naive_datetimes():
             async with self._write_turn:
@@ -153,8 +157,12 @@ class Store:
         statements: list[Any] = []
         for task in sync.tasks:
             values: dict[str, Any] = {
-                "status": task.status.value, "due_at": task.due_at, "reminded": task.reminded,
-                "escalated": task.escalated, "assignee": task.assignee, "run_id": run_id,
+                "status": task.status.value,
+                "due_at": task.due_at,
+                "reminded": task.reminded,
+                "escalated": task.escalated,
+                "assignee": task.assignee,
+                "run_id": run_id,
             }
             if task.status == TaskStatus.OPEN:
                 # Open again in this run (a reset to before its completion).
@@ -189,8 +197,10 @@ class Store:
         return statements
 
     def _task_upsert(self, request: OpenTaskRequest, run_id: str | None = None) -> Any:
-        values = request.model_dump(mode="python") | {"status": TaskStatus.OPEN.value,
-                                                      "run_id": run_id}
+        values = request.model_dump(mode="python") | {
+            "status": TaskStatus.OPEN.value,
+            "run_id": run_id,
+        }
         insert = self._insert(TaskRow).values(values)
         changing = ("title", "guidance", "role", "opened_at", "due_at", "run_id")
         return insert.on_conflict_do_update(
@@ -235,8 +245,7 @@ class Store:
     ) -> Any:
         rows = _event_rows(workflow_id, case_number, events, run_id)
         insert = self._insert(TimelineEventRow).values(rows)
-        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason",
-                    "run_id")
+        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason", "run_id")
         return insert.on_conflict_do_update(
             index_elements=[TimelineEventRow.workflow_id, TimelineEventRow.seq],
             set_={column: insert.excluded[column] for column in changing},
@@ -269,8 +278,9 @@ class Store:
     async def close_task(self, request: CloseTaskRequest) -> bool:
         """Closes an open task; False when it is not open (already closed, or unknown).
         A retry must not overwrite the first close's time and completer."""
-        return bool(await self._execute_returning(
-            self._close_update(request).returning(TaskRow.id)))
+        return bool(
+            await self._execute_returning(self._close_update(request).returning(TaskRow.id))
+        )
 
     async def update_task_flags(self, request: TaskFlagsRequest) -> bool:
         """Sets the given flags/assignee on an open task; False when no open task matched."""
@@ -299,8 +309,9 @@ class Store:
 
     async def enqueue_notification(self, request: NotificationRequest) -> bool:
         """Puts a notification in the outbox; False when its key was already there."""
-        return bool(await self._execute_returning(
-            self._outbox_insert(request).returning(OutboxRow.id)))
+        return bool(
+            await self._execute_returning(self._outbox_insert(request).returning(OutboxRow.id))
+        )
 
     async def save_participant_names(
         self, workflow_id: str, case_number: str, names: Mapping[str, str]
@@ -529,11 +540,19 @@ class Store:
         if not details:
             return
         now = datetime.now(UTC)
-        insert_ = self._insert(ParticipantRow).values([
-            {"workflow_id": workflow_id, "case_number": case_number, "pseudonym": pseudonym,
-             "name": name, "contact": contact, "updated_at": now}
-            for pseudonym, (name, contact) in details.items()
-        ])
+        insert_ = self._insert(ParticipantRow).values(
+            [
+                {
+                    "workflow_id": workflow_id,
+                    "case_number": case_number,
+                    "pseudonym": pseudonym,
+                    "name": name,
+                    "contact": contact,
+                    "updated_at": now,
+                }
+                for pseudonym, (name, contact) in details.items()
+            ]
+        )
         statement = insert_.on_conflict_do_update(
             index_elements=[ParticipantRow.workflow_id, ParticipantRow.pseudonym],
             set_={
@@ -701,9 +720,7 @@ def _retention_changes(ids: list[str], at: datetime) -> list[Any]:
     return [
         delete(ParticipantRow).where(ParticipantRow.workflow_id.in_(ids)),
         update(TimelineEventRow)
-        .where(
-            TimelineEventRow.workflow_id.in_(ids), TimelineEventRow.kind.in_(_FREE_TEXT_EVENTS)
-        )
+        .where(TimelineEventRow.workflow_id.in_(ids), TimelineEventRow.kind.in_(_FREE_TEXT_EVENTS))
         .values(text=ANONYMISED_TEXT),
         update(TimelineEventRow)
         .where(TimelineEventRow.workflow_id.in_(ids))

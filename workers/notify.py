@@ -30,10 +30,10 @@ from urllib.parse import quote
 import aiosmtplib
 import structlog
 
-from procedure.calendar import local_time
 from core.logs import configure_logging
 from core.settings import NotifySettings, Settings
 from core.shutdown import on_stop_signal
+from procedure.calendar import local_time
 from store import Store
 from store.models import OutboxRow
 
@@ -344,9 +344,7 @@ def _refused_for_good(exc: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def dispatching(
-    store: Store, settings: NotifySettings
-) -> AsyncIterator[Dispatcher | None]:
+async def dispatching(store: Store, settings: NotifySettings) -> AsyncIterator[Dispatcher | None]:
     """Runs the dispatcher loop beside the caller (the worker) while the context is open.
 
     Without SMTP nothing runs: the outbox is the notification (the embedded default).

@@ -99,9 +99,7 @@ async def stuck_cases(client: Client, query: str, *, limit: int | None = None) -
         if not raw.HasField("pending_workflow_task") or raw.pending_workflow_task.attempt <= 1:
             continue
         cause = await last_workflow_task_failure(client, execution.id, execution.run_id)
-        stuck[execution.id] = (
-            f"{cause} (workflow task attempt {raw.pending_workflow_task.attempt})"
-        )
+        stuck[execution.id] = f"{cause} (workflow task attempt {raw.pending_workflow_task.attempt})"
     return stuck
 
 
@@ -117,8 +115,7 @@ async def last_workflow_task_failure(client: Client, workflow_id: str, run_id: s
             last = None
     if last is None:
         return "the workflow task keeps timing out (no worker completes it)"
-    cause = WorkflowTaskFailedCause.Name(last.cause).removeprefix(
-        "WORKFLOW_TASK_FAILED_CAUSE_")
+    cause = WorkflowTaskFailedCause.Name(last.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
     message = last.failure.message
     try:
         # The failure's message is sealed by the payload codec when the worker encrypts.

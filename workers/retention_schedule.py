@@ -39,6 +39,7 @@ TIME_ZONE = "Europe/Copenhagen"
 # A sweep missed while the server was down runs when it is back, if that is within a day.
 CATCHUP_WINDOW = timedelta(days=1)
 
+
 def retention_schedule(
     task_queue: str, retention_days: int, dry_run: bool, cron: str = DEFAULT_CRON
 ) -> Schedule:
@@ -83,8 +84,13 @@ async def ensure_retention_schedule(
         _raise_configuration_error(exc, cron)
         raise
     else:
-        log.info("retention schedule created", schedule_id=SCHEDULE_ID,
-                 retention_days=retention_days, dry_run=dry_run, cron=cron)
+        log.info(
+            "retention schedule created",
+            schedule_id=SCHEDULE_ID,
+            retention_days=retention_days,
+            dry_run=dry_run,
+            cron=cron,
+        )
         return handle
 
     def keep_state(current: ScheduleUpdateInput) -> ScheduleUpdate:
@@ -98,8 +104,13 @@ async def ensure_retention_schedule(
     except RPCError as exc:
         _raise_configuration_error(exc, cron)
         raise
-    log.info("retention schedule updated", schedule_id=SCHEDULE_ID,
-             retention_days=retention_days, dry_run=dry_run, cron=cron)
+    log.info(
+        "retention schedule updated",
+        schedule_id=SCHEDULE_ID,
+        retention_days=retention_days,
+        dry_run=dry_run,
+        cron=cron,
+    )
     return handle
 
 
@@ -113,8 +124,7 @@ async def schedule_retention(
     """
     settings = settings or RetentionSettings.from_env()
     if settings.cron is None:
-        log.info("retention schedule not managed here",
-                 variable=RetentionSettings.variable("cron"))
+        log.info("retention schedule not managed here", variable=RetentionSettings.variable("cron"))
         return None
     try:
         return await ensure_retention_schedule(
@@ -123,8 +133,10 @@ async def schedule_retention(
     except RPCError as exc:
         if exc.status != RPCStatusCode.UNIMPLEMENTED:
             raise
-        log.warning("retention schedule unavailable: this Temporal server has no schedules",
-                    schedule_id=SCHEDULE_ID)
+        log.warning(
+            "retention schedule unavailable: this Temporal server has no schedules",
+            schedule_id=SCHEDULE_ID,
+        )
         return None
 
 

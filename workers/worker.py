@@ -58,8 +58,7 @@ def build_worker(
         workflows=(
             list(workflows) if workflows is not None else [DigitalViolationCase, RetentionSweep]
         ),
-        activities=CaseActivities(store, procedure_path).all()
-        + RetentionActivities(store).all(),
+        activities=CaseActivities(store, procedure_path).all() + RetentionActivities(store).all(),
         interceptors=list(interceptors),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
@@ -107,8 +106,13 @@ async def run_worker(
                 ) from exc
             await schedule_retention(client, settings.task_queue, retention)
             await store.create_schema()
-            worker = build_worker(client, store, settings.task_queue, workflows=workflows,
-                                  cached_cases=settings.cached_cases)
+            worker = build_worker(
+                client,
+                store,
+                settings.task_queue,
+                workflows=workflows,
+                cached_cases=settings.cached_cases,
+            )
             log.info(
                 "worker started",
                 task_queue=settings.task_queue,

@@ -42,7 +42,8 @@ class DigitalViolationCase:
         self._input = case
         # A case that continued as new brings its state in its memo (encrypted like payloads).
         self._carried: CarriedCase | None = workflow.memo_value(
-            CARRIED_MEMO, None, type_hint=CarriedCase)
+            CARRIED_MEMO, None, type_hint=CarriedCase
+        )
         self._core: CaseCore | LegacyCase | None = None
 
     def _chosen(self) -> CaseCore | LegacyCase:

@@ -42,8 +42,9 @@ class CaseClock:
             elif view.escalate_at is not None and not view.escalated:
                 moments.append((view.escalate_at, f"Eskalering: {view.title}"))
         if self._wake_at is not None and not self._woken:
-            moments.append((self._wake_at, self.state.next_timer.what
-                            if self.state.next_timer else "Timer"))
+            moments.append(
+                (self._wake_at, self.state.next_timer.what if self.state.next_timer else "Timer")
+            )
         return min(moments, default=None)
 
     async def _clock(self) -> None:
@@ -53,7 +54,8 @@ class CaseClock:
             armed = self._next_moment()
             if armed is None:
                 await workflow.wait_condition(
-                    lambda: self._closing or self._next_moment() is not None)
+                    lambda: self._closing or self._next_moment() is not None
+                )
                 continue
             at, what = armed
 
@@ -65,8 +67,10 @@ class CaseClock:
             if timeout > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        earlier, timeout=timeout,
-                        timeout_summary=f"{what} {local_time(at, self.state.tz)}")
+                        earlier,
+                        timeout=timeout,
+                        timeout_summary=f"{what} {local_time(at, self.state.tz)}",
+                    )
                     continue
                 except TimeoutError:
                     pass
@@ -82,16 +86,29 @@ class CaseClock:
                     await handler(view)
                 else:
                     view.reminded = True
-                    self._flag(view, EventKind.TASK_REMINDED,
-                               f"Påmindelse: fristen for '{view.title}' er overskredet",
-                               NotificationKind.REMINDER, view.role, reminded=True)
-            elif (view.task_id in self.state.past_due and not view.escalated
-                  and view.escalate_at is not None
-                  and view.escalate_at <= now):
+                    self._flag(
+                        view,
+                        EventKind.TASK_REMINDED,
+                        f"Påmindelse: fristen for '{view.title}' er overskredet",
+                        NotificationKind.REMINDER,
+                        view.role,
+                        reminded=True,
+                    )
+            elif (
+                view.task_id in self.state.past_due
+                and not view.escalated
+                and view.escalate_at is not None
+                and view.escalate_at <= now
+            ):
                 view.escalated = True
-                self._flag(view, EventKind.TASK_ESCALATED,
-                           f"Eskaleret til ledelsen: '{view.title}' er ikke udført",
-                           NotificationKind.ESCALATION, StaffRole.LEADERSHIP, escalated=True)
+                self._flag(
+                    view,
+                    EventKind.TASK_ESCALATED,
+                    f"Eskaleret til ledelsen: '{view.title}' er ikke udført",
+                    NotificationKind.ESCALATION,
+                    StaffRole.LEADERSHIP,
+                    escalated=True,
+                )
         if self._wake_at is not None and self._wake_at <= now:
             self._woken = True
 
@@ -113,4 +130,3 @@ class CaseClock:
         finally:
             # Also when interrupted: the timer is gone (the clock forgets it).
             s.next_timer, self._wake_at, self._woken = None, None, False
-

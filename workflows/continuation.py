@@ -28,10 +28,12 @@ DECISION: TypeAdapter[Any] = TypeAdapter(Decision)
 def quiet(state: CaseState, case_jobs_done: bool, case_level: Collection[str]) -> bool:
     """Only tasks of the current round open, no case-level step running, nothing pending."""
     return (
-        not state.ended() and not state.reopen_pending and not state.press_queue
-        and state.procedure is not None and case_jobs_done
-        and all(v.round == state.round and v.key not in case_level
-                for v in state.open_tasks())
+        not state.ended()
+        and not state.reopen_pending
+        and not state.press_queue
+        and state.procedure is not None
+        and case_jobs_done
+        and all(v.round == state.round and v.key not in case_level for v in state.open_tasks())
     )
 
 
@@ -40,28 +42,43 @@ def carried(state: CaseState) -> CarriedCase:
     tail = s.timeline[-TAIL:]
     press = [e for e in s.timeline[:-TAIL] if e.kind == EventKind.PRESS_INQUIRY]
     return CarriedCase(
-        phase=s.phase, round=s.round, route=s.route, severity=s.severity,
-        underretning=s.underretning, recommendation=s.recommendation,
+        phase=s.phase,
+        round=s.round,
+        route=s.route,
+        severity=s.severity,
+        underretning=s.underretning,
+        recommendation=s.recommendation,
         tasks=list(s.tasks.values()),
         # so that the next run numbers on from the last seq (press inquiries come first)
         timeline_offset=s.timeline_offset + len(s.timeline) - len(press) - len(tail),
         timeline_tail=press + tail,
-        follow_ups_left=s.follow_ups_left, round_started_at=s.round_started_at,
+        follow_ups_left=s.follow_ups_left,
+        round_started_at=s.round_started_at,
         underretning_submitted_at=s.underretning_submitted_at,
-        timers=dict(s.timers), fired=sorted(s.fired),
-        phases_entered=sorted(s.phases_entered), past_due=sorted(s.past_due),
-        closed=dict(s.closed), notified=sorted(s.notified),
+        timers=dict(s.timers),
+        fired=sorted(s.fired),
+        phases_entered=sorted(s.phases_entered),
+        past_due=sorted(s.past_due),
+        closed=dict(s.closed),
+        notified=sorted(s.notified),
     )
 
 
 def restore(state: CaseState, effects: Effects, carried: CarriedCase) -> None:
     s = state
-    s.phase, s.round, s.route, s.severity = (carried.phase, carried.round, carried.route,
-                                             carried.severity)
+    s.phase, s.round, s.route, s.severity = (
+        carried.phase,
+        carried.round,
+        carried.route,
+        carried.severity,
+    )
     s.underretning, s.recommendation = carried.underretning, carried.recommendation
     s.tasks = {view.task_id: view for view in carried.tasks}
-    s.decisions = {view.task_id: DECISION.validate_python(view.decision)
-                   for view in carried.tasks if view.decision is not None}
+    s.decisions = {
+        view.task_id: DECISION.validate_python(view.decision)
+        for view in carried.tasks
+        if view.decision is not None
+    }
     s.follow_ups_left = carried.follow_ups_left
     s.round_started_at = carried.round_started_at or s.round_started_at
     s.underretning_submitted_at = carried.underretning_submitted_at

@@ -61,8 +61,11 @@ CASE_LEVEL_TASKS = {
 STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     maximum_interval=timedelta(seconds=5),
-    non_retryable_error_types=["UnknownProcedureVersion", "InvalidProcedure",
-                               "InvalidActivityInput"],
+    non_retryable_error_types=[
+        "UnknownProcedureVersion",
+        "InvalidProcedure",
+        "InvalidActivityInput",
+    ],
 )
 STORE_TIMEOUT = timedelta(seconds=10)
 
@@ -77,8 +80,6 @@ class Withdrawn(Exception):
 
 class Continuing(Exception):
     """The case continues as new: every step stops where it is, to be taken up again."""
-
-
 
 
 class CaseCore(CaseClock, CaseMessages):
@@ -103,9 +104,11 @@ class CaseCore(CaseClock, CaseMessages):
         if carried is not None:
             continuation.restore(s, self.effects, carried)
         else:
-            self._event(EventKind.CASE_OPENED,
-                        f"Sag {case.case_number} oprettet på {case.school_id}",
-                        actor=case.opened_by)
+            self._event(
+                EventKind.CASE_OPENED,
+                f"Sag {case.case_number} oprettet på {case.school_id}",
+                actor=case.opened_by,
+            )
         # After a local activity the SDK may resume the workflow at a time that differs between
         # the first run of a workflow task and its replays (when the worker dropped the case in
         # between, the first run resumes at the next task's time, a replay at the activity's
@@ -115,15 +118,18 @@ class CaseCore(CaseClock, CaseMessages):
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
-            start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
             summary="Indlæs handlekortet",
         )
         s.tz = calendar.zone(s.procedure.spec.timezone)
         s.non_working = frozenset(s.procedure.non_working_days)
         self._record_case()
-        background = [asyncio.create_task(self._store_writer()),
-                      asyncio.create_task(self._clock()),
-                      asyncio.create_task(self._release_held_time())]
+        background = [
+            asyncio.create_task(self._store_writer()),
+            asyncio.create_task(self._clock()),
+            asyncio.create_task(self._release_held_time()),
+        ]
         press = asyncio.create_task(self._press_loop())
         try:
             while True:
@@ -141,33 +147,44 @@ class CaseCore(CaseClock, CaseMessages):
         except Continuing:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             await self._wind_down(mailroom, background)
-            workflow.continue_as_new(args=[case],
-                                     memo={"carried": continuation.carried(s)})
+            workflow.continue_as_new(args=[case], memo={"carried": continuation.carried(s)})
         except Withdrawn:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             for view in s.open_tasks():
                 self._close(view, TaskStatus.WITHDRAWN)
             s.status = CaseStatus.WITHDRAWN
             assert s.withdrawal is not None
-            self._event(EventKind.CASE_WITHDRAWN, "Sagen er trukket tilbage",
-                        actor=s.withdrawal.by, reason=s.withdrawal.reason)
+            self._event(
+                EventKind.CASE_WITHDRAWN,
+                "Sagen er trukket tilbage",
+                actor=s.withdrawal.by,
+                reason=s.withdrawal.reason,
+            )
         s.next_timer = None
         self._record_case(closed=True)
         await self._wind_down(mailroom, background)
         return CaseOutcome(
-            case_number=case.case_number, status=s.status, rounds=s.round,
-            closed_at=workflow.now(), reason=s.withdrawal.reason if s.withdrawal else None,
+            case_number=case.case_number,
+            status=s.status,
+            rounds=s.round,
+            closed_at=workflow.now(),
+            reason=s.withdrawal.reason if s.withdrawal else None,
         )
 
-    async def _wind_down(self, mailroom: asyncio.Task[Any], background: list[asyncio.Task[Any]]
-                         ) -> None:
+    async def _wind_down(
+        self, mailroom: asyncio.Task[Any], background: list[asyncio.Task[Any]]
+    ) -> None:
         """Every message taken up (once the case has ended: refused) and written, every update
         answered, before this run ends (the case completes or continues as new); then the
         mailroom and the background jobs stop."""
         self._closing = True
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and self.mail_done()
-            and self.effects.settled(self.state.timeline))
+            lambda: (
+                workflow.all_handlers_finished()
+                and self.mail_done()
+                and self.effects.settled(self.state.timeline)
+            )
+        )
         self._finished = True
         await asyncio.gather(mailroom, *background)
 
@@ -191,21 +208,30 @@ class CaseCore(CaseClock, CaseMessages):
             # The duty arises "straks": it does not wait for the report phase.
             underretning_done = asyncio.get_running_loop().create_future()
             self._case_jobs.append(asyncio.create_task(self._underretning_flow(underretning_done)))
-        await self._all(self._run_task("assess.involve_leadership"),
-                        self._run_task("assess.involve_tk"))
+        await self._all(
+            self._run_task("assess.involve_leadership"), self._run_task("assess.involve_tk")
+        )
 
         self._set_phase(Phase.DOCUMENT)
         preserve = s.decision(await self._run_task("document.preserve"), PreserveDecision)
-        draft = render_note(texts.note_facts(
-            case, s.latest_decision("assess.uncover", UncoverDecision), preserve, s.route,
-            s.severity, s.tz))
+        draft = render_note(
+            texts.note_facts(
+                case,
+                s.latest_decision("assess.uncover", UncoverDecision),
+                preserve,
+                s.route,
+                s.severity,
+                s.tz,
+            )
+        )
         await self._run_task("document.note", extra_guidance=f"Udkast til notat:\n\n{draft}")
 
         self._set_phase(Phase.STOP_REPORT)
         uncovered = s.decision(uncover, UncoverDecision)
         steps: list[Awaitable[Any]] = [
-            self._run_task("stop.cooperate" if s.route == Route.INTERNAL
-                           else "stop.police_handover"),
+            self._run_task(
+                "stop.cooperate" if s.route == Route.INTERNAL else "stop.police_handover"
+            ),
             self._run_task("stop.action_plan"),
         ]
         if not case.offender_known or uncovered.material_online:
@@ -234,10 +260,10 @@ class CaseCore(CaseClock, CaseMessages):
         follow_ups = spec.timers.follow_ups
         for number, offset in enumerate(follow_ups, start=1):
             s.follow_ups_left = len(follow_ups) - number
-            await self._sleep_until(calendar.offset_after(evaluated.completed_at, offset, s.tz),
-                                    f"Opfølgning {number}")
-            outcome = s.decision(await self._run_task("close.follow_up"),
-                                 FollowUpDecision).outcome
+            await self._sleep_until(
+                calendar.offset_after(evaluated.completed_at, offset, s.tz), f"Opfølgning {number}"
+            )
+            outcome = s.decision(await self._run_task("close.follow_up"), FollowUpDecision).outcome
             if outcome == "close":
                 break
             if outcome == "reopen":
@@ -260,18 +286,24 @@ class CaseCore(CaseClock, CaseMessages):
         await self._run_task("report.underretning_receipt", on_overdue=self._receipt_missing)
 
     async def _receipt_missing(self, receipt: TaskView) -> None:
-        self._event(EventKind.RECEIPT_MISSING,
-                    "Kommunen har ikke kvitteret for underretningen inden 6 hverdage",
-                    task_id=receipt.task_id)
-        self._case_jobs.append(asyncio.create_task(
-            self._run_task("report.underretning_follow_up")))
+        self._event(
+            EventKind.RECEIPT_MISSING,
+            "Kommunen har ikke kvitteret for underretningen inden 6 hverdage",
+            task_id=receipt.task_id,
+        )
+        self._case_jobs.append(asyncio.create_task(self._run_task("report.underretning_follow_up")))
 
     async def _press_loop(self) -> None:
         s = self.state
         while True:
             await workflow.wait_condition(
-                lambda: bool(s.press_queue) or s.press_closed or s.withdrawal is not None
-                or self._continue_now)
+                lambda: (
+                    bool(s.press_queue)
+                    or s.press_closed
+                    or s.withdrawal is not None
+                    or self._continue_now
+                )
+            )
             if s.withdrawal is not None or not s.press_queue or self._continue_now:
                 return
             s.press_queue.pop(0)
@@ -281,8 +313,10 @@ class CaseCore(CaseClock, CaseMessages):
         """Before closing: every case-level task (press, underretning) must be done too."""
         s = self.state
         while True:
-            await self._wait(lambda: not s.press_queue
-                             and all(job.done() for job in self._case_jobs), reopenable=True)
+            await self._wait(
+                lambda: not s.press_queue and all(job.done() for job in self._case_jobs),
+                reopenable=True,
+            )
             for job in list(self._case_jobs):
                 await job  # raises a failure; a press inquiry may have arrived meanwhile
             if not s.press_queue and all(job.done() for job in self._case_jobs):
@@ -302,8 +336,9 @@ class CaseCore(CaseClock, CaseMessages):
                 self._close(view, TaskStatus.SUPERSEDED)
         s.round += 1
         s.round_started_at = workflow.now()
-        self._event(EventKind.ASSESSMENT_REOPENED,
-                    f"Ny hændelse: vurderingen genåbnes (runde {s.round})")
+        self._event(
+            EventKind.ASSESSMENT_REOPENED, f"Ny hændelse: vurderingen genåbnes (runde {s.round})"
+        )
 
     def _case_job(self, step: Coroutine[Any, Any, Any]) -> None:
         self.state.custody_opened = True
@@ -312,7 +347,10 @@ class CaseCore(CaseClock, CaseMessages):
     # --------------------------------------------------------------- tasks
 
     async def _run_task(
-        self, key: str, *, extra_guidance: str | None = None,
+        self,
+        key: str,
+        *,
+        extra_guidance: str | None = None,
         on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
     ) -> TaskView:
         """Open a task and wait until it is done; the clock reminds and escalates."""
@@ -323,8 +361,10 @@ class CaseCore(CaseClock, CaseMessages):
             if on_overdue is not None:
                 self._overdue[claimed.task_id] = on_overdue
             if claimed.status == TaskStatus.OPEN:
-                await self._wait(lambda: claimed.status != TaskStatus.OPEN,
-                                 reopenable=key not in CASE_LEVEL_TASKS)
+                await self._wait(
+                    lambda: claimed.status != TaskStatus.OPEN,
+                    reopenable=key not in CASE_LEVEL_TASKS,
+                )
                 self._close(claimed, TaskStatus.DONE)
             return claimed
         spec = self._procedure().task(key)
@@ -338,13 +378,22 @@ class CaseCore(CaseClock, CaseMessages):
         due = calendar.deadline_after(base, spec.deadline, s.non_working, s.tz)
         escalate_at = (
             calendar.deadline_after(due, spec.escalation_grace, s.non_working, s.tz)
-            if spec.escalate and spec.escalation_grace is not None else None
+            if spec.escalate and spec.escalation_grace is not None
+            else None
         )
         count = sum(1 for view in s.tasks.values() if view.key == key)
         task_id = key if count == 0 else f"{key}-{count + 1}"
-        view = TaskView(task_id=task_id, key=key, title=spec.title, role=spec.role,
-                        round=s.round, status=TaskStatus.OPEN, opened_at=now, due_at=due,
-                        escalate_at=escalate_at)
+        view = TaskView(
+            task_id=task_id,
+            key=key,
+            title=spec.title,
+            role=spec.role,
+            round=s.round,
+            status=TaskStatus.OPEN,
+            opened_at=now,
+            due_at=due,
+            escalate_at=escalate_at,
+        )
         s.tasks[task_id] = view
         s.opened_in[task_id] = workflow.info().get_current_history_length()
         if on_overdue is not None:
@@ -358,13 +407,24 @@ class CaseCore(CaseClock, CaseMessages):
             spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
         )
         case = s.case
-        self.effects.opened.append(OpenTaskRequest(
-            workflow_id=workflow.info().workflow_id, case_number=case.case_number,
-            school_id=case.school_id, task_id=task_id, key=key, title=spec.title,
-            guidance=guidance, role=spec.role, opened_at=now, due_at=due))
+        self.effects.opened.append(
+            OpenTaskRequest(
+                workflow_id=workflow.info().workflow_id,
+                case_number=case.case_number,
+                school_id=case.school_id,
+                task_id=task_id,
+                key=key,
+                title=spec.title,
+                guidance=guidance,
+                role=spec.role,
+                opened_at=now,
+                due_at=due,
+            )
+        )
         self._notify(view, NotificationKind.TASK_OPENED, view.role)
-        await self._wait(lambda: view.status != TaskStatus.OPEN,
-                         reopenable=key not in CASE_LEVEL_TASKS)
+        await self._wait(
+            lambda: view.status != TaskStatus.OPEN, reopenable=key not in CASE_LEVEL_TASKS
+        )
         self._close(view, TaskStatus.DONE)
         return view
 
@@ -375,22 +435,33 @@ class CaseCore(CaseClock, CaseMessages):
         s = self.state
         n = self._claims.get((s.round, key), 0)
         self._claims[(s.round, key)] = n + 1
-        earlier = sorted((v for v in s.tasks.values() if v.key == key and v.round == s.round),
-                         key=lambda v: (v.opened_at, v.task_id))
+        earlier = sorted(
+            (v for v in s.tasks.values() if v.key == key and v.round == s.round),
+            key=lambda v: (v.opened_at, v.task_id),
+        )
         return earlier[n] if n < len(earlier) else None
 
     def _close(self, view: TaskView, status: TaskStatus) -> None:
         if view.status == TaskStatus.OPEN:
             view.status = status
         if status != TaskStatus.DONE:
-            self._event(EventKind.TASK_CLOSED, f"Opgave lukket ({status.value}): {view.title}",
-                        task_id=view.task_id)
+            self._event(
+                EventKind.TASK_CLOSED,
+                f"Opgave lukket ({status.value}): {view.title}",
+                task_id=view.task_id,
+            )
         closed_at = view.completed_at or self._now()
         completed_by = view.completed_by.id if view.completed_by else None
         self.state.closed[view.task_id] = (closed_at, completed_by)
-        self.effects.closed.append(CloseTaskRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id, status=view.status,
-            closed_at=closed_at, completed_by=completed_by))
+        self.effects.closed.append(
+            CloseTaskRequest(
+                workflow_id=workflow.info().workflow_id,
+                task_id=view.task_id,
+                status=view.status,
+                closed_at=closed_at,
+                completed_by=completed_by,
+            )
+        )
 
     def _notify(self, view: TaskView, kind: NotificationKind, role: StaffRole) -> None:
         case = self.state.case
@@ -398,17 +469,35 @@ class CaseCore(CaseClock, CaseMessages):
         workflow_id = workflow.info().workflow_id
         key = f"{workflow_id}:{view.task_id}:{kind.value}"
         self.state.notified.add(key)
-        self.effects.notifications.append(NotificationRequest(
-            key=key, workflow_id=workflow_id,
-            case_number=case.case_number, school_id=case.school_id, kind=kind, role=role,
-            assignee=view.assignee if role == view.role else None, task_id=view.task_id,
-            subject=subject, body=body, created_at=self._now()))
+        self.effects.notifications.append(
+            NotificationRequest(
+                key=key,
+                workflow_id=workflow_id,
+                case_number=case.case_number,
+                school_id=case.school_id,
+                kind=kind,
+                role=role,
+                assignee=view.assignee if role == view.role else None,
+                task_id=view.task_id,
+                subject=subject,
+                body=body,
+                created_at=self._now(),
+            )
+        )
 
-    def _flag(self, view: TaskView, kind: EventKind, text: str, notification: NotificationKind,
-              recipient: StaffRole, **flags: bool) -> None:
+    def _flag(
+        self,
+        view: TaskView,
+        kind: EventKind,
+        text: str,
+        notification: NotificationKind,
+        recipient: StaffRole,
+        **flags: bool,
+    ) -> None:
         self._event(kind, text, task_id=view.task_id)
-        self.effects.flags.append(TaskFlagsRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id, **flags))
+        self.effects.flags.append(
+            TaskFlagsRequest(workflow_id=workflow.info().workflow_id, task_id=view.task_id, **flags)
+        )
         self._notify(view, notification, recipient)
 
     # ---------------------------------------------------------- store writes
@@ -428,15 +517,20 @@ class CaseCore(CaseClock, CaseMessages):
             # live write of this worker (after a reset, continue-as-new or a restart) may bring
             # the whole case along for the store to follow, without changing any command.
             sync = fx.needs_sync and not workflow.unsafe.is_replaying()
-            batch = fx.take(workflow.info().workflow_id, s.case.case_number, s,
-                            workflow.info().run_id, sync)
+            batch = fx.take(
+                workflow.info().workflow_id, s.case.case_number, s, workflow.info().run_id, sync
+            )
             if sync:
                 fx.needs_sync = False
             fx.in_flight = True
             try:
                 await workflow.execute_local_activity_method(
-                    CaseActivities.apply_effects, batch, start_to_close_timeout=STORE_TIMEOUT,
-                    retry_policy=STORE_RETRY, summary=texts.batch_summary(batch))
+                    CaseActivities.apply_effects,
+                    batch,
+                    start_to_close_timeout=STORE_TIMEOUT,
+                    retry_policy=STORE_RETRY,
+                    summary=texts.batch_summary(batch),
+                )
             finally:
                 fx.in_flight = False
             if not self._continue_now and self._time_to_continue():
@@ -445,16 +539,23 @@ class CaseCore(CaseClock, CaseMessages):
     def _time_to_continue(self) -> bool:
         if workflow.info().get_current_history_length() < continuation.CONTINUE_AS_NEW_AFTER:
             return False
-        return continuation.quiet(self.state, all(job.done() for job in self._case_jobs),
-                                  CASE_LEVEL_TASKS)
+        return continuation.quiet(
+            self.state, all(job.done() for job in self._case_jobs), CASE_LEVEL_TASKS
+        )
 
     def _record_case(self, closed: bool = False) -> None:
         s = self.state
         self.effects.case = CaseRecord(
-            workflow_id=workflow.info().workflow_id, case_number=s.case.case_number,
-            school_id=s.case.school_id, phase=s.phase, status=s.status, route=s.route,
-            severity=s.severity, opened_at=workflow.info().start_time,
-            closed_at=self._now() if closed else None)
+            workflow_id=workflow.info().workflow_id,
+            case_number=s.case.case_number,
+            school_id=s.case.school_id,
+            phase=s.phase,
+            status=s.status,
+            route=s.route,
+            severity=s.severity,
+            opened_at=workflow.info().start_time,
+            closed_at=self._now() if closed else None,
+        )
 
     def _set_phase(self, phase: Phase) -> None:
         s = self.state
@@ -473,8 +574,9 @@ class CaseCore(CaseClock, CaseMessages):
         s = self.state
 
         def interrupted() -> bool:
-            return (s.withdrawal is not None or (reopenable and s.reopen_pending)
-                    or self._continue_now)
+            return (
+                s.withdrawal is not None or (reopenable and s.reopen_pending) or self._continue_now
+            )
 
         await workflow.wait_condition(lambda: done() or interrupted())
         if done():

@@ -78,7 +78,8 @@ class CaseMessages:
                 # The rest waits for this slice's store write, whose result comes back in a
                 # new activation.
                 await workflow.wait_condition(
-                    lambda: self._in_hand == 0 and self.effects.settled(self.state.timeline))
+                    lambda: self._in_hand == 0 and self.effects.settled(self.state.timeline)
+                )
 
     async def _handle(self, name: str, args: Sequence[RawValue]) -> None:
         try:
@@ -133,7 +134,8 @@ class CaseMessages:
             if len(args) != 1:
                 raise Rejection(
                     f"Beskeden skal indeholde præcis én værdi, ikke {len(args)} / "
-                    f"The message must carry exactly one value, not {len(args)}")
+                    f"The message must carry exactly one value, not {len(args)}"
+                )
             if self._not_opened_yet(args[0]):
                 # Staff may see a task whose opening event is in this very activation (a
                 # workflow task retried after its worker died had already written the inbox
@@ -190,9 +192,11 @@ class CaseMessages:
             self._reject("press_inquiry", rejection, raw)
             return
         self.state.press_queue.append(inquiry)
-        self._event(EventKind.PRESS_INQUIRY,
-                    f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages",
-                    actor=inquiry.received_by)
+        self._event(
+            EventKind.PRESS_INQUIRY,
+            f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages",
+            actor=inquiry.received_by,
+        )
 
     async def _on_new_incident(self, raw: Any) -> None:
         try:
@@ -201,8 +205,11 @@ class CaseMessages:
         except Rejection as rejection:
             self._reject("new_incident", rejection, raw)
             return
-        self._event(EventKind.NEW_INCIDENT, f"Ny hændelse registreret: {incident.description}",
-                    actor=incident.reported_by)
+        self._event(
+            EventKind.NEW_INCIDENT,
+            f"Ny hændelse registreret: {incident.description}",
+            actor=incident.reported_by,
+        )
         if incident.reopen_assessment and self.state.phase != Phase.ASSESS:
             self.state.reopen_pending = True
 
@@ -218,11 +225,15 @@ class CaseMessages:
         try:
             self._require_active()
             withdrawal = rejections.parse(Withdrawal, raw)
-            if withdrawal.by.role not in (StaffRole.LEADERSHIP, StaffRole.OPERATOR,
-                                          StaffRole.CASE_OWNER):
+            if withdrawal.by.role not in (
+                StaffRole.LEADERSHIP,
+                StaffRole.OPERATOR,
+                StaffRole.CASE_OWNER,
+            ):
                 raise Rejection(
                     "Kun sagsejer, ledelse eller driften kan trække en sag tilbage / "
-                    "Only the case owner, leadership or an operator can withdraw a case")
+                    "Only the case owner, leadership or an operator can withdraw a case"
+                )
         except Rejection as rejection:
             self._reject("withdraw_case", rejection, raw)
             return
@@ -238,12 +249,19 @@ class CaseMessages:
             self._reject("reassign_task", rejection, raw)
             return
         view.assignee = change.assignee
-        self._event(EventKind.TASK_REASSIGNED,
-                    f"Opgaven '{view.title}' er tildelt {change.assignee}",
-                    actor=change.by, task_id=view.task_id)
-        self.effects.flags.append(TaskFlagsRequest(
-            workflow_id=workflow.info().workflow_id, task_id=view.task_id,
-            assignee=change.assignee))
+        self._event(
+            EventKind.TASK_REASSIGNED,
+            f"Opgaven '{view.title}' er tildelt {change.assignee}",
+            actor=change.by,
+            task_id=view.task_id,
+        )
+        self.effects.flags.append(
+            TaskFlagsRequest(
+                workflow_id=workflow.info().workflow_id,
+                task_id=view.task_id,
+                assignee=change.assignee,
+            )
+        )
 
     async def _until_task_present(self, raw: Any) -> None:
         """Let a message naming a task wait, bounded, for the case to open it: the event that
@@ -278,16 +296,24 @@ class CaseMessages:
         s, now = self.state, workflow.now()
         open_tasks = sorted(s.open_tasks(), key=lambda v: (v.due_at, v.task_id))
         return CaseSnapshot(
-            case_number=s.case.case_number, school_id=s.case.school_id,
+            case_number=s.case.case_number,
+            school_id=s.case.school_id,
             workflow_id=workflow.info().workflow_id,
             procedure_version=s.procedure.spec.version if s.procedure else "",
-            phase=s.phase, status=s.status, round=s.round, route=s.route, severity=s.severity,
-            underretning=s.underretning, recommendation=s.recommendation,
+            phase=s.phase,
+            status=s.status,
+            round=s.round,
+            route=s.route,
+            severity=s.severity,
+            underretning=s.underretning,
+            recommendation=s.recommendation,
             open_tasks=open_tasks,
             done_tasks=[v for v in s.tasks.values() if v.status != TaskStatus.OPEN],
-            timeline=list(s.timeline), next_timer=s.next_timer,
+            timeline=list(s.timeline),
+            next_timer=s.next_timer,
             has_overdue_task=any(v.overdue(now) for v in open_tasks),
-            next_deadline=min((v.due_at for v in open_tasks), default=None), as_of=now,
+            next_deadline=min((v.due_at for v in open_tasks), default=None),
+            as_of=now,
         )
 
     # ----------------------------------------------------------- completion
@@ -310,9 +336,11 @@ class CaseMessages:
         view = self._resolve_open_task(key, completion.task_id)
         if completion.actor.role not in (view.role, StaffRole.OPERATOR):
             raise rejections.wrong_role(key, view.role.value, completion.actor.role.value)
-        if (isinstance(completion.decision, FollowUpDecision)
-                and completion.decision.outcome == "continue"
-                and self.state.follow_ups_left == 0):
+        if (
+            isinstance(completion.decision, FollowUpDecision)
+            and completion.decision.outcome == "continue"
+            and self.state.follow_ups_left == 0
+        ):
             raise rejections.no_follow_up_left()
         deviations = rules.deviations(completion.decision, self.state.recommendation)
         if deviations and not completion.reason:
@@ -346,10 +374,13 @@ class CaseMessages:
         view.reason = completion.reason
         view.deviations = deviations
         self.state.decisions[view.task_id] = completion.decision
-        self._event(EventKind.TASK_COMPLETED,
-                    f"Opgave udført: {view.title}"
-                    + (" (afviger fra anbefalingen)" if deviations else ""),
-                    actor=completion.actor, task_id=view.task_id, reason=completion.reason)
+        self._event(
+            EventKind.TASK_COMPLETED,
+            f"Opgave udført: {view.title}" + (" (afviger fra anbefalingen)" if deviations else ""),
+            actor=completion.actor,
+            task_id=view.task_id,
+            reason=completion.reason,
+        )
         if isinstance(completion.decision, UncoverDecision):
             # Advice is recorded the moment the facts are in, before anyone evaluates.
             advice = rules.recommend(self.state.case, completion.decision)
@@ -371,8 +402,13 @@ class CaseMessages:
             task_id not in self.state.tasks and task_id not in DECISION_TYPES
         ):
             task_id = None  # only ids we know: a rejected message's text is not repeated
-        self._event(EventKind.REJECTED, f"Afvist besked '{message}'", actor=actor,
-                    task_id=task_id, reason=str(rejection))
+        self._event(
+            EventKind.REJECTED,
+            f"Afvist besked '{message}'",
+            actor=actor,
+            task_id=task_id,
+            reason=str(rejection),
+        )
 
     def _require_active(self) -> None:
         s = self.state
@@ -381,12 +417,28 @@ class CaseMessages:
 
     # ---------------------------------------------------------- bookkeeping
 
-    def _event(self, kind: EventKind, text: str, *, actor: Actor | None = None,
-               task_id: str | None = None, reason: str | None = None) -> None:
+    def _event(
+        self,
+        kind: EventKind,
+        text: str,
+        *,
+        actor: Actor | None = None,
+        task_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         timeline = self.state.timeline
         seq = self.state.timeline_offset + len(timeline) + 1
-        timeline.append(TimelineEvent(seq=seq, at=self._now(), kind=kind,
-                                      text=text, actor=actor, task_id=task_id, reason=reason))
+        timeline.append(
+            TimelineEvent(
+                seq=seq,
+                at=self._now(),
+                kind=kind,
+                text=text,
+                actor=actor,
+                task_id=task_id,
+                reason=reason,
+            )
+        )
 
     def _now(self) -> datetime:
         """The time every recorded moment of the case (opened, due, done, timeline) comes from."""
@@ -413,11 +465,25 @@ class CaseMessages:
         }
         changed = {k: v for k, v in values.items() if self._published.get(k, ...) != v}
         if changed:
-            workflow.upsert_search_attributes([
-                key.value_unset() if changed[key.name] is None else key.value_set(changed[key.name])
-                for key in sa.ALL if key.name in changed
-            ])
+            workflow.upsert_search_attributes(
+                [
+                    key.value_unset()
+                    if changed[key.name] is None
+                    else key.value_set(changed[key.name])
+                    for key in sa.ALL
+                    if key.name in changed
+                ]
+            )
             self._published.update(changed)
-        workflow.set_current_details(texts.details(
-            s.case, PHASE_HEADING_DA[s.phase], s.status.value, s.route.value, s.severity.value,
-            open_tasks, s.next_timer, s.tz))
+        workflow.set_current_details(
+            texts.details(
+                s.case,
+                PHASE_HEADING_DA[s.phase],
+                s.status.value,
+                s.route.value,
+                s.severity.value,
+                open_tasks,
+                s.next_timer,
+                s.tz,
+            )
+        )

@@ -51,12 +51,8 @@ def read_one(payloads: Sequence[Payload], converter: PayloadConverter) -> Any:
         )
     if encoding not in READABLE_ENCODINGS:
         # The encoding is attacker-chosen: it is not repeated.
-        raise Rejection(
-            "Beskeden har en ukendt kodning / The message has an unknown encoding"
-        )
+        raise Rejection("Beskeden har en ukendt kodning / The message has an unknown encoding")
     try:
         return converter.from_payload(payload)
     except Exception:  # noqa: BLE001 - malformed or absurdly nested JSON: refused, not raised
-        raise Rejection(
-            "Beskeden er ikke gyldig JSON / The message is not valid JSON"
-        ) from None
+        raise Rejection("Beskeden er ikke gyldig JSON / The message is not valid JSON") from None

@@ -48,9 +48,7 @@ def unknown_task(key: str) -> Rejection:
 
 
 def not_open_yet(key: str) -> Rejection:
-    return Rejection(
-        f"Opgaven '{key}' er ikke åben endnu / Task '{key}' is not open yet"
-    )
+    return Rejection(f"Opgaven '{key}' er ikke åben endnu / Task '{key}' is not open yet")
 
 
 def already_done(key: str, status: str = "done") -> Rejection:

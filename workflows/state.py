@@ -107,7 +107,11 @@ class Effects:
 
     def pending(self, timeline: list[TimelineEvent]) -> bool:
         return bool(
-            self.case or self.opened or self.closed or self.flags or self.notifications
+            self.case
+            or self.opened
+            or self.closed
+            or self.flags
+            or self.notifications
             or self.synced_events < len(timeline)
         )
 
@@ -135,8 +139,11 @@ class Effects:
             sync=StoreSync(
                 tasks=[
                     TaskState(
-                        task_id=view.task_id, status=view.status, due_at=view.due_at,
-                        reminded=view.reminded, escalated=view.escalated,
+                        task_id=view.task_id,
+                        status=view.status,
+                        due_at=view.due_at,
+                        reminded=view.reminded,
+                        escalated=view.escalated,
                         assignee=view.assignee,
                         closed_at=state.closed.get(view.task_id, (None, None))[0],
                         completed_by=state.closed.get(view.task_id, (None, None))[1],
@@ -145,12 +152,14 @@ class Effects:
                 ],
                 timeline_length=state.timeline_offset + end,
                 notification_keys=sorted(state.notified),
-            ) if sync else None,
+            )
+            if sync
+            else None,
             case=self.case,
             opened=self.opened,
             closed=self.closed,
             flags=self.flags,
-            events=timeline[self.synced_events:end],
+            events=timeline[self.synced_events : end],
             notifications=self.notifications,
         )
         self.case = None

@@ -5,22 +5,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api import policy
 from api.access import AuditDep
 from api.deps import (
-    CaseNumberPath,
+    CaseRequest,
     ServiceDep,
     StoreDep,
-    TaskIdPath,
+    TaskParams,
+    case_access,
     recorded,
-    require_running,
     task_key_of,
+    task_params,
 )
 from api.errors import error_responses
 from api.models import Accepted, CompleteTaskRequest, InboxPage, InboxTask, ReassignRequest
-from api.routes_cases import RECEIVED
+from api.policy import Denial
+from api.routes import RUNNING_CASE_ERRORS, received
 from api.staff import Staff
 from schemas.common import Actor, StaffRole
 from schemas.messages import Reassignment, TaskCompletion
@@ -54,7 +56,8 @@ async def inbox(
             schools=None if staff.all_schools else sorted(staff.schools),
             assignee=staff.id,
             everywhere_roles=[StaffRole.COMMUNICATIONS.value]
-            if StaffRole.COMMUNICATIONS in staff.roles else [],
+            if StaffRole.COMMUNICATIONS in staff.roles
+            else [],
             limit=page_size + 1,
             offset=(page - 1) * page_size,
         )
@@ -95,18 +98,35 @@ def _acting_role(staff: Staff, row: TaskRow) -> StaffRole:
     return staff.preferred_role() or StaffRole.OPERATOR
 
 
-async def _recorded_task(service: CaseService, case_number: str, task_id: str) -> TaskRow | None:
-    """The task's open inbox row, or None (refused later, once the attempt is logged)."""
+async def _may_complete(
+    case: CaseRequest[TaskParams[CompleteTaskRequest]], service: CaseService
+) -> Denial:
+    """First without the task's role, so that no one outside the case gets further; then, for
+    a task the case has recorded as open, in the task's role. A task that is not open is
+    refused later, once the attempt is logged."""
+    staff = case.staff
+    task_id = case.params.task_id
+    if not staff.is_operator and not (
+        task_key_of(task_id) == policy.PRESS_TASK and StaffRole.COMMUNICATIONS in staff.roles
+    ):
+        denial = policy.read_case(staff, case.facts.school_id)
+        if denial is not None:
+            return denial
+    # The inbox row, never a query's answer: a query can show a task of a workflow task that is
+    # later lost, and an update sent for it would break the case's replay.
     try:
-        return await service.recorded_task(case_number, task_key_of(task_id), task_id)
+        case.task = await service.recorded_task(case.case_number, task_key_of(task_id), task_id)
     except TaskRejected:
         return None
+    return policy.complete_task(
+        staff, case.facts.school_id, case.task.key, StaffRole(case.task.role)
+    )
 
 
 @router.post(
     "/cases/{case_number}/tasks/{task_id}/complete",
     response_model=TaskView,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Complete a task / Udfør en opgave",
     description="Completes an open task with its decision through the case's validated "
     "`submit_task` update. Only a task the case has recorded as open (the one in the inbox, "
@@ -119,38 +139,25 @@ async def _recorded_task(service: CaseService, case_number: str, task_id: str) -
     "503 with `Retry-After`.",
 )
 async def complete_task(
-    case_number: CaseNumberPath,
-    task_id: TaskIdPath,
-    body: CompleteTaskRequest,
-    audit: AuditDep,
+    case: Annotated[
+        CaseRequest[TaskParams[CompleteTaskRequest]],
+        Depends(
+            case_access(
+                check=_may_complete,
+                action="complete_task",
+                params=task_params(CompleteTaskRequest),
+                detail=lambda given: f"task={given.task_id}",
+            )
+        ),
+    ],
     service: ServiceDep,
 ) -> TaskView:
-    staff = audit.staff
-    key = task_key_of(task_id)
-    detail = f"task={task_id}"
-    facts = await service.describe_case(case_number)
-    # First without the task's role, so that no one outside the case gets further.
-    if not staff.is_operator and not (
-        key == policy.PRESS_TASK and StaffRole.COMMUNICATIONS in staff.roles
-    ):
-        denial = policy.read_case(staff, facts.school_id)
-        if denial is not None:
-            await audit.denied("complete_task", case_number, denial, detail)
-    # The inbox row, never a query's answer: a query can show a task of a workflow task that is
-    # later lost, and an update sent for it would break the case's replay.
-    row = await _recorded_task(service, case_number, task_id)
-    if row is not None:
-        await audit.check(
-            policy.complete_task(staff, facts.school_id, row.key, StaffRole(row.role)),
-            "complete_task", case_number, detail,
-        )
-    else:
-        await audit.allowed("complete_task", case_number, detail)
-    async with recorded(audit, "complete_task", case_number, detail):
-        require_running(facts)
+    staff, task_id, body = case.staff, case.params.task_id, case.params.body
+    async with case.running():
+        row = case.task
         if row is None:
             # Raises the refusal (not open yet / already done) in Danish and English.
-            row = await service.recorded_task(case_number, key, task_id)
+            row = await service.recorded_task(case.case_number, task_key_of(task_id), task_id)
         completion = TaskCompletion(
             task_key=row.key,
             task_id=row.task_id,
@@ -158,14 +165,14 @@ async def complete_task(
             decision=body.decision,
             reason=body.reason,
         )
-        return await service.submit_task(case_number, completion)
+        return await service.submit_task(case.case_number, completion)
 
 
 @router.post(
     "/cases/{case_number}/tasks/{task_id}/reassign",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Reassign a task / Giv en opgave til en anden",
     description="Gives an open task to another member of staff (it shows in their inbox). "
     "Only a task the case has recorded as open (the one in the inbox); a task not open yet or "
@@ -174,25 +181,33 @@ async def complete_task(
     "with `Retry-After`.",
 )
 async def reassign_task(
-    case_number: CaseNumberPath,
-    task_id: TaskIdPath,
-    body: ReassignRequest,
-    audit: AuditDep,
+    case: Annotated[
+        CaseRequest[TaskParams[ReassignRequest]],
+        Depends(
+            case_access(
+                policy.reassign,
+                action="reassign_task",
+                params=task_params(ReassignRequest),
+                detail=lambda given: f"task={given.task_id}; assignee={given.body.assignee}",
+            )
+        ),
+    ],
     service: ServiceDep,
 ) -> Accepted:
-    staff = audit.staff
-    detail = f"task={task_id}; assignee={body.assignee}"
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.reassign(staff, facts.school_id), "reassign_task", case_number,
-                      detail)
-    async with recorded(audit, "reassign_task", case_number, detail):
-        require_running(facts)
-        row = await service.recorded_task(case_number, task_key_of(task_id), task_id)
-        role = staff.preferred_role(StaffRole.LEADERSHIP, StaffRole.CASE_OWNER,
-                                    StaffRole.OPERATOR) or StaffRole.OPERATOR
-        await service.reassign(
-            case_number,
-            Reassignment(task_key=row.key, task_id=row.task_id,
-                         by=Actor(id=staff.id, role=role), assignee=body.assignee),
+    staff, task_id = case.staff, case.params.task_id
+    async with case.running():
+        row = await service.recorded_task(case.case_number, task_key_of(task_id), task_id)
+        role = (
+            staff.preferred_role(StaffRole.LEADERSHIP, StaffRole.CASE_OWNER, StaffRole.OPERATOR)
+            or StaffRole.OPERATOR
         )
-    return Accepted(case_number=case_number, message=RECEIVED)
+        await service.reassign(
+            case.case_number,
+            Reassignment(
+                task_key=row.key,
+                task_id=row.task_id,
+                by=Actor(id=staff.id, role=role),
+                assignee=case.params.body.assignee,
+            ),
+        )
+    return received(case.case_number)

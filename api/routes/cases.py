@@ -5,20 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api import policy
 from api.access import AuditDep
 from api.deps import (
-    CaseNumberPath,
+    CaseParams,
+    CaseRequest,
+    OnCase,
     ServiceDep,
-    StoreDep,
+    case_access,
+    case_params,
     recorded,
-    require_running,
     snapshot_of,
 )
 from api.errors import InvalidRequest, error_responses
-from api.limits import admit_message
 from api.models import (
     Accepted,
     CaseListItem,
@@ -33,33 +34,20 @@ from api.models import (
     WithdrawRequest,
 )
 from api.paging import InvalidPageToken, PageTokens
+from api.policy import Denial
+from api.routes import CASE_ERRORS, MESSAGE_ERRORS, RUNNING_CASE_ERRORS, received
 from api.staff import Staff
 from schemas.case import CaseInput, Participant
-from schemas.common import Actor, CaseStatus, Phase, StaffRole
+from schemas.common import SCHOOL_ID_PATTERN, Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
-from schemas.snapshot import CaseSnapshot, EventKind
-from service.cases import CaseSummary
+from schemas.snapshot import CaseSnapshot, EventKind, TaskView
+from service.cases import CaseService, CaseSummary
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 # A case is opened for what the school learned recently: a date far off is a typing error.
 REPORTED_AT_MAX_AGE = timedelta(days=366)
 REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
-RECEIVED = (
-    "Modtaget; sagen registrerer det i sin tidslinje (en afvisning står også dér) / "
-    "Received; the case records it in its timeline (so is a refusal)"
-)
-
-
-async def _admit(
-    request: Request, audit: AuditDep, store: StoreDep, denial: str | None, action: str,
-    case_number: str, detail: str | None = None,
-) -> None:
-    """Access control, then the case's limits for this kind of message (429/422): the
-    message is logged as allowed only when both let it through."""
-    if denial is not None:
-        await audit.denied(action, case_number, denial, detail)
-    await admit_message(audit, store, request.app.state.settings, action, case_number, detail)
 
 
 def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
@@ -84,9 +72,7 @@ def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
 async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep) -> CaseOpened:
     now = datetime.now(UTC)
     if body.reported_at > now + REPORTED_AT_CLOCK_SKEW:
-        raise InvalidRequest(
-            "reported_at ligger i fremtiden / reported_at is in the future"
-        )
+        raise InvalidRequest("reported_at ligger i fremtiden / reported_at is in the future")
     if body.reported_at < now - REPORTED_AT_MAX_AGE:
         raise InvalidRequest(
             "reported_at ligger mere end et år tilbage / reported_at is more than a year ago"
@@ -100,9 +86,7 @@ async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep)
         reported_at=body.reported_at,
         violation_types=body.violation_types,
         participants=[
-            Participant(
-                pseudonym=p.pseudonym, role=p.role, age=p.age, same_school=p.same_school
-            )
+            Participant(pseudonym=p.pseudonym, role=p.role, age=p.age, same_school=p.same_school)
             for p in body.participants
         ],
         offender_known=body.offender_known,
@@ -117,13 +101,12 @@ async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep)
             f"contact details need a name ({', '.join(without_name)})"
         )
     detail = f"school={body.school_id}; names={','.join(sorted(details)) or '-'}"
-    await audit.check(policy.open_case(staff, body.school_id), "open_case", body.case_number,
-                      detail)
+    await audit.check(
+        policy.open_case(staff, body.school_id), "open_case", body.case_number, detail
+    )
     async with recorded(audit, "open_case", body.case_number, detail):
         handle = await service.open_case(case, details)
-    return CaseOpened(
-        case_number=case.case_number, workflow_id=handle.id, school_id=case.school_id
-    )
+    return CaseOpened(case_number=case.case_number, workflow_id=handle.id, school_id=case.school_id)
 
 
 @router.get(
@@ -142,20 +125,21 @@ async def list_cases(
     service: ServiceDep,
     school: Annotated[
         str | None,
-        Query(pattern=r"^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$", description="Only this school."),
+        Query(pattern=SCHOOL_ID_PATTERN, description="Only this school."),
     ] = None,
     phase: Annotated[Phase | None, Query(description="Only cases in this phase.")] = None,
-    status: Annotated[
-        CaseStatus | None, Query(description="Only cases with this status.")
-    ] = None,
+    status: Annotated[CaseStatus | None, Query(description="Only cases with this status.")] = None,
     overdue: Annotated[
         bool | None, Query(description="Only cases with (true) / without (false) overdue tasks.")
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=100, description="Cases per page.")] = 25,
     page_token: Annotated[
         str | None,
-        Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$",
-              description="next_page_token of the previous page."),
+        Query(
+            max_length=4096,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="next_page_token of the previous page.",
+        ),
     ] = None,
 ) -> CasePage:
     staff = audit.staff
@@ -175,8 +159,12 @@ async def list_cases(
             ) from exc
     filters = [
         f"{name}={value}"
-        for name, value in (("school", school), ("phase", phase), ("status", status),
-                            ("overdue", overdue))
+        for name, value in (
+            ("school", school),
+            ("phase", phase),
+            ("status", status),
+            ("overdue", overdue),
+        )
         if value is not None
     ]
     detail = "; ".join(filters) or None
@@ -204,73 +192,84 @@ def _list_item(case: CaseSummary) -> CaseListItem:
 @router.get(
     "/cases/{case_number}",
     response_model=CaseSnapshot,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's snapshot / Sagens overblik",
     description="Where the case stands, from the workflow itself: phase, status, route, "
     "severity, open tasks with deadlines, done tasks with their decisions, the recommendation, "
     "the timeline and the next timer. Participants appear by pseudonym only. Recorded in the "
     "access log.",
 )
-async def read_case(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                    ) -> CaseSnapshot:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
-                      "snapshot")
-    async with recorded(audit, "read_case", case_number, "snapshot"):
-        return await snapshot_of(service, case_number)
+async def read_case(
+    case: Annotated[
+        OnCase, Depends(case_access(policy.read_case, action="read_case", detail="snapshot"))
+    ],
+    service: ServiceDep,
+) -> CaseSnapshot:
+    async with case.recorded():
+        return await snapshot_of(service, case.case_number)
 
 
 @router.get(
     "/cases/{case_number}/timeline",
     response_model=Timeline,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's timeline / Sagens tidslinje",
     description="Everything that happened in the case, in order, including refused messages "
     "with the reason. Recorded in the access log.",
 )
-async def read_timeline(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                        ) -> Timeline:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_case", case_number,
-                      "timeline")
-    async with recorded(audit, "read_case", case_number, "timeline"):
-        events = await service.timeline(case_number)
-    return Timeline(case_number=case_number, events=events)
+async def read_timeline(
+    case: Annotated[
+        OnCase, Depends(case_access(policy.read_case, action="read_case", detail="timeline"))
+    ],
+    service: ServiceDep,
+) -> Timeline:
+    async with case.recorded():
+        events = await service.timeline(case.case_number)
+    return Timeline(case_number=case.case_number, events=events)
+
+
+async def _may_read_press(case: OnCase, service: CaseService) -> Denial:
+    """Those who may read the case may; the communications department only a case with a
+    press task, which the snapshot tells (kept for the route)."""
+    staff = case.staff
+    denial = policy.read_case(staff, case.facts.school_id)
+    if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
+        return denial
+    case.snapshot = await snapshot_of(service, case.case_number)
+    return policy.read_press(staff, case.facts.school_id, bool(_press_tasks(case.snapshot)))
+
+
+def _press_tasks(snapshot: CaseSnapshot) -> list[TaskView]:
+    return [
+        task
+        for task in [*snapshot.open_tasks, *snapshot.done_tasks]
+        if task.key == policy.PRESS_TASK
+    ]
 
 
 @router.get(
     "/cases/{case_number}/press",
     response_model=PressView,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="A case's press view / Sagens presseoverblik",
     description="The minimal case data the communications department needs for a press "
     "inquiry: phase, status, the press tasks and the inquiries. No participants. For the "
     "communications department (cases with a press task), and for those who may read the "
     "case. Recorded in the access log.",
 )
-async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep
-                     ) -> PressView:
-    staff = audit.staff
-    facts = await service.describe_case(case_number)
-    denial = policy.read_case(staff, facts.school_id)
-    if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
-        await audit.denied("read_press", case_number, denial, "press")
-    # Whether the case has a press task decides for the communications department.
-    snapshot = await snapshot_of(service, case_number)
-    press_tasks = [
-        task for task in [*snapshot.open_tasks, *snapshot.done_tasks]
-        if task.key == policy.PRESS_TASK
-    ]
-    await audit.check(
-        policy.read_press(staff, facts.school_id, bool(press_tasks)), "read_press", case_number,
-        "press",
-    )
+async def read_press(
+    case: Annotated[
+        OnCase, Depends(case_access(check=_may_read_press, action="read_press", detail="press"))
+    ],
+) -> PressView:
+    snapshot = case.snapshot
+    assert snapshot is not None  # read by _may_read_press for every caller it lets through
     return PressView(
         case_number=snapshot.case_number,
         school_id=snapshot.school_id,
         phase=snapshot.phase,
         status=snapshot.status,
-        press_tasks=sorted(press_tasks, key=lambda task: task.opened_at),
+        press_tasks=sorted(_press_tasks(snapshot), key=lambda task: task.opened_at),
         inquiries=[e for e in snapshot.timeline if e.kind == EventKind.PRESS_INQUIRY],
     )
 
@@ -279,7 +278,7 @@ async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: Serv
     "/cases/{case_number}/press-inquiries",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Register a press inquiry / Registrer en pressehenvendelse",
     description="A media outlet asked about the case: the communications department always "
     "gets an urgent task (treat.press). For staff of the case's school and the communications "
@@ -287,28 +286,40 @@ async def read_press(case_number: CaseNumberPath, audit: AuditDep, service: Serv
     "`Retry-After`) and 200 in all (then 422).",
 )
 async def press_inquiry(
-    request: Request, case_number: CaseNumberPath, body: PressInquiryRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[
+        CaseRequest[CaseParams[PressInquiryRequest]],
+        Depends(
+            case_access(
+                policy.press_inquiry,
+                action="press_inquiry",
+                params=case_params(PressInquiryRequest),
+                limited=True,
+            )
+        ),
+    ],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.press_inquiry(audit.staff, facts.school_id),
-                 "press_inquiry", case_number)
-    async with recorded(audit, "press_inquiry", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.COMMUNICATIONS, StaffRole.LEADERSHIP,
-                       StaffRole.CASE_OWNER, StaffRole.TK)
+    body = case.params.body
+    async with case.running():
+        actor = _actor(
+            case.staff,
+            StaffRole.COMMUNICATIONS,
+            StaffRole.LEADERSHIP,
+            StaffRole.CASE_OWNER,
+            StaffRole.TK,
+        )
         await service.press_inquiry(
-            case_number,
+            case.case_number,
             PressInquiry(received_by=actor, medium=body.medium, summary=body.summary),
         )
-    return Accepted(case_number=case_number, message=RECEIVED)
+    return received(case.case_number)
 
 
 @router.post(
     "/cases/{case_number}/incidents",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Register a new incident / Registrer en ny hændelse",
     description="Something new happened. With `reopen_assessment` the card starts again at "
     "assess (tasks of the current round are superseded; press and underretning stay). A case "
@@ -316,63 +327,87 @@ async def press_inquiry(
     "(then 422).",
 )
 async def new_incident(
-    request: Request, case_number: CaseNumberPath, body: NewIncidentRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[
+        CaseRequest[CaseParams[NewIncidentRequest]],
+        Depends(
+            case_access(
+                policy.act_on_case,
+                action="new_incident",
+                params=case_params(NewIncidentRequest),
+                detail=lambda given: f"reopen={given.body.reopen_assessment}",
+                limited=True,
+            )
+        ),
+    ],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
-                 "new_incident", case_number, f"reopen={body.reopen_assessment}")
-    async with recorded(audit, "new_incident", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+    body = case.params.body
+    # The reopen flag goes with the admission (it is counted and logged as allowed or
+    # denied); a failure after it has always been logged without it.
+    async with case.running(detail=None):
+        actor = _actor(case.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
         await service.new_incident(
-            case_number,
-            NewIncident(reported_by=actor, description=body.description,
-                        reopen_assessment=body.reopen_assessment),
+            case.case_number,
+            NewIncident(
+                reported_by=actor,
+                description=body.description,
+                reopen_assessment=body.reopen_assessment,
+            ),
         )
-    return Accepted(case_number=case_number, message=RECEIVED)
+    return received(case.case_number)
 
 
 @router.post(
     "/cases/{case_number}/timeline/notes",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 429, 503),
+    responses=MESSAGE_ERRORS,
     summary="Add a note to the timeline / Tilføj en bemærkning",
     description="Adds a note (e.g. a phone call) to the case's timeline. Use pseudonyms, not "
     "names. A case takes at most 30 notes per hour (then 429 with `Retry-After`) and 5,000 "
     "in all (then 422).",
 )
 async def add_note(
-    request: Request, case_number: CaseNumberPath, body: TimelineNoteRequest, audit: AuditDep,
-    service: ServiceDep, store: StoreDep,
+    case: Annotated[
+        CaseRequest[CaseParams[TimelineNoteRequest]],
+        Depends(
+            case_access(
+                policy.act_on_case,
+                action="add_note",
+                params=case_params(TimelineNoteRequest),
+                limited=True,
+            )
+        ),
+    ],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await _admit(request, audit, store, policy.act_on_case(audit.staff, facts.school_id),
-                 "add_note", case_number)
-    async with recorded(audit, "add_note", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
-        await service.add_note(case_number, CaseNote(author=actor, text=body.text))
-    return Accepted(case_number=case_number, message=RECEIVED)
+    async with case.running():
+        actor = _actor(case.staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
+        await service.add_note(case.case_number, CaseNote(author=actor, text=case.params.body.text))
+    return received(case.case_number)
 
 
 @router.post(
     "/cases/{case_number}/withdraw",
     status_code=202,
     response_model=Accepted,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=RUNNING_CASE_ERRORS,
     summary="Withdraw a case / Træk en sag tilbage",
     description="Ends a case that proved unfounded, with the reason; its open tasks are "
     "closed. For the case owner and leadership of the school, and operators.",
 )
 async def withdraw(
-    case_number: CaseNumberPath, body: WithdrawRequest, audit: AuditDep, service: ServiceDep
+    case: Annotated[
+        CaseRequest[CaseParams[WithdrawRequest]],
+        Depends(
+            case_access(policy.withdraw, action="withdraw", params=case_params(WithdrawRequest))
+        ),
+    ],
+    service: ServiceDep,
 ) -> Accepted:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.withdraw(audit.staff, facts.school_id), "withdraw", case_number)
-    async with recorded(audit, "withdraw", case_number):
-        require_running(facts)
-        actor = _actor(audit.staff, StaffRole.LEADERSHIP, StaffRole.CASE_OWNER)
-        await service.withdraw(case_number, Withdrawal(by=actor, reason=body.reason))
-    return Accepted(case_number=case_number, message=RECEIVED)
+    async with case.running():
+        actor = _actor(case.staff, StaffRole.LEADERSHIP, StaffRole.CASE_OWNER)
+        await service.withdraw(
+            case.case_number, Withdrawal(by=actor, reason=case.params.body.reason)
+        )
+    return received(case.case_number)

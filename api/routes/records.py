@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api import policy
-from api.access import AuditDep
-from api.deps import CaseNumberPath, ServiceDep, StoreDep, recorded, snapshot_of
-from api.errors import InvalidRequest, error_responses
+from api.deps import (
+    CaseNumberPath,
+    CaseParams,
+    CaseRequest,
+    OnCase,
+    ServiceDep,
+    StoreDep,
+    case_access,
+    snapshot_of,
+)
+from api.errors import InvalidRequest
 from api.models import (
     AccessEntry,
     AccessLogExport,
@@ -23,6 +32,7 @@ from api.models import (
     ParticipantView,
 )
 from api.notes import render
+from api.routes import CASE_ERRORS
 from procedure.loader import ProcedureError, load_spec
 from procedure.models import ProcedureSpec
 from schemas.common import case_workflow_id
@@ -34,8 +44,9 @@ router = APIRouter(prefix="/api/v1", tags=["records"])
 
 async def _participants(service: CaseService, store: Store, case_number: str) -> Participants:
     case = await service.case_input(case_number)
-    rows = {row.pseudonym: row for row in await store.participant_rows(
-        case_workflow_id(case_number))}
+    rows = {
+        row.pseudonym: row for row in await store.participant_rows(case_workflow_id(case_number))
+    }
     return Participants(
         case_number=case_number,
         participants=[
@@ -55,7 +66,7 @@ async def _participants(service: CaseService, store: Store, case_number: str) ->
 @router.get(
     "/cases/{case_number}/participants",
     response_model=Participants,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Participants with names / Parter med navne",
     description="The children of the case by pseudonym, role and age, with their names and "
     "contact details where recorded. Names are kept in sagsflow's database only and shown "
@@ -63,43 +74,63 @@ async def _participants(service: CaseService, store: Store, case_number: str) ->
     "the access log.",
 )
 async def read_participants(
-    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+    case: Annotated[
+        OnCase,
+        Depends(case_access(policy.participants, action="read_participants", detail="names")),
+    ],
+    service: ServiceDep,
+    store: StoreDep,
 ) -> Participants:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.participants(audit.staff, facts.school_id), "read_participants",
-                      case_number, "names")
-    async with recorded(audit, "read_participants", case_number, "names"):
-        return await _participants(service, store, case_number)
+    async with case.recorded():
+        return await _participants(service, store, case.case_number)
+
+
+async def _names_given(
+    case_number: CaseNumberPath, body: ParticipantsUpdate
+) -> CaseParams[ParticipantsUpdate]:
+    """The case number and body, validated, and each pseudonym named once: refused (422)
+    before the case is looked up or anything logged."""
+    given = [p.pseudonym for p in body.participants]
+    if len(set(given)) != len(given):
+        raise InvalidRequest("Hvert pseudonym højst én gang / each pseudonym at most once")
+    return CaseParams(case_number=case_number, body=body)
+
+
+def _names_detail(given: CaseParams[ParticipantsUpdate]) -> str:
+    """Which pseudonyms' names are recorded: ids for the access log, never the names."""
+    return "names=" + ",".join(sorted(p.pseudonym for p in given.body.participants))
 
 
 @router.put(
     "/cases/{case_number}/participants",
     response_model=Participants,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Record names / Registrer navne",
     description="Records or corrects the names and contact details behind pseudonyms of the "
     "case (each given pseudonym's are replaced). Kept in sagsflow's database only, never in "
     "Temporal. For the case owner and leadership of the case's school and operators.",
 )
 async def update_participants(
-    case_number: CaseNumberPath,
-    body: ParticipantsUpdate,
-    audit: AuditDep,
+    case: Annotated[
+        CaseRequest[CaseParams[ParticipantsUpdate]],
+        Depends(
+            case_access(
+                policy.participants,
+                action="update_participants",
+                params=_names_given,
+                detail=_names_detail,
+            )
+        ),
+    ],
     service: ServiceDep,
     store: StoreDep,
 ) -> Participants:
-    given = [p.pseudonym for p in body.participants]
-    if len(set(given)) != len(given):
-        raise InvalidRequest(
-            "Hvert pseudonym højst én gang / each pseudonym at most once"
+    case_number, body = case.case_number, case.params.body
+    async with case.recorded():
+        opened = await service.case_input(case_number)
+        unknown = sorted(
+            {p.pseudonym for p in body.participants} - {p.pseudonym for p in opened.participants}
         )
-    facts = await service.describe_case(case_number)
-    detail = f"names={','.join(sorted(given))}"
-    await audit.check(policy.participants(audit.staff, facts.school_id), "update_participants",
-                      case_number, detail)
-    async with recorded(audit, "update_participants", case_number, detail):
-        case = await service.case_input(case_number)
-        unknown = sorted(set(given) - {p.pseudonym for p in case.participants})
         if unknown:
             raise InvalidRequest(
                 f"Sagen har ingen parter {', '.join(unknown)} / "
@@ -122,6 +153,27 @@ def _spec(version: str) -> ProcedureSpec:
         return load_spec()
 
 
+@dataclass(frozen=True)
+class NoteParams:
+    """Which note of which case, in which format."""
+
+    case_number: str
+    kind: NoteKind
+    format: NoteFormat
+
+
+async def _note_asked(
+    case_number: CaseNumberPath,
+    kind: NoteKind,
+    format: Annotated[  # noqa: A002 - the query parameter's name
+        NoteFormat, Query(description="markdown or html.")
+    ] = NoteFormat.MARKDOWN,
+) -> NoteParams:
+    """The note's path and format, validated before the case is looked up or anything logged
+    (a dependency of `case_access`, as the body is for the other routes)."""
+    return NoteParams(case_number=case_number, kind=kind, format=format)
+
+
 @router.get(
     "/cases/{case_number}/notes/{kind}",
     response_class=Response,
@@ -134,7 +186,7 @@ def _spec(version: str) -> ProcedureSpec:
                 "text/html": {"schema": {"type": "string"}},
             },
         },
-        **error_responses(401, 403, 404, 422, 503),
+        **CASE_ERRORS,
     },
     summary="A case's note as a document / Sagens notat som dokument",
     description="`course`: the short note on the course of events (the approved text of "
@@ -144,23 +196,24 @@ def _spec(version: str) -> ProcedureSpec:
     "log.",
 )
 async def read_note(
-    case_number: CaseNumberPath,
-    kind: NoteKind,
-    audit: AuditDep,
+    case: Annotated[
+        CaseRequest[NoteParams],
+        Depends(
+            case_access(
+                policy.read_case,
+                action="read_note",
+                params=_note_asked,
+                detail=lambda given: f"note={given.kind.value}; format={given.format.value}",
+            )
+        ),
+    ],
     service: ServiceDep,
-    format: Annotated[  # noqa: A002 - the query parameter's name
-        NoteFormat, Query(description="markdown or html.")
-    ] = NoteFormat.MARKDOWN,
 ) -> Response:
-    facts = await service.describe_case(case_number)
-    detail = f"note={kind.value}; format={format.value}"
-    await audit.check(policy.read_case(audit.staff, facts.school_id), "read_note", case_number,
-                      detail)
-    async with recorded(audit, "read_note", case_number, detail):
-        snapshot = await snapshot_of(service, case_number)
+    async with case.recorded():
+        snapshot = await snapshot_of(service, case.case_number)
         spec = await asyncio.to_thread(_spec, snapshot.procedure_version)
-        document = render(snapshot, kind, spec)
-    if format == NoteFormat.HTML:
+        document = render(snapshot, case.params.kind, spec)
+    if case.params.format == NoteFormat.HTML:
         return Response(document.html, media_type="text/html; charset=utf-8")
     return Response(document.markdown, media_type="text/markdown; charset=utf-8")
 
@@ -168,22 +221,22 @@ async def read_note(
 @router.get(
     "/cases/{case_number}/access-log",
     response_model=AccessLogExport,
-    responses=error_responses(401, 403, 404, 422, 503),
+    responses=CASE_ERRORS,
     summary="Export a case's access log / Udlever sagens adgangslog",
     description="Every read of and action on the case — who, when, what, why and whether it "
     "was allowed — for the data subject's right of access. For leadership of the case's "
     "school and operators. The export itself is logged first, so it is included.",
 )
 async def export_access_log(
-    case_number: CaseNumberPath, audit: AuditDep, service: ServiceDep, store: StoreDep
+    case: Annotated[
+        OnCase, Depends(case_access(policy.export_access_log, action="export_access_log"))
+    ],
+    store: StoreDep,
 ) -> AccessLogExport:
-    facts = await service.describe_case(case_number)
-    await audit.check(policy.export_access_log(audit.staff, facts.school_id),
-                      "export_access_log", case_number)
-    async with recorded(audit, "export_access_log", case_number):
-        rows = await store.list_access(case_number)
+    async with case.recorded():
+        rows = await store.list_access(case.case_number)
     return AccessLogExport(
-        case_number=case_number,
+        case_number=case.case_number,
         exported_at=datetime.now(UTC),
         entries=[
             AccessEntry(
