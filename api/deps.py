@@ -252,7 +252,7 @@ def case_access(
         audit: AuditDep,
         service: ServiceDep,
         request: Request,
-        given: Annotated[Any, Depends(params)],
+        given: Any = Depends(params),  # noqa: B008 - made per route at run time; an Annotated hint would be a string here (postponed annotations) naming a local
     ) -> CaseRequest[In]:
         facts = await service.describe_case(given.case_number)
         named = detail(given) if callable(detail) else detail
