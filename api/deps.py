@@ -252,7 +252,8 @@ def case_access(
         audit: AuditDep,
         service: ServiceDep,
         request: Request,
-        given: Any = Depends(params),  # noqa: B008 - made per route at run time; an Annotated hint would be a string here (postponed annotations) naming a local
+        # Not an Annotated hint: postponed, it would name a local that FastAPI cannot see.
+        given: Any = Depends(params),  # noqa: B008
     ) -> CaseRequest[In]:
         facts = await service.describe_case(given.case_number)
         named = detail(given) if callable(detail) else detail
