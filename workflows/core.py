@@ -25,15 +25,10 @@ with workflow.unsafe.imports_passed_through():
     from procedure import calendar
     from schemas.activities import (
         CaseRecord,
-        CloseTaskRequest,
         LoadProcedureRequest,
-        NotificationKind,
-        NotificationRequest,
-        OpenTaskRequest,
-        TaskFlagsRequest,
     )
     from schemas.case import CaseInput
-    from schemas.common import CaseStatus, Phase, Route, Severity, StaffRole, TaskStatus
+    from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
     from schemas.decisions import (
         EvaluateDecision,
         FollowUpDecision,
@@ -47,15 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.clock import CaseClock
     from workflows.handlers import CaseMessages
     from workflows.state import CaseState
+    from workflows.steps import CASE_LEVEL_TASKS, CaseSteps, Continuing, Reopened, Withdrawn
 
-# Tasks of the case, not of one round: a new incident does not supersede them.
-CASE_LEVEL_TASKS = {
-    "treat.press",
-    "report.underretning",
-    "report.underretning_receipt",
-    "report.underretning_follow_up",
-    "assess.involve_custody",
-}
 # A short write to the store: retried fast, and capped, so a store outage ends in a catch-up
 # within seconds of its return.
 STORE_RETRY = RetryPolicy(
@@ -70,19 +58,7 @@ STORE_RETRY = RetryPolicy(
 STORE_TIMEOUT = timedelta(seconds=10)
 
 
-class Reopened(Exception):
-    """A new incident re-opened assessment: the current round stops where it is."""
-
-
-class Withdrawn(Exception):
-    """The case was withdrawn: everything stops."""
-
-
-class Continuing(Exception):
-    """The case continues as new: every step stops where it is, to be taken up again."""
-
-
-class CaseCore(CaseClock, CaseMessages):
+class CaseCore(CaseSteps, CaseClock, CaseMessages):
     def __init__(self, case: CaseInput) -> None:
         super().__init__(CaseState(case=case))
         self._round_jobs: list[asyncio.Task[Any]] = []
@@ -344,162 +320,6 @@ class CaseCore(CaseClock, CaseMessages):
         self.state.custody_opened = True
         self._case_jobs.append(asyncio.create_task(step))
 
-    # --------------------------------------------------------------- tasks
-
-    async def _run_task(
-        self,
-        key: str,
-        *,
-        extra_guidance: str | None = None,
-        on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
-    ) -> TaskView:
-        """Open a task and wait until it is done; the clock reminds and escalates."""
-        s = self.state
-        claimed = self._claim(key)
-        if claimed is not None:
-            # Run by an earlier run of the case (it continued as new): taken up where it is.
-            if on_overdue is not None:
-                self._overdue[claimed.task_id] = on_overdue
-            if claimed.status == TaskStatus.OPEN:
-                await self._wait(
-                    lambda: claimed.status != TaskStatus.OPEN,
-                    reopenable=key not in CASE_LEVEL_TASKS,
-                )
-                self._close(claimed, TaskStatus.DONE)
-            return claimed
-        spec = self._procedure().task(key)
-        assert s.tz is not None  # set with the procedure, in run()
-        now = self._now()
-        base = now
-        if spec.deadline_from == "reported_at":
-            base = s.round_started_at or now  # when the school learned of it (this round)
-        elif spec.deadline_from == "underretning_submitted" and s.underretning_submitted_at:
-            base = s.underretning_submitted_at
-        due = calendar.deadline_after(base, spec.deadline, s.non_working, s.tz)
-        escalate_at = (
-            calendar.deadline_after(due, spec.escalation_grace, s.non_working, s.tz)
-            if spec.escalate and spec.escalation_grace is not None
-            else None
-        )
-        count = sum(1 for view in s.tasks.values() if view.key == key)
-        task_id = key if count == 0 else f"{key}-{count + 1}"
-        view = TaskView(
-            task_id=task_id,
-            key=key,
-            title=spec.title,
-            role=spec.role,
-            round=s.round,
-            status=TaskStatus.OPEN,
-            opened_at=now,
-            due_at=due,
-            escalate_at=escalate_at,
-        )
-        s.tasks[task_id] = view
-        s.opened_in[task_id] = workflow.info().get_current_history_length()
-        if on_overdue is not None:
-            self._overdue[task_id] = on_overdue
-        self._event(
-            EventKind.TASK_OPENED,
-            f"Opgave åbnet: {spec.title} (frist {calendar.local_time(due, s.tz)})",
-            task_id=task_id,
-        )
-        guidance = (
-            spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
-        )
-        case = s.case
-        self.effects.opened.append(
-            OpenTaskRequest(
-                workflow_id=workflow.info().workflow_id,
-                case_number=case.case_number,
-                school_id=case.school_id,
-                task_id=task_id,
-                key=key,
-                title=spec.title,
-                guidance=guidance,
-                role=spec.role,
-                opened_at=now,
-                due_at=due,
-            )
-        )
-        self._notify(view, NotificationKind.TASK_OPENED, view.role)
-        await self._wait(
-            lambda: view.status != TaskStatus.OPEN, reopenable=key not in CASE_LEVEL_TASKS
-        )
-        self._close(view, TaskStatus.DONE)
-        return view
-
-    def _claim(self, key: str) -> TaskView | None:
-        """The task this call of _run_task stands for, if an earlier run opened it: the n-th
-        call for a key in a round is the n-th task of that key the round opened. In a run that
-        did not continue another, no task is ever claimed."""
-        s = self.state
-        n = self._claims.get((s.round, key), 0)
-        self._claims[(s.round, key)] = n + 1
-        earlier = sorted(
-            (v for v in s.tasks.values() if v.key == key and v.round == s.round),
-            key=lambda v: (v.opened_at, v.task_id),
-        )
-        return earlier[n] if n < len(earlier) else None
-
-    def _close(self, view: TaskView, status: TaskStatus) -> None:
-        if view.status == TaskStatus.OPEN:
-            view.status = status
-        if status != TaskStatus.DONE:
-            self._event(
-                EventKind.TASK_CLOSED,
-                f"Opgave lukket ({status.value}): {view.title}",
-                task_id=view.task_id,
-            )
-        closed_at = view.completed_at or self._now()
-        completed_by = view.completed_by.id if view.completed_by else None
-        self.state.closed[view.task_id] = (closed_at, completed_by)
-        self.effects.closed.append(
-            CloseTaskRequest(
-                workflow_id=workflow.info().workflow_id,
-                task_id=view.task_id,
-                status=view.status,
-                closed_at=closed_at,
-                completed_by=completed_by,
-            )
-        )
-
-    def _notify(self, view: TaskView, kind: NotificationKind, role: StaffRole) -> None:
-        case = self.state.case
-        subject, body = texts.notification(case.case_number, view, kind, self.state.tz)
-        workflow_id = workflow.info().workflow_id
-        key = f"{workflow_id}:{view.task_id}:{kind.value}"
-        self.state.notified.add(key)
-        self.effects.notifications.append(
-            NotificationRequest(
-                key=key,
-                workflow_id=workflow_id,
-                case_number=case.case_number,
-                school_id=case.school_id,
-                kind=kind,
-                role=role,
-                assignee=view.assignee if role == view.role else None,
-                task_id=view.task_id,
-                subject=subject,
-                body=body,
-                created_at=self._now(),
-            )
-        )
-
-    def _flag(
-        self,
-        view: TaskView,
-        kind: EventKind,
-        text: str,
-        notification: NotificationKind,
-        recipient: StaffRole,
-        **flags: bool,
-    ) -> None:
-        self._event(kind, text, task_id=view.task_id)
-        self.effects.flags.append(
-            TaskFlagsRequest(workflow_id=workflow.info().workflow_id, task_id=view.task_id, **flags)
-        )
-        self._notify(view, notification, recipient)
-
     # ---------------------------------------------------------- store writes
 
     async def _store_writer(self) -> None:
@@ -565,37 +385,3 @@ class CaseCore(CaseClock, CaseMessages):
             s.phases_entered.add(key)
             self._event(EventKind.PHASE_ENTERED, f"Fase: {PHASE_HEADING_DA[phase]}")
         self._record_case()
-
-    # --------------------------------------------------------------- waiting
-
-    async def _wait(self, done: Callable[[], bool], *, reopenable: bool) -> None:
-        """Wait for `done`; raise Withdrawn / Reopened the moment the case is withdrawn or
-        assessment re-opened, so every waiting step stops at once and deterministically."""
-        s = self.state
-
-        def interrupted() -> bool:
-            return (
-                s.withdrawal is not None or (reopenable and s.reopen_pending) or self._continue_now
-            )
-
-        await workflow.wait_condition(lambda: done() or interrupted())
-        if done():
-            return
-        if s.withdrawal is not None:
-            raise Withdrawn()
-        if self._continue_now:
-            raise Continuing()
-        raise Reopened()
-
-    @staticmethod
-    async def _all(*steps: Awaitable[Any]) -> list[Any]:
-        """Run steps side by side; when one is interrupted, let all stop before raising."""
-        results = await asyncio.gather(*steps, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return results
-
-    @staticmethod
-    async def _settle(jobs: list[asyncio.Task[Any]]) -> None:
-        await asyncio.gather(*jobs, return_exceptions=True)
