@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities import CaseActivities
     from activities.note import render_note
     from procedure import calendar
-    from schemas.activities import (
-        CaseRecord,
-        LoadProcedureRequest,
-    )
+    from schemas.activities import LoadProcedureRequest
     from schemas.case import CaseInput
     from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
     from schemas.decisions import (
@@ -43,22 +39,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.handlers import CaseMessages
     from workflows.state import CaseState
     from workflows.steps import CASE_LEVEL_TASKS, CaseSteps, Continuing, Reopened, Withdrawn
-
-# A short write to the store: retried fast, and capped, so a store outage ends in a catch-up
-# within seconds of its return.
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    maximum_interval=timedelta(seconds=5),
-    non_retryable_error_types=[
-        "UnknownProcedureVersion",
-        "InvalidProcedure",
-        "InvalidActivityInput",
-    ],
-)
-STORE_TIMEOUT = timedelta(seconds=10)
+    from workflows.writer import STORE_RETRY, STORE_TIMEOUT, CaseWriter
 
 
-class CaseCore(CaseSteps, CaseClock, CaseMessages):
+class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
     def __init__(self, case: CaseInput) -> None:
         super().__init__(CaseState(case=case))
         self._round_jobs: list[asyncio.Task[Any]] = []
@@ -298,11 +282,6 @@ class CaseCore(CaseSteps, CaseClock, CaseMessages):
             if not s.press_queue and all(job.done() for job in self._case_jobs):
                 break
 
-    async def _release_held_time(self) -> None:
-        # Released once every step this activation set going has opened its tasks.
-        await workflow.wait_condition(lambda: True)
-        self._held_time = None
-
     async def _supersede_round(self) -> None:
         s = self.state
         await self._settle(self._round_jobs)
@@ -320,62 +299,7 @@ class CaseCore(CaseSteps, CaseClock, CaseMessages):
         self.state.custody_opened = True
         self._case_jobs.append(asyncio.create_task(step))
 
-    # ---------------------------------------------------------- store writes
-
-    async def _store_writer(self) -> None:
-        """Carry each activation's effects to the store: one batch, one local activity."""
-        s, fx = self.state, self.effects
-        while True:
-            await workflow.wait_condition(lambda: fx.pending(s.timeline) or self._finished)
-            if not fx.pending(s.timeline):
-                return
-            # One more pass, so that the steps this activation set going (the next task of
-            # the card after a completion) are in the same batch.
-            await workflow.wait_condition(lambda: True)
-            self._publish()
-            # The content of a local activity's input is not part of the history, so the first
-            # live write of this worker (after a reset, continue-as-new or a restart) may bring
-            # the whole case along for the store to follow, without changing any command.
-            sync = fx.needs_sync and not workflow.unsafe.is_replaying()
-            batch = fx.take(
-                workflow.info().workflow_id, s.case.case_number, s, workflow.info().run_id, sync
-            )
-            if sync:
-                fx.needs_sync = False
-            fx.in_flight = True
-            try:
-                await workflow.execute_local_activity_method(
-                    CaseActivities.apply_effects,
-                    batch,
-                    start_to_close_timeout=STORE_TIMEOUT,
-                    retry_policy=STORE_RETRY,
-                    summary=texts.batch_summary(batch),
-                )
-            finally:
-                fx.in_flight = False
-            if not self._continue_now and self._time_to_continue():
-                self._continue_now = True
-
-    def _time_to_continue(self) -> bool:
-        if workflow.info().get_current_history_length() < continuation.CONTINUE_AS_NEW_AFTER:
-            return False
-        return continuation.quiet(
-            self.state, all(job.done() for job in self._case_jobs), CASE_LEVEL_TASKS
-        )
-
-    def _record_case(self, closed: bool = False) -> None:
-        s = self.state
-        self.effects.case = CaseRecord(
-            workflow_id=workflow.info().workflow_id,
-            case_number=s.case.case_number,
-            school_id=s.case.school_id,
-            phase=s.phase,
-            status=s.status,
-            route=s.route,
-            severity=s.severity,
-            opened_at=workflow.info().start_time,
-            closed_at=self._now() if closed else None,
-        )
+    # -------------------------------------------------------------- phases
 
     def _set_phase(self, phase: Phase) -> None:
         s = self.state
