@@ -1,14 +1,15 @@
-"""What reaches a case from outside: the signals, the `submit_task` update and the snapshot.
+"""What reaches a case from outside: the signals and the `submit_task` update.
 
 The part of the lean core (workflows/core.py) that reads messages, checks a completion against
-the card and the recommendation, and records what it accepts or refuses.
+the card and the recommendation, and records what it accepts or refuses. It builds on
+CaseRecords (workflows/records.py), which holds the case's state and answers the snapshot query.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -17,11 +18,9 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from procedure import rules
-    from procedure.models import Procedure
     from schemas.activities import TaskFlagsRequest
     from schemas.common import Actor, Phase, StaffRole, TaskStatus
     from schemas.decisions import DECISION_TYPES, FollowUpDecision, UncoverDecision
-    from schemas.labels import PHASE_HEADING_DA
     from schemas.messages import (
         CaseNote,
         NewIncident,
@@ -30,11 +29,11 @@ with workflow.unsafe.imports_passed_through():
         TaskCompletion,
         Withdrawal,
     )
-    from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
+    from schemas.snapshot import EventKind, TaskView
     from workflows import inbound, rejections, texts
-    from workflows import search_attributes as sa
+    from workflows.records import CaseRecords
     from workflows.rejections import Rejection
-    from workflows.state import CaseState, Effects
+    from workflows.state import CaseState
 
 # A message naming a task waits this long for the case to open it: such a task can only appear
 # in the same activation (where the wait ends without a timer in the history).
@@ -45,16 +44,12 @@ TASK_WAIT = timedelta(seconds=2)
 MESSAGE_SLICE = 100
 
 
-class CaseMessages:
+class CaseMessages(CaseRecords):
     def __init__(self, state: CaseState) -> None:
-        self.state = state
-        self.effects = Effects()
-        self._published: dict[str, Any] = {}
+        super().__init__(state)
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
         self._in_hand = 0
         self._finished = False
-        # Set while a case takes its first steps (see CaseCore.run); None otherwise.
-        self._held_time: datetime | None = None
 
     # ------------------------------------------------------------- inbound
 
@@ -290,32 +285,6 @@ class CaseMessages:
         except TimeoutError:
             pass
 
-    # ----------------------------------------------------------- snapshot
-
-    def snapshot(self) -> CaseSnapshot:
-        s, now = self.state, workflow.now()
-        open_tasks = sorted(s.open_tasks(), key=lambda v: (v.due_at, v.task_id))
-        return CaseSnapshot(
-            case_number=s.case.case_number,
-            school_id=s.case.school_id,
-            workflow_id=workflow.info().workflow_id,
-            procedure_version=s.procedure.spec.version if s.procedure else "",
-            phase=s.phase,
-            status=s.status,
-            round=s.round,
-            route=s.route,
-            severity=s.severity,
-            underretning=s.underretning,
-            recommendation=s.recommendation,
-            open_tasks=open_tasks,
-            done_tasks=[v for v in s.tasks.values() if v.status != TaskStatus.OPEN],
-            timeline=list(s.timeline),
-            next_timer=s.next_timer,
-            has_overdue_task=any(v.overdue(now) for v in open_tasks),
-            next_deadline=min((v.due_at for v in open_tasks), default=None),
-            as_of=now,
-        )
-
     # ----------------------------------------------------------- completion
 
     def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
@@ -414,76 +383,3 @@ class CaseMessages:
         s = self.state
         if s.ended():
             raise rejections.case_ended("withdrawn" if s.withdrawal else s.status.value)
-
-    # ---------------------------------------------------------- bookkeeping
-
-    def _event(
-        self,
-        kind: EventKind,
-        text: str,
-        *,
-        actor: Actor | None = None,
-        task_id: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        timeline = self.state.timeline
-        seq = self.state.timeline_offset + len(timeline) + 1
-        timeline.append(
-            TimelineEvent(
-                seq=seq,
-                at=self._now(),
-                kind=kind,
-                text=text,
-                actor=actor,
-                task_id=task_id,
-                reason=reason,
-            )
-        )
-
-    def _now(self) -> datetime:
-        """The time every recorded moment of the case (opened, due, done, timeline) comes from."""
-        return self._held_time or workflow.now()
-
-    def _procedure(self) -> Procedure:
-        assert self.state.procedure is not None
-        return self.state.procedure
-
-    def _publish(self) -> None:
-        """Search attributes and the UI's current details, once per store batch."""
-        s, now = self.state, workflow.now()
-        open_tasks = s.open_tasks()
-        values: dict[str, Any] = {
-            sa.CASE_NUMBER.name: s.case.case_number,
-            sa.SCHOOL_ID.name: s.case.school_id,
-            sa.CASE_PHASE.name: s.phase.value,
-            sa.CASE_STATUS.name: s.status.value,
-            sa.CASE_ROUTE.name: s.route.value,
-            sa.CASE_SEVERITY.name: s.severity.value,
-            sa.OPEN_TASK_COUNT.name: len(open_tasks),
-            sa.NEXT_DEADLINE.name: min((v.due_at for v in open_tasks), default=None),
-            sa.HAS_OVERDUE_TASK.name: any(v.overdue(now) for v in open_tasks),
-        }
-        changed = {k: v for k, v in values.items() if self._published.get(k, ...) != v}
-        if changed:
-            workflow.upsert_search_attributes(
-                [
-                    key.value_unset()
-                    if changed[key.name] is None
-                    else key.value_set(changed[key.name])
-                    for key in sa.ALL
-                    if key.name in changed
-                ]
-            )
-            self._published.update(changed)
-        workflow.set_current_details(
-            texts.details(
-                s.case,
-                PHASE_HEADING_DA[s.phase],
-                s.status.value,
-                s.route.value,
-                s.severity.value,
-                open_tasks,
-                s.next_timer,
-                s.tz,
-            )
-        )
