@@ -49,7 +49,7 @@ MAX_PARTICIPANTS = 30
 MAX_EVIDENCE_ITEMS = 50
 # Identifiers of tasks (keys and instances, e.g. 'treat.press-2').
 TASK_ID_MAX = 80
-# Their shape: the key, and when the key occurs again in a case its number (workflows/core.py
+# Their shape: the key, and when the key occurs again in a case its number (workflows/steps.py
 # numbers them 2, 3, ...). Four digits, as the API has always accepted: the workflow's own
 # rules (workflows/rejections.py) must accept every id the API lets through.
 TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"

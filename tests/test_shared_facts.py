@@ -60,7 +60,7 @@ def test_the_case_number_is_read_back_from_the_workflow_id() -> None:
 
 
 def _produced_by_the_workflow() -> list[str]:
-    """Task ids as workflows/core.py numbers them: the key, then key-2, key-3, ..."""
+    """Task ids as workflows/steps.py numbers them: the key, then key-2, key-3, ..."""
     ids = []
     for key in DECISION_TYPES:
         ids += [key] + [f"{key}-{count + 1}" for count in (1, 99, 999, 9998)]

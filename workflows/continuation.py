@@ -1,9 +1,9 @@
 """Continue-as-new for a long case: what the next run is handed, and how it takes it up.
 
-Pure (no Temporal calls): the lean core (workflows/core.py) decides when, and continues.
-A case continues at a quiet moment only: no task of an earlier round or of the case itself
-open, so that the next run, which runs its current round again from the top, claims every open
-task (workflows/core.py `_claim`) and opens nothing twice.
+Pure (no Temporal calls): the lean core decides when (workflows/writer.py), and continues
+(workflows/core.py). A case continues at a quiet moment only: no task of an earlier round or of
+the case itself open, so that the next run, which runs its current round again from the top,
+claims every open task (workflows/steps.py `_claim`) and opens nothing twice.
 """
 
 from __future__ import annotations

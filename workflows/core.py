@@ -1,10 +1,16 @@
 """The lean case core: the card's orchestration, with one store write and one timer per case.
 
 assess -> document -> stop || report -> treat -> [timer] close (evaluation, follow-ups).
-Every human step is a task. Whatever one activation changes (tasks opened, closed or flagged,
-timeline, notifications, the case row) goes to the store as ONE EffectBatch through a local
-activity (workflows/state.py). Deadlines, reminders, escalations and the case's own timers
-share ONE durable timer: the next moment that matters, re-armed only when it comes earlier.
+Every human step is a task (workflows/steps.py). Whatever one activation changes (tasks opened,
+closed or flagged, timeline, notifications, the case row) goes to the store as ONE EffectBatch
+through a local activity (workflows/state.py, workflows/writer.py). Deadlines, reminders,
+escalations and the case's own timers share ONE durable timer: the next moment that matters,
+re-armed only when it comes earlier (workflows/clock.py). Messages and the snapshot reach it
+through workflows/handlers.py and workflows/records.py.
+
+This module owns the run itself: the rounds, the phases, the branches (underretning, press,
+custody) and how a case ends, is withdrawn or continues as new; CaseCore puts the mixins
+together.
 
 Deterministic code only: time from workflow.now(), side effects in the local activity.
 """
