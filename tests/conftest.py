@@ -1,4 +1,10 @@
-"""Shared fixtures: the real time-skipping test server, SQLite and PostgreSQL stores."""
+"""Shared fixtures: the real time-skipping test server, SQLite and PostgreSQL stores.
+
+Stores: `store` is a fresh SQLite store for each test; a module or test marked
+`@pytest.mark.databases("sqlite", "postgresql")` runs each test that uses `store` or
+`database_url` once on each database instead. `sqlite_store` is always SQLite (for the tests of
+such a module that need only one).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from store import Store
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -85,6 +92,8 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"
 
 
+DATABASES = ("sqlite", "postgresql")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "SAGSFLOW_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -118,6 +127,48 @@ async def postgres_url() -> AsyncIterator[str]:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`database_url` is SQLite unless the test (or its module) is marked `databases(...)`."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is not None:
+        unknown = set(marker.args) - set(DATABASES)
+        assert marker.args and not unknown, f"databases(...) takes some of {DATABASES}"
+        metafunc.parametrize("database_url", marker.args, indirect=True)
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh, empty database of the kind the test runs on (see the module doc)."""
+    kind = getattr(request, "param", "sqlite")
+    # A sync fixture: getfixturevalue cannot set up an async fixture from inside the loop.
+    return request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
+
+
+async def _opened(url: str) -> AsyncIterator[Store]:
+    opened = Store.from_url(url)
+    await opened.create_schema()
+    try:
+        yield opened
+    finally:
+        await opened.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A migrated store on `database_url`: SQLite, or each database the test is marked for."""
+    async for opened in _opened(database_url):
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
+    """A migrated SQLite store, also in a module that runs `store` on both databases."""
+    async for opened in _opened(sqlite_url):
+        yield opened
 
 
 @contextmanager

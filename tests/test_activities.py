@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,30 +82,8 @@ class _RetryAfterSuccessInbound(ActivityInboundInterceptor):
         return result
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    # A sync fixture: getfixturevalue cannot set up an async fixture from inside the loop.
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
-
-
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+# `store` on both databases, `sqlite_store` on SQLite (tests/conftest.py).
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 def _new_case_number() -> str:

@@ -26,7 +26,7 @@ from tests.test_start_and_recovery import (
     new_number,
     new_queue,
     server,  # noqa: F401 - the module's dev server fixture
-    sqlite_store,  # noqa: F401 - a fresh SQLite store per test
+    sqlite_db,  # noqa: F401 - a fresh SQLite store per test, and its URL
     wait_done,
     wait_open_row,
     worker_env,
@@ -44,9 +44,9 @@ FAILED_TASK_EVENTS = {
 
 
 async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanly(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server, sqlite_db: tuple[str, Store], tmp_path: Path  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
     case = case_input(datetime.now(UTC), case_number=new_number("BACKLOG"),
@@ -87,9 +87,9 @@ async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanl
 
 
 async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_run(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server, sqlite_db: tuple[str, Store], tmp_path: Path  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
     case = case_input(datetime.now(UTC), case_number=new_number("RESET"),
@@ -149,9 +149,9 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
 
 
 async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server, sqlite_db: tuple[str, Store], tmp_path: Path  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
     case = case_input(datetime.now(UTC), case_number=new_number("LONG"),

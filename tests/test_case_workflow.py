@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,14 +30,6 @@ from workflows.case import DigitalViolationCase
 
 CPH = ZoneInfo("Europe/Copenhagen")
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
 
 
 def working_days_later(start: datetime, count: int) -> datetime:

@@ -97,14 +97,6 @@ class HeldCloseTask:
         await self._real.close_task(request)
 
 
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
-
-
 def workflow_worker(env: WorkflowEnvironment, task_queue: str, **options: Any) -> Worker:
     # No cache: every workflow task is replayed from its history, as after a crash.
     options.setdefault("workflows", [AcceptedInTheLostTaskOfTheFirstCore])

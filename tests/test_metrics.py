@@ -49,10 +49,9 @@ def value(parsed: dict, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    """A store with known inbox rows, relative to now."""
-    opened = Store.from_url(sqlite_url)
-    await opened.create_schema()
+async def store(store: Store) -> Store:
+    """The shared SQLite store (tests/conftest.py) with known inbox rows, relative to now."""
+    opened = store
     now = datetime.now(UTC)
 
     async def task(task_id: str, role: StaffRole, due_in: timedelta, case: str = CASE) -> None:
@@ -69,10 +68,7 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await task("treat.help-1", StaffRole.TK, -timedelta(days=1))
     await opened.close_task(kit.close_task(CASE, "treat.help-1").model_copy(
         update={"status": TaskStatus.DONE, "closed_at": now}))
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
+    return opened
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import signal
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -135,20 +135,7 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
 
 # ------------------------------------------------------------------------------ store and clock
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 class Clock:

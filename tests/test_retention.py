@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +40,9 @@ from workflows.case import DigitalViolationCase
 from workflows.retention import RetentionSweep
 
 CPH = ZoneInfo("Europe/Copenhagen")
+# The story below runs on `sqlite_store`; the store's own tests on both databases.
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 NAMES = {
     "P1": ("Astrid Testesen", "Mor: Birgit Testesen, 20 30 40 50"),
     "P2": ("Bertram Prøvesen", None),
@@ -61,14 +63,6 @@ async def all_text_in_store(store: Store) -> str:
 
 
 # ------------------------------------------------------------ the whole story, time-skipping
-
-
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
 
 
 async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_its_statistics(
@@ -182,21 +176,6 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
 
 
 # --------------------------------------------------------------- the store, both databases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
 
 
 @dataclass

@@ -272,21 +272,16 @@ async def submit(service: CaseService, case_number: str, row: TaskRow) -> None:
             await asyncio.sleep(0.2)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"
-    store = Store.from_url(url)
-    await store.create_schema()
-    try:
-        yield url, store
-    finally:
-        await store.dispose()
+@pytest.fixture
+def sqlite_db(sqlite_url: str, sqlite_store: Store) -> tuple[str, Store]:
+    """A migrated SQLite store (tests/conftest.py) and its URL, for the worker subprocess."""
+    return sqlite_url, sqlite_store
 
 
 async def test_a_killed_workers_case_goes_on_within_10_s_of_a_new_worker(
-    server: Server, sqlite_store: tuple[str, Store], tmp_path: Path
+    server: Server, sqlite_db: tuple[str, Store], tmp_path: Path
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     env = worker_env(server, queue, url)
     service = CaseService(server.client, store, queue)
@@ -340,27 +335,10 @@ async def test_a_killed_workers_case_goes_on_within_10_s_of_a_new_worker(
                 await worker.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def postgres_db() -> AsyncIterator[tuple[str, str]]:
-    """A fresh PostgreSQL database: (its URL, its name). Skips without a server (not in CI)."""
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sagsflow_outage_{uuid.uuid4().hex[:10]}"
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "no server"
-        await admin.dispose()
-        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
-        if os.environ.get("SAGSFLOW_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}", name
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+@pytest.fixture
+def postgres_db(postgres_url: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database (tests/conftest.py): its URL and its name."""
+    return postgres_url, postgres_url.rsplit("/", 1)[1]
 
 
 async def store_down(name: str) -> None:

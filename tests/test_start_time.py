@@ -36,14 +36,6 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevS
         yield started
 
 
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
-
-
 async def test_first_deadlines_agree_between_inbox_and_case_without_a_cache(
     server: DevServer, store: Store, task_queue: str
 ) -> None:

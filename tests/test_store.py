@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,7 @@ from tests import storekit as kit
 
 TABLES = {"cases", "tasks", "timeline_events", "outbox"}
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 def _schema_state(connection: Connection) -> tuple[set[str], str | None, list[object]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,14 +14,6 @@ from schemas.snapshot import EventKind
 from store import Store
 from tests.casekit import LEADER, TEACHER, CaseRun, case_input, decision, running_case
 from workflows.case import DigitalViolationCase
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
 
 
 def completion(key: str, decision_body: dict[str, Any], actor=TEACHER, **extra: Any) -> dict:
