@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
@@ -19,7 +19,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from driver.decisions import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, completion, decision
-from driver.staff import Staff, StoreInbox
 from schemas.case import CaseInput
 from schemas.common import Actor, TaskStatus
 from schemas.snapshot import CaseSnapshot, TaskView
@@ -31,8 +30,36 @@ from workflows.case import DigitalViolationCase
 # these names stay here so the tests read as before.
 __all__ = [
     "COMMS", "LEADER", "ROLE_ACTORS", "TEACHER", "CaseRun", "case_input", "decision",
-    "running_case", "save_history", "summary",
+    "eventually", "running_case", "save_history", "summary",
 ]
+
+T = TypeVar("T")
+POLL_SECONDS = 0.05
+WAIT_SECONDS = 15.0
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    what: str | Callable[[T], str],
+    timeout: float = WAIT_SECONDS,
+    interval: float = POLL_SECONDS,
+) -> T:
+    """Polls `probe()` until `done(value)` holds and returns that value.
+
+    After `timeout` seconds: AssertionError "timed out waiting for <what>", where `what` may be
+    a function of the last value seen (to show what was there instead).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if loop.time() > deadline:
+            described = what(value) if callable(what) else what
+            raise AssertionError(f"timed out waiting for {described}")
+        await asyncio.sleep(interval)
 
 
 @dataclass
@@ -48,15 +75,12 @@ class CaseRun:
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
-    async def wait_for(self, predicate, what: str, timeout: float = 15.0) -> CaseSnapshot:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            snap = await self.snapshot()
-            if predicate(snap):
-                return snap
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; snapshot: {summary(snap)}")
-            await asyncio.sleep(0.05)
+    async def wait_for(
+        self, predicate: Callable[[CaseSnapshot], bool], what: str,
+        timeout: float = WAIT_SECONDS,
+    ) -> CaseSnapshot:
+        return await eventually(self.snapshot, predicate,
+                                lambda snap: f"{what}; snapshot: {summary(snap)}", timeout)
 
     async def wait_open(self, key: str) -> TaskView:
         snap = await self.wait_for(
@@ -66,24 +90,28 @@ class CaseRun:
 
     async def wait_inbox(self, task_id: str, status: str = "open") -> Any:
         """The inbox row of a task, once the store shows it in the given status."""
-        staff = Staff(StoreInbox(self.store), submit=self._submit, poll_seconds=0.05,
-                      max_poll_seconds=0.05, wait_seconds=15)
-        return await staff.wait_status(self.handle.id, task_id, status)
+
+        async def row() -> Any:
+            rows = await self.store.list_tasks(workflow_id=self.handle.id)
+            return next((r for r in rows if r.task_id == task_id), None)
+
+        return await eventually(
+            row, lambda r: r is not None and r.status == status,
+            lambda r: f"inbox row {task_id} with status {status} "
+                      f"(it is {'missing' if r is None else r.status})",
+        )
 
     async def _submit(self, case_number: str, payload: Any) -> TaskView:
         return await self.handle.execute_update(DigitalViolationCase.submit_task, payload)
 
-    async def wait_for_outbox(self, predicate) -> Any:
+    async def wait_for_outbox(self, predicate: Callable[[Any], bool]) -> Any:
         """The first outbox row of this case matching `predicate`, once it is written."""
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
-            rows = [r for r in await self.store.list_outbox(workflow_id=self.handle.id)
+
+        async def matching() -> list[Any]:
+            return [r for r in await self.store.list_outbox(workflow_id=self.handle.id)
                     if predicate(r)]
-            if rows:
-                return rows[0]
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("no matching outbox row")
-            await asyncio.sleep(0.05)
+
+        return (await eventually(matching, bool, "a matching outbox row"))[0]
 
     async def complete(
         self, key: str, reason: str | None = None, actor: Actor | None = None, **overrides: Any
@@ -155,15 +183,22 @@ async def _terminate_when_idle(env: WorkflowEnvironment, handle: WorkflowHandle)
     request = DescribeWorkflowExecutionRequest(
         namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
     )
-    for _ in range(200):
+
+    async def describe() -> Any:
         # The raw call: the SDK's describe() cannot decode the test server's null for an unset
         # Datetime search attribute.
-        described = await env.client.workflow_service.describe_workflow_execution(request)
-        if described.workflow_execution_info.status != 1:  # not RUNNING
+        return await env.client.workflow_service.describe_workflow_execution(request)
+
+    def running(described: Any) -> bool:
+        return described.workflow_execution_info.status == 1  # RUNNING
+
+    with contextlib.suppress(AssertionError):  # still busy after 10 s: terminated all the same
+        described = await eventually(
+            describe, lambda d: not running(d) or not d.pending_activities, "an idle case",
+            timeout=10,
+        )
+        if not running(described):
             return
-        if not described.pending_activities:
-            break
-        await asyncio.sleep(0.05)
     with contextlib.suppress(RPCError):
         await handle.terminate("test finished")
 
