@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
@@ -23,15 +24,22 @@ from schemas.case import CaseInput
 from schemas.common import Actor, TaskStatus
 from schemas.snapshot import CaseSnapshot, TaskView
 from store import Store
+from tests.fakes import MemoryRecords, fake_worker
 from workers.worker import build_worker
 from workflows.case import DigitalViolationCase
 
 # The catalogue lives in driver/ (shared with `sagsflow demo`, the fault suite and bench/);
 # these names stay here so the tests read as before.
 __all__ = [
-    "COMMS", "LEADER", "ROLE_ACTORS", "TEACHER", "CaseRun", "case_input", "decision",
-    "eventually", "running_case", "save_history", "summary",
+    "COMMS", "LEADER", "ROLE_ACTORS", "TEACHER", "ON_FAKES_AND_STORE", "CaseRun", "case_input",
+    "decision", "eventually", "running_case", "save_history", "summary",
 ]
+
+# A whole-case test on the fake activities (fast) and again end to end on the real activities
+# and a SQLite store (slow): the `case_store` fixture (tests/conftest.py) is one or the other.
+ON_FAKES_AND_STORE = pytest.mark.parametrize(
+    "case_store", ["fakes", pytest.param("sqlite", marks=pytest.mark.slow)], indirect=True
+)
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05
@@ -66,7 +74,7 @@ async def eventually(
 class CaseRun:
     env: WorkflowEnvironment
     handle: WorkflowHandle
-    store: Store
+    store: Store | MemoryRecords  # the real store, or what the fake activities recorded
     case: CaseInput
 
     async def snapshot(self) -> CaseSnapshot:
@@ -156,10 +164,15 @@ def summary(snap: CaseSnapshot) -> str:
 
 @contextlib.asynccontextmanager
 async def running_case(
-    env: WorkflowEnvironment, store: Store, task_queue: str, case: CaseInput,
+    env: WorkflowEnvironment, store: Store | MemoryRecords, task_queue: str, case: CaseInput,
     procedure_path: Path | None = None,
 ) -> AsyncIterator[CaseRun]:
-    worker = build_worker(env.client, store, task_queue, procedure_path=procedure_path)
+    """The case on a worker of its own: the production worker and activities on a real
+    `Store`, or the fake activities (tests/fakes.py) on `MemoryRecords`."""
+    if isinstance(store, MemoryRecords):
+        worker = fake_worker(env.client, store, task_queue, procedure_path=procedure_path)
+    else:
+        worker = build_worker(env.client, store, task_queue, procedure_path=procedure_path)
     async with worker:
         handle = await env.client.start_workflow(
             DigitalViolationCase.run,

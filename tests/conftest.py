@@ -1,6 +1,7 @@
 """Shared fixtures: the real time-skipping test server, SQLite and PostgreSQL stores.
 
-Stores: `store` is a fresh SQLite store for each test; a module or test marked
+Workflow tests run the case on fake activities that keep what it records in memory (`records`,
+tests/fakes.py): the fast tier. Stores: `store` is a fresh SQLite store for each test; a module or test marked
 `@pytest.mark.databases("sqlite", "postgresql")` runs each test that uses `store` or
 `database_url` once on each database instead. `sqlite_store` is always SQLite (for the tests of
 such a module that need only one).
@@ -26,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from store import Store
+from tests.fakes import MemoryRecords
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -129,6 +131,28 @@ async def postgres_url() -> AsyncIterator[str]:
         await admin.dispose()
 
 
+# Fixtures that bring a real store, a dev server or the API platform (a dev server, a worker and
+# uvicorn): a test that uses one is in the integration tier and says so with the `slow` marker,
+# so that `pytest -m "not slow"` (the fast tier) never starts one.
+INTEGRATION_FIXTURES = frozenset({
+    "store", "sqlite_store", "database_url", "postgres_url", "sqlite_db", "postgres_db",
+    "server", "platform", "dev_client", "temporal", "image",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid for item in items
+        if item.get_closest_marker("slow") is None
+        and INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use a real store, dev server or platform but are not marked "
+            "@pytest.mark.slow:\n  " + "\n  ".join(unmarked)
+        )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`database_url` is SQLite unless the test (or its module) is marked `databases(...)`."""
     if "database_url" not in metafunc.fixturenames:
@@ -169,6 +193,20 @@ async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
     """A migrated SQLite store, also in a module that runs `store` on both databases."""
     async for opened in _opened(sqlite_url):
         yield opened
+
+
+@pytest.fixture
+def records() -> MemoryRecords:
+    """What the fake case activities (tests/fakes.py) record instead of a store."""
+    return MemoryRecords()
+
+
+@pytest.fixture
+def case_store(request: pytest.FixtureRequest) -> Store | MemoryRecords:
+    """`records` (the fake activities) or `store` (the real activities on SQLite), as the test
+    is parametrised (tests.casekit.ON_FAKES_AND_STORE)."""
+    # A sync fixture: getfixturevalue cannot set up an async fixture from inside the loop.
+    return request.getfixturevalue({"fakes": "records", "sqlite": "store"}[request.param])
 
 
 @contextmanager

@@ -112,6 +112,7 @@ async def access_log(http: httpx.AsyncClient, case_number: str) -> list[dict[str
     return export["entries"]
 
 
+@pytest.mark.slow
 async def test_a_whole_case_is_driven_to_closing_through_the_api(
     http: httpx.AsyncClient,
 ) -> None:
@@ -196,6 +197,7 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     assert not any(name in str(entries) for name in NAMES)
 
 
+@pytest.mark.slow
 async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
     http: httpx.AsyncClient,
 ) -> None:
@@ -244,6 +246,7 @@ async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
     assert outcomes == {"denied"}
 
 
+@pytest.mark.slow
 async def test_an_invalid_decision_gets_422_with_the_reason(http: httpx.AsyncClient) -> None:
     teacher, leader = Api(http, TEACHER), Api(http, LEADER)
     case_number = await open_case(teacher)
@@ -287,6 +290,7 @@ async def test_an_invalid_decision_gets_422_with_the_reason(http: httpx.AsyncCli
     assert len(failed) == 3 and all("TaskRejected" in e["detail"] for e in failed)
 
 
+@pytest.mark.slow
 async def test_every_read_is_in_the_access_log_with_its_actor_and_purpose(
     http: httpx.AsyncClient,
 ) -> None:
@@ -326,6 +330,7 @@ async def test_every_read_is_in_the_access_log_with_its_actor_and_purpose(
     await Api(http, OPERATOR).get(f"/cases/{case_number}/access-log")
 
 
+@pytest.mark.slow
 async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
@@ -358,6 +363,7 @@ async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) ->
         assert not any(name in text for name in (*NAMES, "Bertram Prøvesen-Holm"))
 
 
+@pytest.mark.slow
 async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
     http: httpx.AsyncClient, platform: ApiPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -389,6 +395,7 @@ async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
     await teacher.get(f"/cases/{opened['case_number']}", expect=404)
 
 
+@pytest.mark.slow
 async def test_messages_to_a_case_and_withdrawal(http: httpx.AsyncClient) -> None:
     teacher, leader, tk = Api(http, TEACHER), Api(http, LEADER), Api(http, TK)
     case_number = await open_case(teacher)
@@ -423,6 +430,7 @@ async def test_messages_to_a_case_and_withdrawal(http: httpx.AsyncClient) -> Non
     await teacher.post(f"/cases/{case_number}/withdraw", {"reason": "Igen"}, expect=409)
 
 
+@pytest.mark.slow
 async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
@@ -446,6 +454,7 @@ async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.Asyn
     assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}
 
 
+@pytest.mark.slow
 async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
@@ -469,6 +478,7 @@ async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     assert (await http.get("/api/v1/no-such-thing", headers=teacher.headers)).status_code == 404
 
 
+@pytest.mark.slow
 async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClient) -> None:
     operator = Api(http, OPERATOR)
     numbers = {await open_case(Api(http, TEACHER)) for _ in range(2)}
@@ -500,6 +510,7 @@ async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClien
     await Api(http, COMMS).get("/cases", expect=403)
 
 
+@pytest.mark.slow
 async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
     http: httpx.AsyncClient,
 ) -> None:
@@ -537,6 +548,7 @@ async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
     assert on_time in await listed(False) and late not in await listed(False)
 
 
+@pytest.mark.slow
 async def test_authentication_health_and_the_openapi_document(http: httpx.AsyncClient) -> None:
     assert (await http.get("/api/v1/health")).json() == {"status": "ok"}
     ready = await http.get("/api/v1/ready")

@@ -235,6 +235,7 @@ def test_purposes_and_page_tokens() -> None:
 # ------------------------------------------------------------------ OIDC through the API itself
 
 
+@pytest.mark.slow
 async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: Path) -> None:
     """A request with the identity provider's JWT: the inbox of that member of staff, the
     access log under their id; an expired token and a stranger's school get nothing."""

@@ -28,6 +28,9 @@ from tests.apikit import (
     platform,  # noqa: F401 - the module's platform fixture
 )
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 20
 
 

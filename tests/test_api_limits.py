@@ -25,6 +25,9 @@ from tests.apikit import (
 )
 from tests.casekit import decision
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 CAP = getattr(ApiSettings(), "max_body_bytes", 256 * 1024)
 
 

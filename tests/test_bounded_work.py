@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 
 from api.cases import CaseService
@@ -31,6 +32,9 @@ from tests.test_start_and_recovery import (
     wait_open_row,
     worker_env,
 )
+
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
 
 NOTES = 2000
 # Everyday Danish, as a teacher writes a note about a phone call (no names, no material).

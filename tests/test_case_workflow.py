@@ -1,8 +1,12 @@
-"""Whole cases through every branch of the card, on the real time-skipping test server."""
+"""Whole cases through every branch of the card, on the real time-skipping test server.
+
+The fast tier: the real workflow on fake activities (tests/fakes.py), whose records stand in
+for the inbox, timeline and outbox. Two whole cases run again end to end on the real
+activities and a SQLite store (marked slow), proving the store follows the case.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,13 +23,16 @@ from schemas.snapshot import EventKind
 from store import Store
 from tests.casekit import (
     LEADER,
+    ON_FAKES_AND_STORE,
     TEACHER,
     CaseRun,
     case_input,
     decision,
+    eventually,
     running_case,
     save_history,
 )
+from tests.fakes import MemoryRecords
 from workflows.case import DigitalViolationCase
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -137,12 +144,13 @@ async def treat_evaluate_and_follow_up(run: CaseRun, treat_keys: set[str]) -> No
     await run.complete("close.follow_up", outcome="close")
 
 
+@ON_FAKES_AND_STORE
 async def test_internal_route_with_known_offender_to_closing(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, case_store: Store | MemoryRecords, task_queue: str
 ) -> None:
     reported = await env.get_current_time()
     case = case_input(reported, same_school=True)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, case_store, task_queue, case) as run:
         # Custody holders "as soon as possible": from the very start, beside uncovering.
         first = await run.wait_for(lambda s: len(s.open_tasks) == 2, "two first tasks")
         assert {t.key for t in first.open_tasks} == {"assess.uncover", "assess.involve_custody"}
@@ -186,25 +194,25 @@ async def test_internal_route_with_known_offender_to_closing(
         outcome = await run.handle.result()
         assert outcome.status == CaseStatus.CLOSED and outcome.rounds == 1
         await save_history(run.handle, "internal_route_closed")
-        rows = await store.list_tasks(workflow_id=run.handle.id)
+        rows = await case_store.list_tasks(workflow_id=run.handle.id)
         assert rows and all(r.status == "done" for r in rows)
         assert len(rows) == len({r.task_id for r in rows}) == 16  # 14 steps, 2 follow-ups
         assert {r.task_id for r in rows if r.key == "close.follow_up"} == {
             "close.follow_up", "close.follow_up-2"}
-        case_row = await store.get_case(run.handle.id)
+        case_row = await case_store.get_case(run.handle.id)
         assert case_row is not None and case_row.status == "closed"
-        events = await store.list_events(run.handle.id)
+        events = await case_store.list_events(run.handle.id)
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert events[-1].kind == EventKind.CASE_CLOSED
 
 
 async def test_police_route_with_underretning_and_receipt_in_time(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(
         await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES]
     )
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.involve_custody")
         await run.complete("assess.uncover", sexual_material_of_minor=True)
         snap = await run.snapshot()
@@ -251,17 +259,17 @@ async def test_police_route_with_underretning_and_receipt_in_time(
         await treat_evaluate_and_follow_up(run, {"treat.help", "treat.surroundings"})
         outcome = await run.handle.result()
         assert outcome.status == CaseStatus.CLOSED
-        rows = await store.list_tasks(workflow_id=run.handle.id)
+        rows = await records.list_tasks(workflow_id=run.handle.id)
         assert {r.key for r in rows} >= {"stop.police_handover", "report.police",
                                          "report.underretning", "report.underretning_receipt"}
         assert all(r.status == "done" for r in rows)
 
 
 async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), offender_age=13)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.involve_custody")
         await run.complete("assess.uncover")
         await run.complete("assess.evaluate", underretning=True, ssp=True)
@@ -288,10 +296,10 @@ async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
 
 
 async def test_unknown_offender_gets_removal_guidance_once_evidence_is_secured(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), offender_known=False)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await run.wait_phase("document")
         assert "stop.unknown_offender" not in await open_keys(run)
@@ -311,14 +319,14 @@ async def test_unknown_offender_gets_removal_guidance_once_evidence_is_secured(
         await treat_evaluate_and_follow_up(run, {"treat.help", "treat.surroundings"})
         outcome = await run.handle.result()
         assert outcome.status == CaseStatus.CLOSED
-        assert (await store.get_case(run.handle.id)).status == "closed"
+        assert (await records.get_case(run.handle.id)).status == "closed"
 
 
 async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communications(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await through_documentation(run)
         await run.wait_phase("stop_report")
@@ -340,10 +348,10 @@ async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communic
 
 
 async def test_new_incident_during_follow_up_reopens_assessment(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await through_documentation(run)
         await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
@@ -396,11 +404,12 @@ async def test_new_incident_during_follow_up_reopens_assessment(
         assert "stop.action_plan-2" in {t.task_id for t in (await run.snapshot()).open_tasks}
 
 
+@ON_FAKES_AND_STORE
 async def test_withdrawal_ends_the_case_and_closes_its_tasks(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, case_store: Store | MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, case_store, task_queue, case) as run:
         await run.complete("assess.uncover")
         await run.wait_open("assess.evaluate")
         await run.handle.signal(
@@ -411,15 +420,15 @@ async def test_withdrawal_ends_the_case_and_closes_its_tasks(
         assert outcome.status == CaseStatus.WITHDRAWN
         await save_history(run.handle, "withdrawn")
         assert outcome.reason == "Henvendelsen viste sig grundløs"
-        rows = await store.list_tasks(workflow_id=run.handle.id)
+        rows = await case_store.list_tasks(workflow_id=run.handle.id)
         statuses = {r.key: r.status for r in rows}
         assert statuses == {
             "assess.uncover": "done",
             "assess.evaluate": TaskStatus.WITHDRAWN.value,
             "assess.involve_custody": TaskStatus.WITHDRAWN.value,
         }
-        assert (await store.get_case(run.handle.id)).status == "withdrawn"
-        events = await store.list_events(run.handle.id)
+        assert (await case_store.get_case(run.handle.id)).status == "withdrawn"
+        events = await case_store.list_events(run.handle.id)
         withdrawn = events[-1]
         assert withdrawn.kind == EventKind.CASE_WITHDRAWN
         assert withdrawn.reason == "Henvendelsen viste sig grundløs"
@@ -427,17 +436,17 @@ async def test_withdrawal_ends_the_case_and_closes_its_tasks(
 
 
 async def test_overdue_task_is_reminded_then_escalated_to_leadership(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         uncover = await run.wait_open("assess.uncover")
         assert uncover.due_at == working_days_later(uncover.opened_at, 1)
         escalate_at = working_days_later(uncover.due_at, 1)
         assert uncover.escalate_at == escalate_at
 
         async def kinds() -> list[tuple[str, str]]:
-            rows = await store.list_outbox(workflow_id=run.handle.id)
+            rows = await records.list_outbox(workflow_id=run.handle.id)
             return [(o.kind, o.role) for o in rows if o.task_id == "assess.uncover"]
 
         await skip_to(run, uncover.due_at - MINUTE)
@@ -447,7 +456,7 @@ async def test_overdue_task_is_reminded_then_escalated_to_leadership(
         assert next(t for t in snap.open_tasks if t.key == "assess.uncover").reminded
         await run.wait_for(lambda s: any(e.kind == EventKind.TASK_REMINDED for e in s.timeline),
                            "reminder")
-        reminders = [o for o in await store.list_outbox(workflow_id=run.handle.id)
+        reminders = [o for o in await records.list_outbox(workflow_id=run.handle.id)
                      if o.kind == "reminder" and o.task_id == "assess.uncover"]
         assert len(reminders) == 1
         assert uncover.due_at <= reminders[0].created_at < uncover.due_at + MINUTE
@@ -469,11 +478,11 @@ async def test_overdue_task_is_reminded_then_escalated_to_leadership(
 
 
 async def test_action_plan_deadline_skips_christmas_holidays(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     reported = datetime(2026, 12, 18, 10, 0, tzinfo=CPH)
     case = case_input(reported)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await through_documentation(run)
         # 10 working days from Friday 18 December 2026: 25-26 Dec and 1 Jan are holidays.
@@ -483,10 +492,10 @@ async def test_action_plan_deadline_skips_christmas_holidays(
 
 
 async def test_suspected_parents_are_involved_only_after_the_underretning(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), parents_suspected=True)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.wait_open("assess.uncover")
         assert await open_keys(run) == {"assess.uncover"}
         await run.complete("assess.uncover")
@@ -505,10 +514,10 @@ async def test_suspected_parents_are_involved_only_after_the_underretning(
 
 
 async def test_suspected_parents_without_an_underretning_are_involved_after_the_evaluation(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), parents_suspected=True)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.uncover")
         assert await open_keys(run) == {"assess.evaluate"}
         # No underretning, against the recommendation: a deviation, so with a reason.
@@ -530,10 +539,10 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
 
 
 async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.wait_open("assess.uncover")
         await run.handle.signal(
             "add_note",
@@ -551,12 +560,9 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
                    and e.actor == TEACHER for e in snap.timeline)
         assert next(t for t in snap.open_tasks if t.key == "assess.uncover").assignee == (
             "kontaktlaerer7b")
-        for _ in range(100):
-            row = await run.wait_inbox("assess.uncover")
-            if row.assignee == "kontaktlaerer7b":
-                break
-            await asyncio.sleep(0.05)
-        assert row.assignee == "kontaktlaerer7b"
+        await eventually(lambda: run.wait_inbox("assess.uncover"),
+                         lambda row: row.assignee == "kontaktlaerer7b",
+                         lambda row: f"the inbox to show the new assignee, not {row.assignee}")
         # Reassigning a task that is not open is refused and recorded, nothing else changes.
         await run.handle.signal(
             "reassign_task",
@@ -568,7 +574,7 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
 
 
 async def test_the_card_says_where_a_deadline_counts_from(
-    env: WorkflowEnvironment, store: Store, task_queue: str, tmp_path: Path
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str, tmp_path: Path
 ) -> None:
     """`deadline_from` is configuration the case follows: here the action plan counts from
     when its task opens instead of from the report, two days earlier."""
@@ -578,7 +584,7 @@ async def test_the_card_says_where_a_deadline_counts_from(
     path.write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
     case = case_input(await env.get_current_time() - timedelta(days=2))
     case = case.model_copy(update={"procedure_version": None})
-    async with running_case(env, store, task_queue, case, procedure_path=path) as run:
+    async with running_case(env, records, task_queue, case, procedure_path=path) as run:
         await through_assessment(run)
         await through_documentation(run)
         plan = await run.wait_open("stop.action_plan")

@@ -197,6 +197,7 @@ def test_help_is_english_with_a_danish_line(args: list[str], english: str, danis
 # ------------------------------------------------------------------------ case open / show
 
 
+@pytest.mark.slow
 async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> None:
     number = new_number()
     opened = await platform.sagsflow(
@@ -228,6 +229,7 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
     assert snap.procedure_version != "demo"
 
 
+@pytest.mark.slow
 async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> None:
     opening = ("case", "open", "--case-number", new_number(), "--school", "vibeke-skolen",
                "--opened-by", "lhj", "--violation", "harassment", "--participant")
@@ -248,6 +250,7 @@ async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> 
 # ------------------------------------------------------------------------ task complete
 
 
+@pytest.mark.slow
 async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
     platform: Platform, tmp_path: Path
 ) -> None:
@@ -291,6 +294,7 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
 # ------------------------------------------------------------------------ lists
 
 
+@pytest.mark.slow
 async def test_case_list_filters_by_school_and_phase(platform: Platform) -> None:
     suffix = uuid.uuid4().hex[:6]
     north, south = f"nord-{suffix}", f"syd-{suffix}"
@@ -322,6 +326,7 @@ async def test_case_list_filters_by_school_and_phase(platform: Platform) -> None
     assert bad.code == 2
 
 
+@pytest.mark.slow
 async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -> None:
     case = await platform.open(school=f"inbox-{uuid.uuid4().hex[:6]}")
     number = case.case_number
@@ -360,6 +365,7 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
 # ------------------------------------------------------------------------ signals
 
 
+@pytest.mark.slow
 async def test_press_inquiry_opens_a_task_for_communications(platform: Platform) -> None:
     case = await platform.open()
     number = case.case_number
@@ -379,6 +385,7 @@ async def test_press_inquiry_opens_a_task_for_communications(platform: Platform)
     assert "treat.press" in inbox.stdout
 
 
+@pytest.mark.slow
 async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> None:
     case = await platform.open()
     number = case.case_number
@@ -422,6 +429,7 @@ async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> No
 # ------------------------------------------------------------------------ demo
 
 
+@pytest.mark.slow
 async def test_demo_runs_a_case_through_evaluation_and_follow_ups_in_under_a_minute(
     platform: Platform,
 ) -> None:
@@ -449,6 +457,7 @@ async def test_demo_runs_a_case_through_evaluation_and_follow_ups_in_under_a_min
     assert not snap.open_tasks
 
 
+@pytest.mark.slow
 async def test_demo_without_a_worker_says_so_instead_of_hanging(platform: Platform) -> None:
     number = new_number("DEMO")
     ran = await platform.sagsflow(
@@ -461,6 +470,7 @@ async def test_demo_without_a_worker_says_so_instead_of_hanging(platform: Platfo
     assert "Traceback" not in ran.output
 
 
+@pytest.mark.slow
 async def test_demo_on_a_worker_without_the_demo_card_says_why(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

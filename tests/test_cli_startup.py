@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SAGSFLOW = Path(sys.executable).parent / "sagsflow"
 

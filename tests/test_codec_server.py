@@ -112,6 +112,7 @@ async def sealed_note(platform: ApiPlatform, case_number: str) -> dict[str, Any]
     raise AssertionError("no add_note signal in the history")
 
 
+@pytest.mark.slow
 async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
     platform: ApiPlatform, case_number: str
 ) -> None:
@@ -148,6 +149,7 @@ async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
         assert "Solsikke" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 async def test_an_operators_signal_through_the_cli_is_encrypted_and_queries_decode(
     platform: ApiPlatform, case_number: str
 ) -> None:
@@ -182,6 +184,7 @@ async def test_an_operators_signal_through_the_cli_is_encrypted_and_queries_deco
     assert "Mælkebøtte" in queried.stdout and NOTE in queried.stdout
 
 
+@pytest.mark.slow
 async def test_the_codec_endpoint_refuses_everyone_but_operators(
     platform: ApiPlatform, case_number: str, http: httpx.AsyncClient
 ) -> None:
@@ -259,6 +262,7 @@ async def codec_log(platform: ApiPlatform) -> list[tuple[str, str, str, str | No
     return [(row.actor_id, row.action, row.outcome, row.detail) for row in rows]
 
 
+@pytest.mark.slow
 async def test_cors_for_the_web_ui_on_codec_only(http: httpx.AsyncClient) -> None:
     preflight = await http.options("/codec/decode", headers={
         "Origin": UI_ORIGIN,
@@ -294,6 +298,7 @@ async def test_cors_for_the_web_ui_on_codec_only(http: httpx.AsyncClient) -> Non
     assert not any(path.startswith("/codec") for path in document["paths"])
 
 
+@pytest.mark.slow
 async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     platform: ApiPlatform, case_number: str, http: httpx.AsyncClient
 ) -> None:

@@ -198,6 +198,7 @@ def clean_environment(image: Path, home: Path, **settings: str) -> dict[str, str
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [[], ["worker"], ["api"], ["case"], ["task"]])
 def test_the_image_commands_start_from_the_clean_venv(image: Path, command: list[str]) -> None:
     result = subprocess.run(
@@ -209,6 +210,7 @@ def test_the_image_commands_start_from_the_clean_venv(image: Path, command: list
     assert "Usage" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_replay_check_runs_from_the_clean_venv(image: Path) -> None:
     result = subprocess.run(
         [str(image / "python"), "-m", "workers.replay", "--help"],
@@ -285,6 +287,7 @@ async def temporal(tmp_path: Path) -> AsyncIterator[str]:
         yield server.address
 
 
+@pytest.mark.slow
 async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
     image: Path, temporal: str, tmp_path: Path, processes: list[Process]
 ) -> None:

@@ -43,6 +43,9 @@ from workers.codec import worker_data_converter
 from workflows.case import DigitalViolationCase
 from workflows.legacy_v1 import LegacyCase
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 
 @workflow.defn(name="DigitalViolationCase", sandboxed=False)
 class AcceptedInTheLostTask(DigitalViolationCase):

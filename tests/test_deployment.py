@@ -70,6 +70,7 @@ def source_files() -> list[Path]:
 # --- docker-compose.yml ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compose_file_is_valid_against_the_compose_specification() -> None:
     checker = Path(sys.executable).with_name("check-jsonschema")
     result = subprocess.run(
@@ -256,6 +257,7 @@ def test_the_namespace_script_creates_the_case_search_attributes() -> None:
     assert declared == expected
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script")
 async def test_the_namespace_script_runs_against_a_real_server(tmp_path: Path) -> None:
     temporal = binary("temporal")

@@ -89,6 +89,7 @@ async def test_a_taken_port_fails_fast_and_names_the_port(
     assert server.pid is None  # nothing was started
 
 
+@pytest.mark.slow
 async def test_the_web_ui_answers(server: DevServer) -> None:
     assert server.ui_url == f"http://127.0.0.1:{server.ui_port}"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no http_proxy
@@ -97,6 +98,7 @@ async def test_the_web_ui_answers(server: DevServer) -> None:
         assert response.status == 200
 
 
+@pytest.mark.slow
 async def test_the_case_search_attributes_are_registered(server: DevServer) -> None:
     registered = await custom_search_attributes(await server.connect())
     expected = {
@@ -106,6 +108,7 @@ async def test_the_case_search_attributes_are_registered(server: DevServer) -> N
     assert {name: registered.get(name) for name in expected} == expected
 
 
+@pytest.mark.slow
 async def test_cases_survive_a_restart_and_old_databases_get_our_search_attributes(
     tmp_path: Path,
 ) -> None:
@@ -129,6 +132,7 @@ async def test_cases_survive_a_restart_and_old_databases_get_our_search_attribut
         assert {key.name for key in search_attributes.ALL} <= set(registered)
 
 
+@pytest.mark.slow
 async def test_a_stopped_server_leaves_no_process_behind(tmp_path: Path) -> None:
     async with dev_server(tmp_path, headless=True) as started:
         pid = started.pid
@@ -138,6 +142,7 @@ async def test_a_stopped_server_leaves_no_process_behind(tmp_path: Path) -> None
     assert_process_gone(pid)
 
 
+@pytest.mark.slow
 async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     started = dev_server(tmp_path, headless=True, stop_timeout=1)
     await started.start()

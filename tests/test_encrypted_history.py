@@ -231,6 +231,7 @@ async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store
 # -- tests -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_the_codec(
     server: DevServer, store: Store, tmp_path: Path
 ) -> None:
@@ -281,6 +282,7 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
         assert name not in opened  # never in Temporal, not even encrypted
 
 
+@pytest.mark.slow
 async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
     server: DevServer, store: Store, tmp_path: Path
 ) -> None:

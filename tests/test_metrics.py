@@ -31,6 +31,9 @@ from workers.logs import configure_logging
 from workers.settings import Settings
 from workers.worker import run_worker
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 CASE = "M-2026-0042"
 
 

@@ -27,6 +27,9 @@ from tests.conftest import logging_restored
 from tests.test_api import Api, wait_snapshot
 from workers.logs import configure_logging
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 NAMES = ("Astrid Testesen", "Bertram Prøvesen", "Mor: 11 22 33 44")
 
 

@@ -232,6 +232,7 @@ def assert_no_addresses(logs: list[dict[str, object]]) -> None:
 # ------------------------------------------------------------------------------ delivering
 
 
+@pytest.mark.slow
 async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -293,6 +294,7 @@ async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
     assert_no_addresses(logs)
 
 
+@pytest.mark.slow
 async def test_a_refused_attempt_is_retried_after_the_backoff_and_delivered_exactly_once(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -327,6 +329,7 @@ async def test_a_refused_attempt_is_retried_after_the_backoff_and_delivered_exac
     )
 
 
+@pytest.mark.slow
 async def test_racing_dispatchers_deliver_every_row_exactly_once(
     database_url: str, store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -348,6 +351,7 @@ async def test_racing_dispatchers_deliver_every_row_exactly_once(
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows.values())
 
 
+@pytest.mark.slow
 async def test_without_smtp_rows_stay_in_the_outbox_and_are_logged_once(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -373,6 +377,7 @@ async def test_without_smtp_rows_stay_in_the_outbox_and_are_logged_once(
     )
 
 
+@pytest.mark.slow
 async def test_a_row_without_recipients_fails_for_good_until_requeued(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -407,6 +412,7 @@ async def test_a_row_without_recipients_fails_for_good_until_requeued(
     ]
 
 
+@pytest.mark.slow
 async def test_refused_addresses_and_exhausted_attempts_fail_for_good_without_addresses(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -440,6 +446,7 @@ async def test_refused_addresses_and_exhausted_attempts_fail_for_good_without_ad
     assert_no_addresses(logs)
 
 
+@pytest.mark.slow
 async def test_a_row_whose_text_names_a_child_is_not_sent(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -540,6 +547,7 @@ def test_invalid_settings_are_refused_with_a_clear_message(
 
 
 
+@pytest.mark.slow
 async def test_the_worker_runs_the_dispatcher_when_smtp_is_configured(
     env: WorkflowEnvironment,
     tmp_path: Path,

@@ -31,6 +31,9 @@ from tests.conftest import binary
 from tests.test_dev_server import dev_server, free_port
 from workflows.case import DigitalViolationCase
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 TEMPORAL = binary("temporal")
 SAGSFLOW = binary("sagsflow")
 NAMES = {"P1": "Astrid Testesen", "P2": "Bertram Prøvesen", "P3": "Clara Eksempelsen"}

@@ -106,6 +106,7 @@ async def dev_client(tmp_path: Path) -> AsyncIterator[Client]:
         yield await Client.connect(server.address, namespace=server.namespace)
 
 
+@pytest.mark.slow
 async def test_replay_reports_breaking_changes_and_passes_patched_ones(
     dev_client: Client, task_queue: str
 ) -> None:
@@ -191,6 +192,7 @@ async def poisoned_case(client: Client, task_queue: str) -> str:
     return workflow_id
 
 
+@pytest.mark.slow
 async def test_the_gate_reports_running_cases_whose_workflow_task_fails(
     dev_client: Client, task_queue: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -241,6 +243,7 @@ async def temporal_cli(client: Client, *args: str) -> str:
     return output.decode()
 
 
+@pytest.mark.slow
 async def test_the_runbooks_reset_repairs_a_case_stuck_on_a_poison_message(
     dev_client: Client, task_queue: str
 ) -> None:

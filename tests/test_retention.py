@@ -65,6 +65,7 @@ async def all_text_in_store(store: Store) -> str:
 # ------------------------------------------------------------ the whole story, time-skipping
 
 
+@pytest.mark.slow
 async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_its_statistics(
     env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
@@ -226,6 +227,7 @@ async def access_log(store: Store) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
+@pytest.mark.slow
 async def test_apply_retention_respects_the_cutoff_and_is_idempotent(store: Store) -> None:
     cutoff = kit.T0 + timedelta(days=30)
     old = await seed(store, "2026-0100", CaseStatus.CLOSED, kit.T0 + timedelta(days=1))
@@ -294,6 +296,7 @@ async def schedule_ids(client: Client) -> list[str]:
     return []
 
 
+@pytest.mark.slow
 async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path: Path) -> None:
     async with dev_server(tmp_path, headless=True) as server:
         client = await server.connect(data_converter=pydantic_data_converter)
@@ -336,6 +339,7 @@ async def test_a_server_without_schedules_does_not_stop_the_worker(
 
 
 
+@pytest.mark.slow
 async def test_the_cli_reports_a_dry_run_and_applies_on_request(
     env: WorkflowEnvironment, sqlite_store: Store, task_queue: str,
     monkeypatch: pytest.MonkeyPatch,

@@ -170,6 +170,7 @@ def test_the_readme_defaults_are_the_documented_ports() -> None:
     assert "make dev" in readme and ":8233" in readme
 
 
+@pytest.mark.slow
 async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
     data_dir: Path, environment: dict[str, str]
 ) -> None:
@@ -245,6 +246,7 @@ async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
     assert NAME not in json.dumps(listed.stdout)
 
 
+@pytest.mark.slow
 def test_a_taken_api_port_is_refused_before_anything_starts(
     data_dir: Path, environment: dict[str, str]
 ) -> None:

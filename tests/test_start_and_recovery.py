@@ -44,6 +44,9 @@ from tests.test_dev_server import dev_server
 from workers.connection import connect_client
 from workers.settings import Settings
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 RECOVERY_SECONDS = 10.0
 OUTAGE_SECONDS = 15.0
 TEMPORAL = binary("temporal")

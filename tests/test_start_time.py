@@ -27,6 +27,9 @@ from tests.casekit import CaseRun, case_input
 from tests.test_dev_server import dev_server
 from workflows.case import DigitalViolationCase
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 CASES = 8
 
 

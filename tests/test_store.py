@@ -26,7 +26,7 @@ from tests import storekit as kit
 
 TABLES = {"cases", "tasks", "timeline_events", "outbox"}
 
-pytestmark = pytest.mark.databases("sqlite", "postgresql")
+pytestmark = [pytest.mark.slow, pytest.mark.databases("sqlite", "postgresql")]
 
 
 def _schema_state(connection: Connection) -> tuple[set[str], str | None, list[object]]:

@@ -35,6 +35,9 @@ from tests.casekit import case_input, decision
 from tests.conftest import binary
 from workers.codec import data_converter
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 SAGSFLOW = binary("sagsflow")
 NOT_PROCESSED_DA = "behandles ikke lige nu – drift er underrettet"
 NOT_PROCESSED_EN = "is not being processed – operators are alerted"

@@ -1,8 +1,10 @@
-"""Mistakes in completing a task: refused by the update, recorded as rejected by the signal."""
+"""Mistakes in completing a task: refused by the update, recorded as rejected by the signal.
+
+Workflow behaviour, so on the fake activities (tests/fakes.py): `records` is what the case
+handed to the store."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -11,8 +13,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas.common import ViolationType
 from schemas.snapshot import EventKind
-from store import Store
-from tests.casekit import LEADER, TEACHER, CaseRun, case_input, decision, running_case
+from tests.casekit import (
+    LEADER,
+    TEACHER,
+    CaseRun,
+    case_input,
+    decision,
+    eventually,
+    running_case,
+)
+from tests.fakes import MemoryRecords
 from workflows.case import DigitalViolationCase
 
 
@@ -45,10 +55,10 @@ async def at_evaluation(run: CaseRun) -> None:
 
 
 async def test_submit_task_rejects_mistakes_without_recording_anything(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await at_evaluation(run)
         before = await run.snapshot()
         for body, expected in await mistakes(run):
@@ -67,10 +77,10 @@ async def test_submit_task_rejects_mistakes_without_recording_anything(
 
 
 async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await at_evaluation(run)
         wrong = await mistakes(run)
         for body, _ in wrong:
@@ -99,19 +109,18 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         )
         await run.wait_open("assess.involve_leadership")
         # The rejections are in the store's timeline too.
-        for _ in range(100):
-            events = await store.list_events(run.handle.id)
-            if sum(e.kind == "rejected" for e in events) == len(wrong) + 3:
-                break
-            await asyncio.sleep(0.05)
-        assert sum(e.kind == "rejected" for e in events) == len(wrong) + 3
+        await eventually(
+            lambda: records.list_events(run.handle.id),
+            lambda events: sum(e.kind == "rejected" for e in events) == len(wrong) + 3,
+            f"{len(wrong) + 3} rejections in the recorded timeline",
+        )
 
 
 async def test_leadership_cannot_complete_the_personal_underretning_duty(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     case = case_input(await env.get_current_time(), offender_age=13)
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.uncover")
         await run.complete("assess.evaluate", underretning=True, ssp=True)
         await run.wait_open("report.underretning")
@@ -123,13 +132,13 @@ async def test_leadership_cannot_complete_the_personal_underretning_duty(
 
 
 async def test_a_signal_carrying_an_image_is_rejected_without_storing_it(
-    env: WorkflowEnvironment, store: Store, task_queue: str
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
     import base64
 
     blob = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2).decode()
     case = case_input(await env.get_current_time())
-    async with running_case(env, store, task_queue, case) as run:
+    async with running_case(env, records, task_queue, case) as run:
         await run.wait_open("assess.uncover")
         await run.handle.signal("add_note", {
             "author": TEACHER.model_dump(mode="json"), "text": f"data:image/png;base64,{blob}"})
@@ -143,11 +152,10 @@ async def test_a_signal_carrying_an_image_is_rejected_without_storing_it(
         assert "Gem aldrig materiale" in (rejected[0].reason or "")
         assert "decision.assess.uncover.where" in (rejected[2].reason or "")
         assert all(blob[:32] not in e.model_dump_json() for e in snap.timeline)
-        for _ in range(100):  # the store follows the workflow's timeline shortly after
-            events = await store.list_events(run.handle.id)
-            if sum(e.kind == "rejected" for e in events) == 3:
-                break
-            await asyncio.sleep(0.05)
-        assert sum(e.kind == "rejected" for e in events) == 3
+        events = await eventually(  # the store follows the workflow's timeline shortly after
+            lambda: records.list_events(run.handle.id),
+            lambda events: sum(e.kind == "rejected" for e in events) == 3,
+            "3 rejections in the recorded timeline",
+        )
         assert all(blob[:32] not in (e.text + (e.reason or "")) for e in events)
         assert snap.status == "active" and "assess.uncover" in {t.key for t in snap.open_tasks}

@@ -108,6 +108,7 @@ def test_json_logs_are_one_object_a_line(
     assert "navn" not in record and "Ida" not in lines[0]
 
 
+@pytest.mark.slow
 async def test_the_worker_registers_the_case_workflow(
     env: WorkflowEnvironment, sqlite_url: str, task_queue: str
 ) -> None:
@@ -119,6 +120,7 @@ async def test_the_worker_registers_the_case_workflow(
         await store.dispose()
 
 
+@pytest.mark.slow
 async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_step(
     env: WorkflowEnvironment, sqlite_url: str, task_queue: str
 ) -> None:
@@ -147,6 +149,7 @@ async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_
         await store.dispose()
 
 
+@pytest.mark.slow
 async def test_run_worker_serves_cases_and_stops_cleanly_on_sigterm(
     env: WorkflowEnvironment, tmp_path: Path, task_queue: str, restore_logging: None
 ) -> None:
