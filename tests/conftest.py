@@ -140,7 +140,33 @@ INTEGRATION_FIXTURES = frozenset({
 })
 
 
+# The longest test files, longest first (`--durations`, summed per file). `make test` hands
+# whole files to its two xdist workers in collection order (--dist loadfile
+# --no-loadscope-reorder), so starting these first keeps one long file from finishing last
+# while the other worker idles. Only the order changes; a stale entry costs time, nothing else.
+LONGEST_FILES = (
+    "test_bounded_work.py",
+    "test_cli_cases.py",
+    "test_container_entrypoints.py",
+    "test_start_and_recovery.py",
+    "test_sagsflow_dev.py",
+    "test_stuck_cases.py",
+    "test_api.py",
+    "test_operator_integration.py",
+    "test_encrypted_history.py",
+    "test_store.py",
+    "test_dev_server.py",
+    "test_crash_window.py",
+)
+
+
+def _file_rank(item: pytest.Item) -> int:
+    name = item.path.name
+    return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_file_rank)  # stable: each file's tests keep their order
     unmarked = [
         item.nodeid for item in items
         if item.get_closest_marker("slow") is None
