@@ -19,12 +19,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import structlog
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+
+from cli.devserver import DevServer
 
 from store import Store
 from tests.fakes import MemoryRecords
@@ -84,6 +87,23 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         await environment.shutdown()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    """A real `temporal server start-dev` (headless), one per test process (xdist worker),
+    shared by every module that needs a real server but not one of its own.
+
+    Its users keep to their own task queues and case numbers and never restart it, change its
+    flags or list every case on it; tests that do (restarts, the Web UI, search attributes of
+    an older database, broad `case list`s) start their own with tests.test_dev_server's
+    `dev_server`. Starting and stopping one takes 2-3 s; a module-scoped server per file paid
+    that in every file.
+    """
+    from tests.test_dev_server import dev_server  # that module imports this one
+
+    async with dev_server(tmp_path_factory.mktemp("temporal"), headless=True) as started:
+        yield started
+
+
 @pytest.fixture
 def task_queue() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
@@ -136,7 +156,7 @@ async def postgres_url() -> AsyncIterator[str]:
 # so that `pytest -m "not slow"` (the fast tier) never starts one.
 INTEGRATION_FIXTURES = frozenset({
     "store", "sqlite_store", "database_url", "postgres_url", "sqlite_db", "postgres_db",
-    "server", "platform", "dev_client", "temporal", "image",
+    "dev_temporal", "server", "platform", "dev_client", "image",
 })
 
 

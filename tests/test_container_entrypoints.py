@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +31,9 @@ import httpx
 import pytest
 import yaml
 
+from cli.devserver import DevServer
 from tests.apikit import TEACHER, new_case_body, write_tokens
-from tests.test_dev_server import dev_server, free_port
+from tests.test_dev_server import free_port
 from workers import environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,15 +282,9 @@ def healthcheck(service: str, port: int) -> list[str]:
     return [part.replace(f"127.0.0.1:{internal}", f"127.0.0.1:{port}") for part in test[1:]]
 
 
-@pytest.fixture
-async def temporal(tmp_path: Path) -> AsyncIterator[str]:
-    async with dev_server(tmp_path / "temporal", headless=True) as server:
-        yield server.address
-
-
 @pytest.mark.slow
 async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
-    image: Path, temporal: str, tmp_path: Path, processes: list[Process]
+    image: Path, dev_temporal: DevServer, tmp_path: Path, processes: list[Process]
 ) -> None:
     home = tmp_path / "home"  # the image's WORKDIR: nothing from this checkout
     home.mkdir()
@@ -298,7 +293,7 @@ async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
     worker_metrics, api_port = free_port(), free_port()
     settings = clean_environment(
         image, home,
-        TEMPORAL_ADDRESS=temporal,
+        TEMPORAL_ADDRESS=dev_temporal.address,
         DATABASE_URL=f"sqlite+aiosqlite:///{home / 'sagsflow.db'}",
         SAGSFLOW_TASK_QUEUE="sagsflow-image-test",
         SAGSFLOW_PAYLOAD_KEYS=f"k1={base64.b64encode(os.urandom(32)).decode()}",

@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from datetime import UTC, datetime
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
@@ -38,7 +36,6 @@ from schemas.common import TaskStatus
 from schemas.snapshot import CaseOutcome
 from store import Store
 from tests.casekit import TEACHER, CaseRun, case_input, decision, save_history
-from tests.test_dev_server import dev_server
 from workers.codec import worker_data_converter
 from workflows.case import DigitalViolationCase
 from workflows.legacy_v1 import LegacyCase
@@ -106,20 +103,14 @@ def workflow_worker(env: WorkflowEnvironment, task_queue: str, **options: Any) -
     return Worker(env.client, task_queue=task_queue, max_cached_workflows=0, **options)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("crash-window"), headless=True) as started:
-        yield started
-
-
 async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
-    server: DevServer, store: Store, task_queue: str
+    dev_temporal: DevServer, store: Store, task_queue: str
 ) -> None:
     """The lean core, on the real dev server and the demo card, with the REAL workflow class:
     the evaluation timer fires while no worker runs, and staff's completion of the evaluation
     (whose inbox row a lost workflow task may already have written) arrives before any worker
     has seen the timer. The update is accepted and the task completed, not refused."""
-    client = await server.connect(data_converter=pydantic_data_converter)
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
     env = WorkflowEnvironment.from_client(client)
     case = case_input(datetime.now(UTC)).model_copy(update={"procedure_version": "demo"})
     lean = {"workflows": [DigitalViolationCase], "activities": CaseActivities(store).all()}

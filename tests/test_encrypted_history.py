@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -34,7 +33,6 @@ from schemas.messages import CaseNote, PressInquiry
 from schemas.snapshot import CaseSnapshot
 from store import Store
 from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
-from tests.test_dev_server import dev_server
 from workers.codec import (
     ENCODING,
     KEY_ID_HEADER,
@@ -210,35 +208,17 @@ async def raw_history(server: DevServer, workflow_id: str) -> dict[str, Any]:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("encrypted"), headless=True) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
-    opened = Store.from_url(
-        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'sagsflow.db'}"
-    )
-    await opened.create_schema()
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
-
-
 # -- tests -----------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
 async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_the_codec(
-    server: DevServer, store: Store, tmp_path: Path
+    dev_temporal: DevServer, store: Store, tmp_path: Path
 ) -> None:
     keys = PayloadKeys.generate("k1")
     case = demo_case()
     queue = f"enc-{uuid.uuid4().hex[:8]}"
-    async with encrypting_worker(server, store, queue, keys, tmp_path / "keys.json") as service:
+    async with encrypting_worker(dev_temporal, store, queue, keys, tmp_path / "keys.json") as service:
         handle = await service.open_case(case, NAMES)
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
         await service.press_inquiry(case.case_number, PressInquiry(
@@ -251,7 +231,7 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
         # The names are where they belong: in the store.
         assert (await store.participant_names(handle.id))["P1"] == "Astrid Testesen"
 
-    document = await raw_history(server, handle.id)
+    document = await raw_history(dev_temporal, handle.id)
     raw, recoverable = json.dumps(document, ensure_ascii=False), base64_decoded(document)
     free_texts = [NOTE_TEXT, PRESS_SUMMARY, "Lokalavisen Ugleposten",
                   *(text for texts in DECISION_TEXTS.values() for text in texts.values())]
@@ -284,26 +264,26 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
 
 @pytest.mark.slow
 async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
-    server: DevServer, store: Store, tmp_path: Path
+    dev_temporal: DevServer, store: Store, tmp_path: Path
 ) -> None:
     rotated = PayloadKeys.from_file(TEST_KEYS_FILE)  # test-k1 + test-k2, active test-k2
     old = PayloadKeys(active="test-k1", keys={"test-k1": rotated.keys["test-k1"]})
     case = demo_case()
     queue = f"rot-{uuid.uuid4().hex[:8]}"
     done: set[str] = set()
-    async with encrypting_worker(server, store, queue, old, tmp_path / "old.json") as service:
+    async with encrypting_worker(dev_temporal, store, queue, old, tmp_path / "old.json") as service:
         handle = await service.open_case(case)
         await drive(service, case.case_number, lambda s: s.phase.value == "document",
                     "phase document", done)
     # A restart with the rotated keys: the new worker replays what k1 sealed and seals with k2.
-    async with encrypting_worker(server, store, queue, rotated, tmp_path / "new.json") as service:
+    async with encrypting_worker(dev_temporal, store, queue, rotated, tmp_path / "new.json") as service:
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
         final = await drive(service, case.case_number, lambda s: s.status != CaseStatus.ACTIVE,
                             "the case to close", done)
         assert final.status == CaseStatus.CLOSED
         assert await service.case_input(case.case_number) == case  # sealed with k1, read now
 
-    document = await raw_history(server, handle.id)
+    document = await raw_history(dev_temporal, handle.id)
     sealed = [n for p, n in payload_nodes(document) if is_sealed(p)]
     key_ids = {base64.b64decode(n["metadata"][KEY_ID_HEADER]).decode() for n in sealed}
     assert key_ids == {"test-k1", "test-k2"}

@@ -23,7 +23,6 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,11 +35,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 
 from api.cases import CaseService
+from cli.devserver import DevServer
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input, demo_decision
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from store import Store, TaskRow
 from tests.conftest import POSTGRES_ADMIN_URL, binary
-from tests.test_dev_server import dev_server
 from workers.connection import connect_client
 from workers.settings import Settings
 
@@ -62,13 +61,13 @@ class Server:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    data: Path = tmp_path_factory.mktemp("recovery")
-    async with dev_server(data, headless=True) as started:
-        client = await connect_client(
-            Settings(temporal_address=started.address, temporal_namespace=started.namespace)
-        )
-        yield Server(started.address, started.namespace, client, data)
+async def server(dev_temporal: DevServer, tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """The shared dev server (tests/conftest.py), with a client and a folder for CLI files."""
+    client = await connect_client(
+        Settings(temporal_address=dev_temporal.address, temporal_namespace=dev_temporal.namespace)
+    )
+    return Server(dev_temporal.address, dev_temporal.namespace, client,
+                  tmp_path_factory.mktemp("recovery"))
 
 
 def new_number(prefix: str) -> str:

@@ -11,11 +11,9 @@ every workflow task is such a replay, so a handful of cases shows it reliably.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,7 +22,6 @@ from activities import CaseActivities
 from cli.devserver import DevServer
 from store import Store
 from tests.casekit import CaseRun, case_input
-from tests.test_dev_server import dev_server
 from workflows.case import DigitalViolationCase
 
 # The integration tier: see the `slow` marker in pyproject.toml.
@@ -33,16 +30,10 @@ pytestmark = pytest.mark.slow
 CASES = 8
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("start-time"), headless=True) as started:
-        yield started
-
-
 async def test_first_deadlines_agree_between_inbox_and_case_without_a_cache(
-    server: DevServer, store: Store, task_queue: str
+    dev_temporal: DevServer, store: Store, task_queue: str
 ) -> None:
-    client = await server.connect(data_converter=pydantic_data_converter)
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
     env = WorkflowEnvironment.from_client(client)
     disagreements: list[str] = []
     async with Worker(client, task_queue=task_queue, max_cached_workflows=0,
