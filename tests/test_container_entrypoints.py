@@ -157,20 +157,34 @@ def _build_context(destination: Path) -> Path:
     return destination
 
 
+def run_side_by_side(*commands: tuple[list[str], float]) -> None:
+    """`subprocess.run(command, check=True, timeout=...)` for each, all started at once."""
+    started = [(subprocess.Popen(command), command, timeout) for command, timeout in commands]
+    try:
+        for process, command, timeout in started:
+            if process.wait(timeout) != 0:
+                raise subprocess.CalledProcessError(process.returncode, command)
+    finally:
+        for process, _, _ in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv with the wheel installed as the Dockerfile installs it; its bin folder."""
     work = tmp_path_factory.mktemp("image")
     context = _build_context(work / "src")
     wheels = work / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-         str(wheels), str(context)],
-        check=True, timeout=PIP_TIMEOUT,
+    venv = work / "venv"
+    # The Dockerfile's first two steps do not depend on each other: side by side here.
+    run_side_by_side(
+        ([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+          str(wheels), str(context)], PIP_TIMEOUT),
+        ([sys.executable, "-m", "venv", str(venv)], 120),
     )
     [wheel] = wheels.glob("sagsflow-*.whl")
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
          f"{wheel}{installed_extras()}"],
