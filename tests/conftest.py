@@ -167,16 +167,19 @@ INTEGRATION_FIXTURES = frozenset({
 LONGEST_FILES = (
     "test_bounded_work.py",
     "test_cli_cases.py",
-    "test_container_entrypoints.py",
-    "test_start_and_recovery.py",
-    "test_sagsflow_dev.py",
     "test_stuck_cases.py",
+    "test_start_and_recovery.py",
+    "test_container_entrypoints.py",
+    "test_sagsflow_dev.py",
     "test_api.py",
-    "test_operator_integration.py",
     "test_encrypted_history.py",
+    "test_operator_integration.py",
     "test_store.py",
-    "test_dev_server.py",
     "test_crash_window.py",
+    "test_notify.py",
+    "test_api_limits.py",
+    "test_cli_startup.py",
+    "test_dev_server.py",
 )
 
 
