@@ -7,7 +7,6 @@ import asyncio
 import re
 import shlex
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from cli.devserver import DevServer
 from tests.conftest import binary
-from tests.test_dev_server import dev_server
 from workers import replay
 
 
@@ -100,10 +99,11 @@ async def start_running_cases(client: Client, task_queue: str, count: int) -> li
 
 
 @pytest.fixture
-async def dev_client(tmp_path: Path) -> AsyncIterator[Client]:
-    # Visibility queries (list_workflows) need a real server, not the time-skipping one.
-    async with dev_server(tmp_path, headless=True, search_attributes=[]) as server:
-        yield await Client.connect(server.address, namespace=server.namespace)
+async def dev_client(dev_temporal: DevServer) -> Client:
+    """A client of the shared dev server (tests/conftest.py): visibility queries
+    (list_workflows) need a real server, not the time-skipping one. Every query here keeps to
+    the test's own task queue."""
+    return await Client.connect(dev_temporal.address, namespace=dev_temporal.namespace)
 
 
 @pytest.mark.slow
