@@ -34,6 +34,7 @@ from tests.casekit import (
 )
 from tests.fakes import MemoryRecords
 from workflows.case import DigitalViolationCase
+from workflows.handlers import TASK_WAIT
 
 CPH = ZoneInfo("Europe/Copenhagen")
 MINUTE = timedelta(minutes=1)
@@ -569,6 +570,7 @@ async def test_notes_and_reassignment_reach_the_timeline_and_the_inbox(
             {"task_key": "close.evaluate", "by": LEADER.model_dump(mode="json"),
              "assignee": "x"},
         )
+        await run.env.sleep(TASK_WAIT)  # the case gives a named task this long to open
         await run.wait_for(lambda s: any(e.kind == EventKind.REJECTED for e in s.timeline),
                            "rejected reassignment")
 

@@ -24,6 +24,7 @@ from tests.casekit import (
 )
 from tests.fakes import MemoryRecords
 from workflows.case import DigitalViolationCase
+from workflows.handlers import TASK_WAIT
 
 
 def completion(key: str, decision_body: dict[str, Any], actor=TEACHER, **extra: Any) -> dict:
@@ -88,6 +89,7 @@ async def test_complete_task_signal_records_the_same_mistakes_as_rejected(
         await run.handle.signal("complete_task", "not even an object")
         await run.handle.signal("complete_task", {"task_key": ["a", "list"]})
         await run.handle.signal("press_inquiry", {"medium": ""})
+        await run.env.sleep(TASK_WAIT)  # the case gives a named task this long to open
         snap = await run.wait_for(
             lambda s: sum(e.kind == EventKind.REJECTED for e in s.timeline) == len(wrong) + 3,
             "rejections",
