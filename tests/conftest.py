@@ -1,10 +1,18 @@
-"""Shared fixtures: the real time-skipping test server, SQLite and PostgreSQL stores.
+"""Shared fixtures: the real time-skipping test server, a shared dev server, the fake
+activities' records, SQLite and PostgreSQL stores; and the two tiers.
 
-Workflow tests run the case on fake activities that keep what it records in memory (`records`,
-tests/fakes.py): the fast tier. Stores: `store` is a fresh SQLite store for each test; a module or test marked
-`@pytest.mark.databases("sqlite", "postgresql")` runs each test that uses `store` or
-`database_url` once on each database instead. `sqlite_store` is always SQLite (for the tests of
-such a module that need only one).
+- `env`: a time-skipping test server per test. `dev_temporal`: one real dev server per test
+  process, for the modules that need one but not one of their own.
+- `records`: what the fake case activities (tests/fakes.py) recorded: the fast tier of the
+  workflow tests. `case_store`: those records or a real SQLite store, as a test is
+  parametrised (tests.casekit.ON_FAKES_AND_STORE).
+- `store`: a fresh SQLite store for each test; a module or test marked
+  `@pytest.mark.databases("sqlite", "postgresql")` runs each test that uses `store` or
+  `database_url` once on each database instead. `sqlite_store` is always SQLite (for the
+  tests of such a module that need only one).
+- Tiers: tests on a real store, dev server, the API platform, subprocesses or long runs are
+  marked `slow`; `pytest -m "not slow"` is the fast tier. Collection fails for a test that uses
+  one of INTEGRATION_FIXTURES without the marker.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,7 +36,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import DevServer
-
 from store import Store
 from tests.fakes import MemoryRecords
 from workflows import search_attributes
@@ -221,7 +228,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("sqlite_url" if kind == "sqlite" else "postgres_url")
 
 
-async def _opened(url: str) -> AsyncIterator[Store]:
+@asynccontextmanager
+async def migrated_store(url: str) -> AsyncIterator[Store]:
     opened = Store.from_url(url)
     await opened.create_schema()
     try:
@@ -233,14 +241,14 @@ async def _opened(url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
     """A migrated store on `database_url`: SQLite, or each database the test is marked for."""
-    async for opened in _opened(database_url):
+    async with migrated_store(database_url) as opened:
         yield opened
 
 
 @pytest.fixture
 async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
     """A migrated SQLite store, also in a module that runs `store` on both databases."""
-    async for opened in _opened(sqlite_url):
+    async with migrated_store(sqlite_url) as opened:
         yield opened
 
 
