@@ -24,8 +24,9 @@ from temporalio.client import Client
 
 from api import settings as api_settings
 from api.tokens import read_tokens_file
+from cli.devserver import DevServer
 from tests.conftest import binary
-from tests.test_dev_server import custom_search_attributes, dev_server
+from tests.test_dev_server import custom_search_attributes
 from workers import environment, notify_config, retention_schedule, temporal_tls, tracing
 from workers import settings as worker_settings
 from workers.notify_config import load_recipients
@@ -259,28 +260,29 @@ def test_the_namespace_script_creates_the_case_search_attributes() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script")
-async def test_the_namespace_script_runs_against_a_real_server(tmp_path: Path) -> None:
+async def test_the_namespace_script_runs_against_a_real_server(dev_temporal: DevServer) -> None:
+    # On the shared dev server (tests/conftest.py): the script makes a namespace of its own,
+    # which has none of our search attributes until the script registers them.
     temporal = binary("temporal")
     namespace = f"sagsflow-{uuid.uuid4().hex[:6]}"
-    async with dev_server(tmp_path, headless=True, search_attributes=[]) as server:
-        env = {
-            **os.environ,
-            "PATH": f"{Path(temporal).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "TEMPORAL_ADDRESS": server.address,
-            "NAMESPACE": namespace,
-            "NAMESPACE_RETENTION": "72h",
-            "NO_PROXY": "*",
-        }
-        for _ in range(2):  # the second run finds everything in place
-            process = await asyncio.create_subprocess_exec(
-                "sh", str(NAMESPACE_SCRIPT), env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )
-            output, _ = await asyncio.wait_for(process.communicate(), 120)
-            assert process.returncode == 0, output.decode()
-        assert f"namespace {namespace} ready" in output.decode()
-        client = await Client.connect(server.address, namespace=namespace)
-        registered = await custom_search_attributes(client)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(temporal).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TEMPORAL_ADDRESS": dev_temporal.address,
+        "NAMESPACE": namespace,
+        "NAMESPACE_RETENTION": "72h",
+        "NO_PROXY": "*",
+    }
+    for _ in range(2):  # the second run finds everything in place
+        process = await asyncio.create_subprocess_exec(
+            "sh", str(NAMESPACE_SCRIPT), env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, output.decode()
+    assert f"namespace {namespace} ready" in output.decode()
+    client = await Client.connect(dev_temporal.address, namespace=namespace)
+    registered = await custom_search_attributes(client)
     for key in search_attributes.ALL:
         expected = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
         assert IndexedValueType.Name(registered[key.name]).endswith(expected), key.name

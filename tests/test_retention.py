@@ -5,10 +5,10 @@ real dev server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,11 @@ import typer
 from sqlalchemy import select
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.devserver import DevServer
 from cli.retention import retention
 from schemas.activities import CaseRecord
 from schemas.common import CaseStatus, Phase, Route, Severity
@@ -28,7 +30,6 @@ from store import AccessLogRow, Store
 from store.models import Base
 from tests import storekit as kit
 from tests.casekit import LEADER, TEACHER, case_input, running_case
-from tests.test_dev_server import dev_server
 from workers.worker import build_worker
 from workers.retention_schedule import (
     SCHEDULE_ID,
@@ -297,9 +298,13 @@ async def schedule_ids(client: Client) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path: Path) -> None:
-    async with dev_server(tmp_path, headless=True) as server:
-        client = await server.connect(data_converter=pydantic_data_converter)
+async def test_the_schedule_is_made_once_and_follows_the_configuration(
+    dev_temporal: DevServer,
+) -> None:
+    # The shared dev server (tests/conftest.py): nothing else there makes schedules, and this
+    # test removes its own at the end.
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
+    try:
         await ensure_retention_schedule(client, "sagsflow-cases", 730, False)
         handle = client.get_schedule_handle(SCHEDULE_ID)
         await handle.pause(note="Pause under databaseflytning")
@@ -329,6 +334,9 @@ async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path:
         assert await schedule_retention(
             client, "sagsflow-cases", RetentionSettings(cron=None)) is None
         assert (await handle.describe()).schedule.action.args == action.args
+    finally:
+        with contextlib.suppress(RPCError):
+            await client.get_schedule_handle(SCHEDULE_ID).delete()
 
 
 async def test_a_server_without_schedules_does_not_stop_the_worker(
