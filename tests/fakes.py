@@ -207,7 +207,8 @@ class MemoryRecords:
             if row is None:
                 continue
             row.status, row.due_at = task.status.value, _utc(task.due_at)
-            row.reminded, row.escalated, row.assignee = task.reminded, task.escalated, task.assignee
+            row.reminded, row.escalated = task.reminded, task.escalated
+            row.assignee = task.assignee
             row.run_id = run_id
             if task.status == TaskStatus.OPEN:
                 row.closed_at, row.completed_by = None, None

@@ -218,7 +218,8 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
     keys = PayloadKeys.generate("k1")
     case = demo_case()
     queue = f"enc-{uuid.uuid4().hex[:8]}"
-    async with encrypting_worker(dev_temporal, store, queue, keys, tmp_path / "keys.json") as service:
+    keys_path = tmp_path / "keys.json"
+    async with encrypting_worker(dev_temporal, store, queue, keys, keys_path) as service:
         handle = await service.open_case(case, NAMES)
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
         await service.press_inquiry(case.case_number, PressInquiry(
@@ -271,12 +272,13 @@ async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
     case = demo_case()
     queue = f"rot-{uuid.uuid4().hex[:8]}"
     done: set[str] = set()
-    async with encrypting_worker(dev_temporal, store, queue, old, tmp_path / "old.json") as service:
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    async with encrypting_worker(dev_temporal, store, queue, old, old_path) as service:
         handle = await service.open_case(case)
         await drive(service, case.case_number, lambda s: s.phase.value == "document",
                     "phase document", done)
     # A restart with the rotated keys: the new worker replays what k1 sealed and seals with k2.
-    async with encrypting_worker(dev_temporal, store, queue, rotated, tmp_path / "new.json") as service:
+    async with encrypting_worker(dev_temporal, store, queue, rotated, new_path) as service:
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
         final = await drive(service, case.case_number, lambda s: s.status != CaseStatus.ACTIVE,
                             "the case to close", done)
