@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
@@ -35,10 +36,12 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from cli.devserver import DevServer
 from store import Store
 from tests.fakes import MemoryRecords
 from workflows import search_attributes
+
+if TYPE_CHECKING:  # tests.test_dev_server imports this module
+    from tests.test_dev_server import DevServer
 
 BIN = Path(sys.executable).parent
 

@@ -31,9 +31,8 @@ import httpx
 import pytest
 import yaml
 
-from cli.devserver import DevServer
 from tests.apikit import TEACHER, new_case_body, write_tokens
-from tests.test_dev_server import free_port
+from tests.test_dev_server import DevServer, free_port
 from workers import environment
 
 ROOT = Path(__file__).resolve().parent.parent

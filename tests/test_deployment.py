@@ -24,9 +24,8 @@ from temporalio.client import Client
 
 from api import settings as api_settings
 from api.tokens import read_tokens_file
-from cli.devserver import DevServer
 from tests.conftest import binary
-from tests.test_dev_server import custom_search_attributes
+from tests.test_dev_server import DevServer, custom_search_attributes
 from workers import environment, notify_config, retention_schedule, temporal_tls, tracing
 from workers import settings as worker_settings
 from workers.notify_config import load_recipients

@@ -15,8 +15,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from cli.devserver import DevServer
 from tests.conftest import binary
+from tests.test_dev_server import DevServer
 from workers import replay
 
 

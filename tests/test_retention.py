@@ -21,7 +21,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from cli.devserver import DevServer
 from cli.retention import retention
 from schemas.activities import CaseRecord
 from schemas.common import CaseStatus, Phase, Route, Severity
@@ -30,6 +29,7 @@ from store import AccessLogRow, Store
 from store.models import Base
 from tests import storekit as kit
 from tests.casekit import LEADER, TEACHER, case_input, running_case
+from tests.test_dev_server import DevServer
 from workers.worker import build_worker
 from workers.retention_schedule import (
     SCHEDULE_ID,

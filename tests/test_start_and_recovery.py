@@ -35,11 +35,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.client import Client
 
 from api.cases import CaseService
-from cli.devserver import DevServer
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input, demo_decision
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from store import Store, TaskRow
 from tests.conftest import POSTGRES_ADMIN_URL, binary
+from tests.test_dev_server import DevServer
 from workers.connection import connect_client
 from workers.settings import Settings
 
