@@ -62,8 +62,13 @@ BY_ROLE = {"case_owner": TEACHER, "leadership": LEADER, "tk": TK, "communication
 def write_tokens(path: Path) -> None:
     document = {
         "staff": [
-            {"token": s.token, "id": s.id, "name": f"Test {s.id}", "roles": s.roles,
-             "schools": s.schools}
+            {
+                "token": s.token,
+                "id": s.id,
+                "name": f"Test {s.id}",
+                "roles": s.roles,
+                "schools": s.schools,
+            }
             for s in ALL_STAFF
         ]
     }
@@ -149,7 +154,10 @@ class ApiPlatform:
 
 
 def new_case_body(
-    school: str = SCHOOL, *, procedure_version: str | None = "demo", names: bool = True,
+    school: str = SCHOOL,
+    *,
+    procedure_version: str | None = "demo",
+    names: bool = True,
     **overrides: Any,
 ) -> dict[str, Any]:
     """A new case as the platform sends it (JSON), with names for the store."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
@@ -19,27 +20,71 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from driver.decisions import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, completion, decision
-from driver.staff import Staff, StoreInbox
 from schemas.case import CaseInput
 from schemas.common import Actor, TaskStatus
 from schemas.snapshot import CaseSnapshot, TaskView
 from store import Store
+from tests.fakes import MemoryRecords, fake_worker
 from workers.worker import build_worker
 from workflows.case import DigitalViolationCase
 
 # The catalogue lives in driver/ (shared with `sagsflow demo`, the fault suite and bench/);
 # these names stay here so the tests read as before.
 __all__ = [
-    "COMMS", "LEADER", "ROLE_ACTORS", "TEACHER", "CaseRun", "case_input", "decision",
-    "running_case", "save_history", "summary",
+    "COMMS",
+    "LEADER",
+    "ROLE_ACTORS",
+    "TEACHER",
+    "ON_FAKES_AND_STORE",
+    "CaseRun",
+    "case_input",
+    "decision",
+    "eventually",
+    "running_case",
+    "save_history",
+    "summary",
 ]
+
+# A whole-case test on the fake activities (fast) and again end to end on the real activities
+# and a SQLite store (slow): the `case_store` fixture (tests/conftest.py) is one or the other.
+ON_FAKES_AND_STORE = pytest.mark.parametrize(
+    "case_store", ["fakes", pytest.param("sqlite", marks=pytest.mark.slow)], indirect=True
+)
+
+T = TypeVar("T")
+POLL_SECONDS = 0.05
+WAIT_SECONDS = 15.0
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    done: Callable[[T], bool],
+    what: str | Callable[[T], str],
+    timeout: float = WAIT_SECONDS,
+    interval: float = POLL_SECONDS,
+) -> T:
+    """Polls `probe()` until `done(value)` holds and returns that value.
+
+    After `timeout` seconds: AssertionError "timed out waiting for <what>", where `what` may be
+    a function of the last value seen (to show what was there instead).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if loop.time() > deadline:
+            described = what(value) if callable(what) else what
+            raise AssertionError(f"timed out waiting for {described}")
+        await asyncio.sleep(interval)
 
 
 @dataclass
 class CaseRun:
     env: WorkflowEnvironment
     handle: WorkflowHandle
-    store: Store
+    store: Store | MemoryRecords  # the real store, or what the fake activities recorded
     case: CaseInput
 
     async def snapshot(self) -> CaseSnapshot:
@@ -48,15 +93,15 @@ class CaseRun:
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
-    async def wait_for(self, predicate, what: str, timeout: float = 15.0) -> CaseSnapshot:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            snap = await self.snapshot()
-            if predicate(snap):
-                return snap
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; snapshot: {summary(snap)}")
-            await asyncio.sleep(0.05)
+    async def wait_for(
+        self,
+        predicate: Callable[[CaseSnapshot], bool],
+        what: str,
+        timeout: float = WAIT_SECONDS,
+    ) -> CaseSnapshot:
+        return await eventually(
+            self.snapshot, predicate, lambda snap: f"{what}; snapshot: {summary(snap)}", timeout
+        )
 
     async def wait_open(self, key: str) -> TaskView:
         snap = await self.wait_for(
@@ -66,24 +111,32 @@ class CaseRun:
 
     async def wait_inbox(self, task_id: str, status: str = "open") -> Any:
         """The inbox row of a task, once the store shows it in the given status."""
-        staff = Staff(StoreInbox(self.store), submit=self._submit, poll_seconds=0.05,
-                      max_poll_seconds=0.05, wait_seconds=15)
-        return await staff.wait_status(self.handle.id, task_id, status)
+
+        async def row() -> Any:
+            rows = await self.store.list_tasks(workflow_id=self.handle.id)
+            return next((r for r in rows if r.task_id == task_id), None)
+
+        return await eventually(
+            row,
+            lambda r: r is not None and r.status == status,
+            lambda r: (
+                f"inbox row {task_id} with status {status} "
+                f"(it is {'missing' if r is None else r.status})"
+            ),
+        )
 
     async def _submit(self, case_number: str, payload: Any) -> TaskView:
         return await self.handle.execute_update(DigitalViolationCase.submit_task, payload)
 
-    async def wait_for_outbox(self, predicate) -> Any:
+    async def wait_for_outbox(self, predicate: Callable[[Any], bool]) -> Any:
         """The first outbox row of this case matching `predicate`, once it is written."""
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
-            rows = [r for r in await self.store.list_outbox(workflow_id=self.handle.id)
-                    if predicate(r)]
-            if rows:
-                return rows[0]
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("no matching outbox row")
-            await asyncio.sleep(0.05)
+
+        async def matching() -> list[Any]:
+            return [
+                r for r in await self.store.list_outbox(workflow_id=self.handle.id) if predicate(r)
+            ]
+
+        return (await eventually(matching, bool, "a matching outbox row"))[0]
 
     async def complete(
         self, key: str, reason: str | None = None, actor: Actor | None = None, **overrides: Any
@@ -97,8 +150,12 @@ class CaseRun:
             f"{(view.key, view.role, view.due_at)}"
         )
         payload = completion(
-            key, view.task_id, view.role, decision(key, await self.now(), **overrides),
-            actor=actor, reason=reason,
+            key,
+            view.task_id,
+            view.role,
+            decision(key, await self.now(), **overrides),
+            actor=actor,
+            reason=reason,
         )
         done = await self._submit(self.case.case_number, payload)
         await self.wait_inbox(view.task_id, status="done")
@@ -128,10 +185,18 @@ def summary(snap: CaseSnapshot) -> str:
 
 @contextlib.asynccontextmanager
 async def running_case(
-    env: WorkflowEnvironment, store: Store, task_queue: str, case: CaseInput,
+    env: WorkflowEnvironment,
+    store: Store | MemoryRecords,
+    task_queue: str,
+    case: CaseInput,
     procedure_path: Path | None = None,
 ) -> AsyncIterator[CaseRun]:
-    worker = build_worker(env.client, store, task_queue, procedure_path=procedure_path)
+    """The case on a worker of its own: the production worker and activities on a real
+    `Store`, or the fake activities (tests/fakes.py) on `MemoryRecords`."""
+    if isinstance(store, MemoryRecords):
+        worker = fake_worker(env.client, store, task_queue, procedure_path=procedure_path)
+    else:
+        worker = build_worker(env.client, store, task_queue, procedure_path=procedure_path)
     async with worker:
         handle = await env.client.start_workflow(
             DigitalViolationCase.run,
@@ -155,15 +220,24 @@ async def _terminate_when_idle(env: WorkflowEnvironment, handle: WorkflowHandle)
     request = DescribeWorkflowExecutionRequest(
         namespace=env.client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
     )
-    for _ in range(200):
+
+    async def describe() -> Any:
         # The raw call: the SDK's describe() cannot decode the test server's null for an unset
         # Datetime search attribute.
-        described = await env.client.workflow_service.describe_workflow_execution(request)
-        if described.workflow_execution_info.status != 1:  # not RUNNING
+        return await env.client.workflow_service.describe_workflow_execution(request)
+
+    def running(described: Any) -> bool:
+        return described.workflow_execution_info.status == 1  # RUNNING
+
+    with contextlib.suppress(AssertionError):  # still busy after 10 s: terminated all the same
+        described = await eventually(
+            describe,
+            lambda d: not running(d) or not d.pending_activities,
+            "an idle case",
+            timeout=10,
+        )
+        if not running(described):
             return
-        if not described.pending_activities:
-            break
-        await asyncio.sleep(0.05)
     with contextlib.suppress(RPCError):
         await handle.terminate("test finished")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,30 +82,8 @@ class _RetryAfterSuccessInbound(ActivityInboundInterceptor):
         return result
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    # A sync fixture: getfixturevalue cannot set up an async fixture from inside the loop.
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
-
-
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+# `store` on both databases, `sqlite_store` on SQLite (tests/conftest.py).
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 def _new_case_number() -> str:
@@ -141,6 +118,7 @@ def test_every_activity_is_registered_under_its_contract_name(sqlite_url: str) -
     ]
 
 
+@pytest.mark.slow
 async def test_a_retry_after_success_leaves_exactly_one_row(
     env: WorkflowEnvironment, store: Store, task_queue: str
 ) -> None:
@@ -182,6 +160,7 @@ async def test_a_retry_after_success_leaves_exactly_one_row(
         assert set(line) <= LOG_KEYS, f"unexpected log fields {set(line) - LOG_KEYS}"
 
 
+@pytest.mark.slow
 async def test_load_procedure_returns_the_current_card(
     env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
@@ -201,6 +180,7 @@ async def test_load_procedure_returns_the_current_card(
     assert datetime(2026, 12, 25).date() in procedure.non_working_days
 
 
+@pytest.mark.slow
 async def test_unknown_procedure_version_fails_at_once_without_retries(
     env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
@@ -246,6 +226,7 @@ async def test_a_missing_card_is_retried(tmp_path: Path, sqlite_url: str) -> Non
     assert (error.value.type, error.value.non_retryable) == ("ProcedureUnavailable", False)
 
 
+@pytest.mark.slow
 async def test_naive_datetimes_fail_without_retries(sqlite_store: Store) -> None:
     request = kit.open_task(_new_case_number()).model_copy(
         update={"due_at": datetime(2026, 3, 3, 9, 0)}

@@ -49,8 +49,7 @@ class Api:
         self.headers = dict(user.headers) | ({"X-Purpose": purpose} if purpose else {})
 
     async def call(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
-        response = await self.http.request(method, f"/api/v1{path}", headers=self.headers,
-                                           **kwargs)
+        response = await self.http.request(method, f"/api/v1{path}", headers=self.headers, **kwargs)
         assert response.status_code == expect, (
             f"{self.user.id} {method} {path}: {response.status_code} {response.text}"
         )
@@ -76,8 +75,9 @@ class Api:
                 raise AssertionError(f"{key} never reached {self.user.id}'s inbox")
             await asyncio.sleep(0.1)
 
-    async def complete(self, case_number: str, key: str, reason: str | None = None,
-                       **overrides: Any) -> dict[str, Any]:
+    async def complete(
+        self, case_number: str, key: str, reason: str | None = None, **overrides: Any
+    ) -> dict[str, Any]:
         task = await self.wait_task(case_number, key)
         body: dict[str, Any] = {"decision": decision(key, datetime.now(UTC), **overrides)}
         if reason:
@@ -94,8 +94,9 @@ async def open_case(api: Api, **overrides: Any) -> str:
     return body["case_number"]
 
 
-async def wait_snapshot(api: Api, case_number: str, predicate, what: str,
-                        timeout: float = 30) -> dict[str, Any]:
+async def wait_snapshot(
+    api: Api, case_number: str, predicate, what: str, timeout: float = 30
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         snapshot = await api.get(f"/cases/{case_number}")
@@ -112,6 +113,7 @@ async def access_log(http: httpx.AsyncClient, case_number: str) -> list[dict[str
     return export["entries"]
 
 
+@pytest.mark.slow
 async def test_a_whole_case_is_driven_to_closing_through_the_api(
     http: httpx.AsyncClient,
 ) -> None:
@@ -125,8 +127,11 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     await teacher.complete(case_number, "assess.involve_tk")
 
     # A press inquiry: communications handles it from its inbox, seeing only the press view.
-    await leader.post(f"/cases/{case_number}/press-inquiries",
-                      {"medium": "Lokalavisen", "summary": "Spørger til sagen"}, expect=202)
+    await leader.post(
+        f"/cases/{case_number}/press-inquiries",
+        {"medium": "Lokalavisen", "summary": "Spørger til sagen"},
+        expect=202,
+    )
     press = await comms.wait_task(case_number, "treat.press")
     view = await comms.get(f"/cases/{case_number}/press")
     assert [t["task_id"] for t in view["press_tasks"]] == [press["task_id"]]
@@ -137,15 +142,15 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
 
     await teacher.complete(case_number, "document.preserve")
     await teacher.complete(
-        case_number, "document.note",
+        case_number,
+        "document.note",
         text="P2 delte beskeder om P1. <script>alert(1)</script> [klik](javascript:alert(1))",
     )
     markdown_note = await teacher.get(f"/cases/{case_number}/notes/course")
     assert "<script>alert(1)</script>" in markdown_note  # the approved text, verbatim
     assert "Tryghed og Kriminalitetsforebyggelse" in markdown_note
     assert "43 57 75 55" in markdown_note  # the municipality's contacts, from the procedure
-    printable = await teacher.get(f"/cases/{case_number}/notes/course",
-                                  params={"format": "html"})
+    printable = await teacher.get(f"/cases/{case_number}/notes/course", params={"format": "html"})
     assert printable.startswith("<!DOCTYPE html>") and "Notat om forløbet" in printable
     assert "Tryghed og Kriminalitetsforebyggelse" in printable and "43 57 75 55" in printable
     assert "<script" not in printable and "<a " not in printable  # no markup, no links
@@ -162,8 +167,9 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     # The demo card's evaluation timer fires after seconds; then the follow-up closes the case.
     await teacher.complete(case_number, "close.evaluate")
     await teacher.complete(case_number, "close.follow_up")
-    closed = await wait_snapshot(operator, case_number, lambda s: s["status"] == "closed",
-                                 "the case to close")
+    closed = await wait_snapshot(
+        operator, case_number, lambda s: s["status"] == "closed", "the case to close"
+    )
     assert closed["open_tasks"] == []
     assert closed["timeline"][-1]["kind"] == "case_closed"
     evaluation = await leader.get(f"/cases/{case_number}/notes/evaluation")
@@ -184,18 +190,26 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
 
     # Every step is in the access log, under the member of staff who took it.
     entries = await access_log(http, case_number)
-    completed = {(e["actor_id"], e["detail"]) for e in entries
-                 if e["action"] == "complete_task" and e["outcome"] == "allowed"}
+    completed = {
+        (e["actor_id"], e["detail"])
+        for e in entries
+        if e["action"] == "complete_task" and e["outcome"] == "allowed"
+    }
     assert ("komm1", f"task={press['task_id']}") in completed
     assert ("skoleleder1", "task=stop.action_plan") in completed
     assert ("lhj", "task=close.follow_up") in completed
     assert {"komm1", "skoleleder1", "lhj", "drift1"} <= {e["actor_id"] for e in entries}
     reads = {(e["actor_id"], e["action"], e["outcome"]) for e in entries}
-    assert {("lhj", "read_note", "allowed"), ("skoleleder1", "read_note", "allowed"),
-            ("komm1", "read_press", "allowed"), ("komm1", "read_case", "denied")} <= reads
+    assert {
+        ("lhj", "read_note", "allowed"),
+        ("skoleleder1", "read_note", "allowed"),
+        ("komm1", "read_press", "allowed"),
+        ("komm1", "read_case", "denied"),
+    } <= reads
     assert not any(name in str(entries) for name in NAMES)
 
 
+@pytest.mark.slow
 async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
     http: httpx.AsyncClient,
 ) -> None:
@@ -213,7 +227,8 @@ async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
     await stranger.get(f"/cases/{case_number}/notes/course", expect=403)
     await stranger.post(
         f"/cases/{case_number}/tasks/assess.uncover/complete",
-        {"decision": decision("assess.uncover", datetime.now(UTC))}, expect=403,
+        {"decision": decision("assess.uncover", datetime.now(UTC))},
+        expect=403,
     )
     await stranger.post(f"/cases/{case_number}/timeline/notes", {"text": "Hej"}, expect=403)
     await stranger.post(f"/cases/{case_number}/withdraw", {"reason": "Nej"}, expect=403)
@@ -228,8 +243,11 @@ async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
     snapshot = await teacher.get(f"/cases/{case_number}")
     assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}
     assert not [e for e in snapshot["timeline"] if e["kind"] == "note_added"]
-    denied = [(e["action"], e["purpose"]) for e in await access_log(http, case_number)
-              if e["actor_id"] == OTHER_TEACHER.id]
+    denied = [
+        (e["action"], e["purpose"])
+        for e in await access_log(http, case_number)
+        if e["actor_id"] == OTHER_TEACHER.id
+    ]
     assert denied == [
         ("read_case", "nysgerrig"),
         ("read_case", "nysgerrig"),
@@ -239,11 +257,15 @@ async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
         ("add_note", "nysgerrig"),
         ("withdraw", "nysgerrig"),
     ]
-    outcomes = {e["outcome"] for e in await access_log(http, case_number)
-                if e["actor_id"] == OTHER_TEACHER.id}
+    outcomes = {
+        e["outcome"]
+        for e in await access_log(http, case_number)
+        if e["actor_id"] == OTHER_TEACHER.id
+    }
     assert outcomes == {"denied"}
 
 
+@pytest.mark.slow
 async def test_an_invalid_decision_gets_422_with_the_reason(http: httpx.AsyncClient) -> None:
     teacher, leader = Api(http, TEACHER), Api(http, LEADER)
     case_number = await open_case(teacher)
@@ -251,29 +273,31 @@ async def test_an_invalid_decision_gets_422_with_the_reason(http: httpx.AsyncCli
     path = f"/cases/{case_number}/tasks/assess.uncover/complete"
 
     wrong_type = await teacher.post(
-        path, {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422)
+        path, {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422
+    )
     assert wrong_type["detail"] == (
         "Beslutningen hører til opgaven 'assess.evaluate', ikke 'assess.uncover' / "
         "The decision is of the type for task 'assess.evaluate', not 'assess.uncover'"
     )
     not_yet = await teacher.post(
         f"/cases/{case_number}/tasks/assess.evaluate/complete",
-        {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422)
+        {"decision": decision("assess.evaluate", datetime.now(UTC))},
+        expect=422,
+    )
     assert "ikke åben endnu" in not_yet["detail"] and "is not open yet" in not_yet["detail"]
     # A field the contract rejects: named, in Danish and English, before the case is asked.
     missing = await teacher.post(path, {"decision": {"task": "assess.uncover"}}, expect=422)
     assert "felt/field 'body.decision.assess.uncover.what'" in missing["detail"]
     # The task is for the case owner: leadership is refused before the case is asked.
-    await leader.post(path, {"decision": decision("assess.uncover", datetime.now(UTC))},
-                      expect=403)
+    await leader.post(path, {"decision": decision("assess.uncover", datetime.now(UTC))}, expect=403)
 
     # Sexual images of a minor: a police report is recommended; deviating needs a reason.
     await teacher.complete(case_number, "assess.uncover", sexual_material_of_minor=True)
     evaluate = await teacher.wait_task(case_number, "assess.evaluate")
-    body = {"decision": decision("assess.evaluate", datetime.now(UTC), underretning=True,
-                                 ssp=True)}
+    body = {"decision": decision("assess.evaluate", datetime.now(UTC), underretning=True, ssp=True)}
     refused = await teacher.post(
-        f"/cases/{case_number}/tasks/{evaluate['task_id']}/complete", body, expect=422)
+        f"/cases/{case_number}/tasks/{evaluate['task_id']}/complete", body, expect=422
+    )
     assert "skal begrundes i feltet 'reason'" in refused["detail"]
     assert "give a reason in the field 'reason'" in refused["detail"]
     done = await teacher.post(
@@ -282,11 +306,15 @@ async def test_an_invalid_decision_gets_422_with_the_reason(http: httpx.AsyncCli
     )
     assert done["deviations"] and done["reason"] == "Familien ønsker ikke at anmelde"
 
-    failed = [e for e in await access_log(http, case_number)
-              if e["action"] == "complete_task" and e["outcome"] == "failed"]
+    failed = [
+        e
+        for e in await access_log(http, case_number)
+        if e["action"] == "complete_task" and e["outcome"] == "failed"
+    ]
     assert len(failed) == 3 and all("TaskRejected" in e["detail"] for e in failed)
 
 
+@pytest.mark.slow
 async def test_every_read_is_in_the_access_log_with_its_actor_and_purpose(
     http: httpx.AsyncClient,
 ) -> None:
@@ -296,8 +324,7 @@ async def test_every_read_is_in_the_access_log_with_its_actor_and_purpose(
     reads = [
         (teacher, f"/cases/{case_number}", "read_case", "snapshot"),
         (Api(http, TK, "sparring"), f"/cases/{case_number}/timeline", "read_case", "timeline"),
-        (Api(http, LEADER), f"/cases/{case_number}/participants", "read_participants",
-         "names"),
+        (Api(http, LEADER), f"/cases/{case_number}/participants", "read_participants", "names"),
         (Api(http, OPERATOR, "fejlsøgning"), f"/cases/{case_number}", "read_case", "snapshot"),
     ]
     purposes = ["samtale med forældre", "sparring", "sagsbehandling", "fejlsøgning"]
@@ -326,29 +353,45 @@ async def test_every_read_is_in_the_access_log_with_its_actor_and_purpose(
     await Api(http, OPERATOR).get(f"/cases/{case_number}/access-log")
 
 
+@pytest.mark.slow
 async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
     await teacher.wait_task(case_number, "assess.uncover")
 
     shown = await teacher.get(f"/cases/{case_number}/participants")
-    assert [(p["pseudonym"], p["role"], p["name"], p["contact"]) for p in shown["participants"]] \
-        == [("P1", "victim", "Astrid Testesen", "Mor: 11 22 33 44"),
-            ("P2", "offender", "Bertram Prøvesen", None)]
+    assert [
+        (p["pseudonym"], p["role"], p["name"], p["contact"]) for p in shown["participants"]
+    ] == [
+        ("P1", "victim", "Astrid Testesen", "Mor: 11 22 33 44"),
+        ("P2", "offender", "Bertram Prøvesen", None),
+    ]
     for user in (TK, COMMS, OTHER_TEACHER):
         await Api(http, user).get(f"/cases/{case_number}/participants", expect=403)
-        await Api(http, user).call("PUT", f"/cases/{case_number}/participants", expect=403,
-                                   json={"participants": [{"pseudonym": "P1", "name": "X"}]})
+        await Api(http, user).call(
+            "PUT",
+            f"/cases/{case_number}/participants",
+            expect=403,
+            json={"participants": [{"pseudonym": "P1", "name": "X"}]},
+        )
     await Api(http, OPERATOR).get(f"/cases/{case_number}/participants")
 
     corrected = await Api(http, LEADER).call(
-        "PUT", f"/cases/{case_number}/participants",
-        json={"participants": [{"pseudonym": "P2", "name": "Bertram Prøvesen-Holm",
-                                "contact": "Far: 55 66 77 88"}]},
+        "PUT",
+        f"/cases/{case_number}/participants",
+        json={
+            "participants": [
+                {"pseudonym": "P2", "name": "Bertram Prøvesen-Holm", "contact": "Far: 55 66 77 88"}
+            ]
+        },
     )
     assert corrected["participants"][1]["name"] == "Bertram Prøvesen-Holm"
-    unknown = await teacher.call("PUT", f"/cases/{case_number}/participants", expect=422,
-                                 json={"participants": [{"pseudonym": "P7", "name": "Y"}]})
+    unknown = await teacher.call(
+        "PUT",
+        f"/cases/{case_number}/participants",
+        expect=422,
+        json={"participants": [{"pseudonym": "P7", "name": "Y"}]},
+    )
     assert "P7" in unknown["detail"]
 
     # Names never reach the case itself, its list entry or its notes.
@@ -358,6 +401,7 @@ async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) ->
         assert not any(name in text for name in (*NAMES, "Bertram Prøvesen-Holm"))
 
 
+@pytest.mark.slow
 async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
     http: httpx.AsyncClient, platform: ApiPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -376,7 +420,8 @@ async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
     await teacher.post(f"/cases/{case_number}/timeline/notes", {"text": "Ikke gemt"}, expect=503)
     await teacher.post(
         f"/cases/{case_number}/tasks/assess.uncover/complete",
-        {"decision": decision("assess.uncover", datetime.now(UTC))}, expect=503,
+        {"decision": decision("assess.uncover", datetime.now(UTC))},
+        expect=503,
     )
     await Api(http, OTHER_TEACHER).get(f"/cases/{case_number}", expect=503)  # denials too
     opened = new_case_body()
@@ -389,40 +434,57 @@ async def test_a_failed_access_log_write_fails_the_request_and_nothing_happens(
     await teacher.get(f"/cases/{opened['case_number']}", expect=404)
 
 
+@pytest.mark.slow
 async def test_messages_to_a_case_and_withdrawal(http: httpx.AsyncClient) -> None:
     teacher, leader, tk = Api(http, TEACHER), Api(http, LEADER), Api(http, TK)
     case_number = await open_case(teacher)
     await teacher.wait_task(case_number, "assess.uncover")
 
-    await tk.post(f"/cases/{case_number}/timeline/notes", {"text": "TK har talt med P1"},
-                  expect=202)
-    await teacher.post(f"/cases/{case_number}/incidents",
-                       {"description": "Nye beskeder", "reopen_assessment": False}, expect=202)
-    await leader.post(f"/cases/{case_number}/tasks/assess.uncover/reassign",
-                      {"assignee": "kontaktlaerer7b"}, expect=202)
-    await leader.post(f"/cases/{case_number}/tasks/document.note/reassign",
-                      {"assignee": "kontaktlaerer7b"}, expect=422)
+    await tk.post(
+        f"/cases/{case_number}/timeline/notes", {"text": "TK har talt med P1"}, expect=202
+    )
+    await teacher.post(
+        f"/cases/{case_number}/incidents",
+        {"description": "Nye beskeder", "reopen_assessment": False},
+        expect=202,
+    )
+    await leader.post(
+        f"/cases/{case_number}/tasks/assess.uncover/reassign",
+        {"assignee": "kontaktlaerer7b"},
+        expect=202,
+    )
+    await leader.post(
+        f"/cases/{case_number}/tasks/document.note/reassign",
+        {"assignee": "kontaktlaerer7b"},
+        expect=422,
+    )
     await tk.post(f"/cases/{case_number}/withdraw", {"reason": "Grundløs"}, expect=403)
     snapshot = await wait_snapshot(
-        teacher, case_number,
-        lambda s: {"note_added", "new_incident", "task_reassigned"}
-        <= {e["kind"] for e in s["timeline"]},
+        teacher,
+        case_number,
+        lambda s: (
+            {"note_added", "new_incident", "task_reassigned"} <= {e["kind"] for e in s["timeline"]}
+        ),
         "the messages in the timeline",
     )
     note = next(e for e in snapshot["timeline"] if e["kind"] == "note_added")
     assert note["actor"] == {"id": "tk1", "role": "tk"}
     assert snapshot["open_tasks"][-1]["assignee"] == "kontaktlaerer7b" or any(
-        t["assignee"] == "kontaktlaerer7b" for t in snapshot["open_tasks"])
+        t["assignee"] == "kontaktlaerer7b" for t in snapshot["open_tasks"]
+    )
 
-    await leader.post(f"/cases/{case_number}/withdraw", {"reason": "Henvendelsen var grundløs"},
-                      expect=202)
-    withdrawn = await wait_snapshot(teacher, case_number,
-                                    lambda s: s["status"] == "withdrawn", "withdrawal")
+    await leader.post(
+        f"/cases/{case_number}/withdraw", {"reason": "Henvendelsen var grundløs"}, expect=202
+    )
+    withdrawn = await wait_snapshot(
+        teacher, case_number, lambda s: s["status"] == "withdrawn", "withdrawal"
+    )
     assert withdrawn["open_tasks"] == []
     assert withdrawn["timeline"][-1]["actor"] == {"id": "skoleleder1", "role": "leadership"}
     await teacher.post(f"/cases/{case_number}/withdraw", {"reason": "Igen"}, expect=409)
 
 
+@pytest.mark.slow
 async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
@@ -432,10 +494,24 @@ async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.Asyn
         await teacher.post(f"/cases/{case_number}/timeline/notes", {"text": image}, expect=422),
         await teacher.post(
             f"/cases/{case_number}/tasks/{task['task_id']}/complete",
-            {"decision": decision("assess.uncover", datetime.now(UTC), what=image)}, expect=422),
-        await teacher.post("/cases", new_case_body(
-            participants=[{"pseudonym": "P1", "role": "victim", "age": 14, "same_school": True,
-                           "contact": image}]), expect=422),
+            {"decision": decision("assess.uncover", datetime.now(UTC), what=image)},
+            expect=422,
+        ),
+        await teacher.post(
+            "/cases",
+            new_case_body(
+                participants=[
+                    {
+                        "pseudonym": "P1",
+                        "role": "victim",
+                        "age": 14,
+                        "same_school": True,
+                        "contact": image,
+                    }
+                ]
+            ),
+            expect=422,
+        ),
     ]
     for refusal in refusals:
         text = json.dumps(refusal, ensure_ascii=False)
@@ -446,6 +522,7 @@ async def test_evidence_material_is_refused_with_the_cards_rule(http: httpx.Asyn
     assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}
 
 
+@pytest.mark.slow
 async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     teacher = Api(http, TEACHER)
     case_number = await open_case(teacher)
@@ -459,9 +536,12 @@ async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     assert "fremtiden" in (await teacher.post("/cases", future, expect=422))["detail"]
     await Api(http, COMMS).post("/cases", new_case_body(), expect=403)
     # A body that is not JSON at all (here: not even UTF-8) is a 422 like the rest.
-    for raw in (b"\xff\xfe{", b"{\"case_number\": "):
-        response = await http.post("/api/v1/cases", content=raw, headers={
-            **teacher.headers, "Content-Type": "application/json"})
+    for raw in (b"\xff\xfe{", b'{"case_number": '):
+        response = await http.post(
+            "/api/v1/cases",
+            content=raw,
+            headers={**teacher.headers, "Content-Type": "application/json"},
+        )
         assert response.status_code == 422, response.text
         detail = response.json()["detail"]
         assert "Ugyldig forespørgsel" in detail and "Invalid request" in detail
@@ -469,6 +549,7 @@ async def test_opening_cases_validates_input(http: httpx.AsyncClient) -> None:
     assert (await http.get("/api/v1/no-such-thing", headers=teacher.headers)).status_code == 404
 
 
+@pytest.mark.slow
 async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClient) -> None:
     operator = Api(http, OPERATOR)
     numbers = {await open_case(Api(http, TEACHER)) for _ in range(2)}
@@ -477,15 +558,20 @@ async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClien
         if first["next_page_token"]:
             break
         await asyncio.sleep(0.2)
-    second = await operator.get("/cases", params={"page_size": 1, "status": "active",
-                                                  "page_token": first["next_page_token"]})
+    second = await operator.get(
+        "/cases",
+        params={"page_size": 1, "status": "active", "page_token": first["next_page_token"]},
+    )
     assert len(first["cases"]) == len(second["cases"]) == 1
     assert first["cases"][0]["case_number"] != second["cases"][0]["case_number"]
     forged = await operator.get("/cases", params={"page_token": "bm90LWEtdG9rZW4"}, expect=422)
     assert "Ugyldig sidemarkør" in forged["detail"]
     # A token opens only for the filters it was made for.
-    await operator.get("/cases", params={"page_size": 1, "status": "closed",
-                                         "page_token": first["next_page_token"]}, expect=422)
+    await operator.get(
+        "/cases",
+        params={"page_size": 1, "status": "closed", "page_token": first["next_page_token"]},
+        expect=422,
+    )
 
     inbox = await Api(http, TEACHER).wait_task(sorted(numbers)[0], "assess.uncover")
     assert inbox["role"] == "case_owner"
@@ -500,6 +586,7 @@ async def test_lists_and_inboxes_are_paginated_and_scoped(http: httpx.AsyncClien
     await Api(http, COMMS).get("/cases", expect=403)
 
 
+@pytest.mark.slow
 async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
     http: httpx.AsyncClient,
 ) -> None:
@@ -508,17 +595,23 @@ async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
     teacher, operator = Api(http, TEACHER), Api(http, OPERATOR)
     late, on_time = await open_case(teacher), await open_case(teacher)
     await teacher.complete(late, "assess.uncover")
-    await teacher.complete(late, "assess.evaluate", underretning=True,
-                           reason="Bekymring for P1's trivsel")
+    await teacher.complete(
+        late, "assess.evaluate", underretning=True, reason="Bekymring for P1's trivsel"
+    )
     await teacher.complete(late, "report.underretning")  # due "straks": overdue at once
-    snapshot = await wait_snapshot(teacher, late, lambda s: any(
-        t["key"] == "report.underretning_receipt" for t in s["open_tasks"]), "the receipt task")
+    snapshot = await wait_snapshot(
+        teacher,
+        late,
+        lambda s: any(t["key"] == "report.underretning_receipt" for t in s["open_tasks"]),
+        "the receipt task",
+    )
     receipt = next(t for t in snapshot["open_tasks"] if t["key"] == "report.underretning_receipt")
     receipt_due = datetime.fromisoformat(receipt["due_at"])
 
     async def listed(overdue: bool) -> set[str]:
-        page = await operator.get("/cases", params={"overdue": str(overdue).lower(),
-                                                    "page_size": 100})
+        page = await operator.get(
+            "/cases", params={"overdue": str(overdue).lower(), "page_size": 100}
+        )
         assert all(c["has_overdue_task"] is overdue for c in page["cases"]), page
         return {c["case_number"] for c in page["cases"]}
 
@@ -537,6 +630,7 @@ async def test_cases_with_overdue_tasks_are_found_by_the_overdue_filter(
     assert on_time in await listed(False) and late not in await listed(False)
 
 
+@pytest.mark.slow
 async def test_authentication_health_and_the_openapi_document(http: httpx.AsyncClient) -> None:
     assert (await http.get("/api/v1/health")).json() == {"status": "ok"}
     ready = await http.get("/api/v1/ready")
@@ -546,15 +640,23 @@ async def test_authentication_health_and_the_openapi_document(http: httpx.AsyncC
     assert "Bearer" in anonymous.json()["detail"]
     unknown = await http.get("/api/v1/me", headers={"Authorization": "Bearer not-a-token"})
     assert unknown.status_code == 401 and unknown.json()["detail"] == (
-        "Ukendt token / Unknown token")
+        "Ukendt token / Unknown token"
+    )
     me = await Api(http, OTHER_TEACHER).get("/me")
-    assert me == {"id": "laerer2", "name": "Test laerer2", "roles": ["case_owner"],
-                  "schools": ["anden-skole"]}
+    assert me == {
+        "id": "laerer2",
+        "name": "Test laerer2",
+        "roles": ["case_owner"],
+        "schools": ["anden-skole"],
+    }
 
     document = (await http.get("/api/v1/openapi.json")).json()
     assert document["openapi"].startswith("3.")
-    operations = [(method, path, operation) for path, item in document["paths"].items()
-                  for method, operation in item.items()]
+    operations = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
     assert len(operations) >= 19
     for method, path, operation in operations:
         assert operation.get("summary"), f"{method} {path} has no summary"

@@ -39,12 +39,22 @@ def keys() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def jwks_url(keys: dict[str, Any]) -> Iterator[str]:
     """The identity provider's JWKS endpoint, served locally."""
-    document = {"keys": [
-        {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys["rsa"].public_key())),
-         "kid": "rsa1", "use": "sig", "alg": "RS256"},
-        {**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(keys["ec"].public_key())),
-         "kid": "ec1", "use": "sig", "alg": "ES256"},
-    ]}
+    document = {
+        "keys": [
+            {
+                **json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(keys["rsa"].public_key())),
+                "kid": "rsa1",
+                "use": "sig",
+                "alg": "RS256",
+            },
+            {
+                **json.loads(jwt.algorithms.ECAlgorithm.to_jwk(keys["ec"].public_key())),
+                "kid": "ec1",
+                "use": "sig",
+                "alg": "ES256",
+            },
+        ]
+    }
     body = json.dumps(document).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -69,23 +79,34 @@ def jwks_url(keys: dict[str, Any]) -> Iterator[str]:
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     return {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "lhj", "name": "Lone Hjort", "iat": now,
-        "exp": now + 300, "realm_access": {"roles": ["case_owner", "offline_access"]},
-        "schools": "vibeke-skolen", **overrides,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "lhj",
+        "name": "Lone Hjort",
+        "iat": now,
+        "exp": now + 300,
+        "realm_access": {"roles": ["case_owner", "offline_access"]},
+        "schools": "vibeke-skolen",
+        **overrides,
     }
 
 
 def authenticator(jwks_url: str) -> OidcAuthenticator:
-    return OidcAuthenticator(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url,
-                             roles_claim="realm_access.roles")
+    return OidcAuthenticator(
+        issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url, roles_claim="realm_access.roles"
+    )
 
 
 async def test_a_valid_oidc_token_gives_the_staff_member(keys, jwks_url) -> None:
     for alg, kid, key in (("RS256", "rsa1", keys["rsa"]), ("ES256", "ec1", keys["ec"])):
         token = jwt.encode(claims(), key, algorithm=alg, headers={"kid": kid})
         staff = await authenticator(jwks_url).authenticate(token)
-        assert staff == Staff(id="lhj", name="Lone Hjort", roles=frozenset({StaffRole.CASE_OWNER}),
-                              schools=frozenset({"vibeke-skolen"}))
+        assert staff == Staff(
+            id="lhj",
+            name="Lone Hjort",
+            roles=frozenset({StaffRole.CASE_OWNER}),
+            schools=frozenset({"vibeke-skolen"}),
+        )
 
 
 @pytest.mark.parametrize(
@@ -106,8 +127,12 @@ async def test_a_wrong_oidc_token_is_refused(keys, jwks_url, changes, why) -> No
 
 
 async def test_only_rs256_and_es256_are_accepted(keys, jwks_url) -> None:
-    hmac_token = jwt.encode(claims(), "a-shared-secret-of-sufficient-length!", algorithm="HS256",
-                            headers={"kid": "rsa1"})
+    hmac_token = jwt.encode(
+        claims(),
+        "a-shared-secret-of-sufficient-length!",
+        algorithm="HS256",
+        headers={"kid": "rsa1"},
+    )
     with pytest.raises(Unauthenticated, match="algoritme"):
         await authenticator(jwks_url).authenticate(hmac_token)
     unsigned = jwt.encode(claims(), None, algorithm="none")
@@ -122,11 +147,16 @@ async def test_only_rs256_and_es256_are_accepted(keys, jwks_url) -> None:
 def test_oidc_needs_issuer_audience_and_jwks() -> None:
     with pytest.raises(ValueError, match="SAGSFLOW_OIDC_ISSUER"):
         ApiSettings.from_env({"SAGSFLOW_AUTH": "oidc"})
-    settings = ApiSettings.from_env({
-        "SAGSFLOW_AUTH": "OIDC", "SAGSFLOW_OIDC_ISSUER": ISSUER, "SAGSFLOW_OIDC_AUDIENCE": "a",
-        "SAGSFLOW_OIDC_JWKS_URL": "https://login.kommune.test/certs",
-        "SAGSFLOW_OIDC_ROLES_CLAIM": "groups", "SAGSFLOW_API_PORT": "8080",
-    })
+    settings = ApiSettings.from_env(
+        {
+            "SAGSFLOW_AUTH": "OIDC",
+            "SAGSFLOW_OIDC_ISSUER": ISSUER,
+            "SAGSFLOW_OIDC_AUDIENCE": "a",
+            "SAGSFLOW_OIDC_JWKS_URL": "https://login.kommune.test/certs",
+            "SAGSFLOW_OIDC_ROLES_CLAIM": "groups",
+            "SAGSFLOW_API_PORT": "8080",
+        }
+    )
     built = build_authenticator(settings)
     assert isinstance(built, OidcAuthenticator) and built.roles_claim == "groups"
     assert settings.port == 8080
@@ -138,19 +168,22 @@ def write(path: Path, text: str) -> Path:
 
 
 async def test_the_tokens_file_maps_tokens_to_staff_and_is_reread(tmp_path: Path) -> None:
-    path = write(tmp_path / "tokens.yaml", f"""
+    path = write(
+        tmp_path / "tokens.yaml",
+        f"""
 staff:
   - token: "a-long-enough-token-1"
     id: lhj
     name: Lone Hjort
     roles: [case_owner]
     schools: [vibeke-skolen]
-  - token_sha256: "{token_digest('hashed-token-000000000')}"
+  - token_sha256: "{token_digest("hashed-token-000000000")}"
     id: drift1
     name: Drift
     roles: [operator]
     schools: ["*"]
-""")
+""",
+    )
     tokens = TokenFileAuthenticator(path)
     assert (await tokens.authenticate("a-long-enough-token-1")).id == "lhj"
     assert (await tokens.authenticate("hashed-token-000000000")).all_schools
@@ -165,8 +198,11 @@ staff:
     [
         ("staff:\n  - {token: short, id: a, name: A, roles: [tk]}\n", "at least 16"),
         ("staff:\n  - {token: a-long-enough-token-1, id: a, name: A, roles: [king]}\n", "roles"),
-        ("staff:\n  - {token: a-long-enough-token-1, id: a, name: A, roles: [tk],"
-         " schools: [Bad School]}\n", "schools"),
+        (
+            "staff:\n  - {token: a-long-enough-token-1, id: a, name: A, roles: [tk],"
+            " schools: [Bad School]}\n",
+            "schools",
+        ),
         ("nobody: []\n", "'staff'"),
     ],
 )
@@ -202,13 +238,15 @@ def test_the_access_rules() -> None:
     assert policy.read_case(comms, "vibeke-skolen") is not None
     assert policy.read_press(comms, "anden-skole", has_press_task=True) is None
     assert policy.read_press(comms, "anden-skole", has_press_task=False) is not None
-    assert policy.complete_task(comms, "anden-skole", "treat.press", StaffRole.COMMUNICATIONS) \
-        is None
+    assert (
+        policy.complete_task(comms, "anden-skole", "treat.press", StaffRole.COMMUNICATIONS) is None
+    )
     assert policy.complete_task(comms, "vibeke-skolen", "treat.help", StaffRole.CASE_OWNER)
-    assert policy.complete_task(teacher, "vibeke-skolen", "stop.action_plan",
-                                StaffRole.LEADERSHIP)
-    assert policy.complete_task(leader, "vibeke-skolen", "stop.action_plan",
-                                StaffRole.LEADERSHIP) is None
+    assert policy.complete_task(teacher, "vibeke-skolen", "stop.action_plan", StaffRole.LEADERSHIP)
+    assert (
+        policy.complete_task(leader, "vibeke-skolen", "stop.action_plan", StaffRole.LEADERSHIP)
+        is None
+    )
     assert policy.participants(staff(StaffRole.TK, schools=("*",)), "vibeke-skolen")
     assert policy.participants(leader, "vibeke-skolen") is None
     assert policy.export_access_log(teacher, "vibeke-skolen")
@@ -235,6 +273,7 @@ def test_purposes_and_page_tokens() -> None:
 # ------------------------------------------------------------------ OIDC through the API itself
 
 
+@pytest.mark.slow
 async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: Path) -> None:
     """A request with the identity provider's JWT: the inbox of that member of staff, the
     access log under their id; an expired token and a stranger's school get nothing."""
@@ -249,14 +288,20 @@ async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: 
     await store.create_schema()
     try:
         await store.open_task(kit.open_task("2026-0042"))
-        settings = ApiSettings(auth="oidc", oidc_issuer=ISSUER, oidc_audience=AUDIENCE,
-                               oidc_jwks_url=jwks_url, oidc_roles_claim="realm_access.roles")
+        settings = ApiSettings(
+            auth="oidc",
+            oidc_issuer=ISSUER,
+            oidc_audience=AUDIENCE,
+            oidc_jwks_url=jwks_url,
+            oidc_roles_claim="realm_access.roles",
+        )
         app = create_app(settings, store=store)
         transport = httpx.ASGITransport(app=app)
 
         def bearer(**changes: Any) -> dict[str, str]:
-            token = jwt.encode(claims(**changes), keys["rsa"], algorithm="RS256",
-                               headers={"kid": "rsa1"})
+            token = jwt.encode(
+                claims(**changes), keys["rsa"], algorithm="RS256", headers={"kid": "rsa1"}
+            )
             return {"Authorization": f"Bearer {token}"}
 
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
@@ -264,19 +309,20 @@ async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: 
             assert mine.status_code == 200, mine.text
             assert [t["case_number"] for t in mine.json()["tasks"]] == ["2026-0042"]
 
-            expired = await http.get("/api/v1/inbox",
-                                     headers=bearer(exp=int(time.time()) - 60))
+            expired = await http.get("/api/v1/inbox", headers=bearer(exp=int(time.time()) - 60))
             assert expired.status_code == 401
             assert "udløbet" in expired.json()["detail"]
 
             elsewhere = await http.get(
-                "/api/v1/inbox", headers=bearer(sub="kh", schools="en-anden-skole"))
+                "/api/v1/inbox", headers=bearer(sub="kh", schools="en-anden-skole")
+            )
             assert elsewhere.status_code == 200 and elsewhere.json()["tasks"] == []
 
         async with store.engine.connect() as connection:
-            rows = (await connection.execute(
-                select(AccessLogRow).order_by(AccessLogRow.id))).all()
+            rows = (await connection.execute(select(AccessLogRow).order_by(AccessLogRow.id))).all()
         assert [(r.actor_id, r.action, r.outcome) for r in rows] == [
-            ("lhj", "read_inbox", "allowed"), ("kh", "read_inbox", "allowed")]
+            ("lhj", "read_inbox", "allowed"),
+            ("kh", "read_inbox", "allowed"),
+        ]
     finally:
         await store.dispose()

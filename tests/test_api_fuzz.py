@@ -28,6 +28,9 @@ from tests.apikit import (
     platform,  # noqa: F401 - the module's platform fixture
 )
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 20
 
 
@@ -39,8 +42,6 @@ def known_case(platform: ApiPlatform) -> str:  # noqa: F811
         opened = http.post("/api/v1/cases", json=body, headers=TEACHER.headers)
         assert opened.status_code == 201, opened.text
     return body["case_number"]
-
-
 
 
 def the_apps_document() -> dict[str, Any]:
@@ -74,13 +75,18 @@ def test_the_running_api_serves_the_fuzzed_document(platform: ApiPlatform) -> No
     database=None,
 )
 def test_no_server_errors_and_every_response_matches_the_document(
-    case: Any, platform: ApiPlatform, known_case: str  # noqa: F811
+    case: Any,
+    platform: ApiPlatform,
+    known_case: str,  # noqa: F811
 ) -> None:
     parameters = case.path_parameters or {}
     # Every other example as a teacher (the access rules' refusals must match the document
     # too), the rest as an operator, who may reach everything (deterministically).
-    who = TEACHER if zlib.crc32(repr((case.path, case.query, parameters)).encode()) % 2 else (
-        OPERATOR)
+    who = (
+        TEACHER
+        if zlib.crc32(repr((case.path, case.query, parameters)).encode()) % 2
+        else (OPERATOR)
+    )
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {who.token}"}
     # Half of the generated case numbers are swapped for the real case (deterministically).
     if "case_number" in parameters and zlib.crc32(str(parameters["case_number"]).encode()) % 2:

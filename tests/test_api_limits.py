@@ -24,6 +24,9 @@ from tests.apikit import (
 )
 from tests.casekit import decision
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 CAP = getattr(ApiSettings(), "max_body_bytes", 256 * 1024)
 
 
@@ -33,12 +36,20 @@ async def http(platform: ApiPlatform) -> AsyncIterator[httpx.AsyncClient]:  # no
         yield client
 
 
-async def call(http: httpx.AsyncClient, method: str, path: str, expect: int,
-               headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-    response = await http.request(method, f"/api/v1{path}",
-                                  headers={**TEACHER.headers, **(headers or {})}, **kwargs)
-    assert response.status_code == expect, f"{method} {path}: {response.status_code} " \
-                                           f"{response.text[:500]}"
+async def call(
+    http: httpx.AsyncClient,
+    method: str,
+    path: str,
+    expect: int,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    response = await http.request(
+        method, f"/api/v1{path}", headers={**TEACHER.headers, **(headers or {})}, **kwargs
+    )
+    assert response.status_code == expect, (
+        f"{method} {path}: {response.status_code} {response.text[:500]}"
+    )
     return response
 
 
@@ -64,8 +75,7 @@ async def timeline(http: httpx.AsyncClient, case_number: str) -> list[dict[str, 
 
 
 async def access_log(http: httpx.AsyncClient, case_number: str) -> list[dict[str, Any]]:
-    response = await http.get(f"/api/v1/cases/{case_number}/access-log",
-                              headers=LEADER.headers)
+    response = await http.get(f"/api/v1/cases/{case_number}/access-log", headers=LEADER.headers)
     assert response.status_code == 200, response.text
     return response.json()["entries"]
 
@@ -89,8 +99,9 @@ def assert_names_limit(detail: str, *limits: str) -> None:
     assert "igen" not in detail.lower() and "again" not in detail.lower(), detail
 
 
-async def raw_request(url: str, head: str, chunks: list[bytes]) -> tuple[int, dict[str, str],
-                                                                         bytes]:
+async def raw_request(
+    url: str, head: str, chunks: list[bytes]
+) -> tuple[int, dict[str, str], bytes]:
     """Sends the head and `chunks` on a plain socket, then reads the answer WITHOUT sending
     the rest of the body: a server that waits for the whole body never answers."""
     parts = urlsplit(url)
@@ -123,7 +134,8 @@ async def raw_request(url: str, head: str, chunks: list[bytes]) -> tuple[int, di
 
 
 async def test_an_oversize_body_is_refused_with_413_before_it_is_read(
-    http: httpx.AsyncClient, platform: ApiPlatform  # noqa: F811
+    http: httpx.AsyncClient,
+    platform: ApiPlatform,  # noqa: F811
 ) -> None:
     case_number = await open_case(http)
     await wait_task(http, case_number, "assess.uncover")
@@ -156,17 +168,29 @@ async def test_an_oversize_body_is_refused_with_413_before_it_is_read(
 
     # The same through an ordinary client, a valid JSON note just over the cap.
     big = json.dumps({"text": "a" * (CAP + 10)})
-    response = await call(http, "POST", f"/cases/{case_number}/timeline/notes", 413,
-                          content=big, headers={"Content-Type": "application/json"})
+    response = await call(
+        http,
+        "POST",
+        f"/cases/{case_number}/timeline/notes",
+        413,
+        content=big,
+        headers={"Content-Type": "application/json"},
+    )
     assert_names_limit(response.json()["detail"], str(CAP))
 
     # Nothing recorded, the case untouched; a body under the cap still works.
     assert not [e for e in await access_log(http, case_number) if e["action"] == "add_note"]
-    await call(http, "POST", f"/cases/{case_number}/timeline/notes", 202,
-               json={"text": "Efter de for store"})
+    await call(
+        http,
+        "POST",
+        f"/cases/{case_number}/timeline/notes",
+        202,
+        json={"text": "Efter de for store"},
+    )
     notes = await wait_notes(http, case_number, 1)
     assert [n["text"] for n in notes] == [notes[0]["text"]] and "Efter de for store" in (
-        notes[0]["text"])
+        notes[0]["text"]
+    )
 
 
 async def test_too_long_texts_and_lists_get_422_naming_the_limit(
@@ -175,34 +199,49 @@ async def test_too_long_texts_and_lists_get_422_naming_the_limit(
     case_number = await open_case(http)
     task = await wait_task(http, case_number, "assess.uncover")
 
-    note = await call(http, "POST", f"/cases/{case_number}/timeline/notes", 422,
-                      json={"text": "a" * 2001})
+    note = await call(
+        http, "POST", f"/cases/{case_number}/timeline/notes", 422, json={"text": "a" * 2001}
+    )
     assert_names_limit(note.json()["detail"], "body.text", "2000")
 
     many = [f"P{i}" for i in range(1, 101)]
     uncover = decision("assess.uncover", datetime.now(UTC), involved=many)
-    refused = await call(http, "POST",
-                         f"/cases/{case_number}/tasks/{task['task_id']}/complete", 422,
-                         json={"decision": uncover})
+    refused = await call(
+        http,
+        "POST",
+        f"/cases/{case_number}/tasks/{task['task_id']}/complete",
+        422,
+        json={"decision": uncover},
+    )
     assert_names_limit(refused.json()["detail"], "involved", "30")
 
     evidence = decision("document.preserve", datetime.now(UTC))
     evidence["evidence"] = evidence["evidence"][:1] * 51
-    refused = await call(http, "POST",
-                         f"/cases/{case_number}/tasks/document.preserve/complete", 422,
-                         json={"decision": evidence})
+    refused = await call(
+        http,
+        "POST",
+        f"/cases/{case_number}/tasks/document.preserve/complete",
+        422,
+        json={"decision": evidence},
+    )
     assert_names_limit(refused.json()["detail"], "evidence", "50")
 
-    participants = [{"pseudonym": f"P{i}", "role": "victim", "age": 14, "same_school": True}
-                    for i in range(1, 32)]
-    opened = await call(http, "POST", "/cases", 422,
-                        json=new_case_body(participants=participants, offender_known=False))
+    participants = [
+        {"pseudonym": f"P{i}", "role": "victim", "age": 14, "same_school": True}
+        for i in range(1, 32)
+    ]
+    opened = await call(
+        http,
+        "POST",
+        "/cases",
+        422,
+        json=new_case_body(participants=participants, offender_known=False),
+    )
     assert_names_limit(opened.json()["detail"], "participants", "30")
 
     # Nothing of it reached the case: uncover still open, no note in the timeline.
     events = await timeline(http, case_number)
-    assert not [e for e in events if e["kind"] in ("note_added", "task_completed",
-                                                  "rejected")]
+    assert not [e for e in events if e["kind"] in ("note_added", "task_completed", "rejected")]
 
 
 async def test_the_limits_are_in_the_openapi_document(http: httpx.AsyncClient) -> None:
@@ -224,11 +263,17 @@ async def test_a_flood_of_notes_gets_429_with_retry_after_and_the_case_is_unaffe
     await wait_task(http, case_number, "assess.uncover")
     per_hour = getattr(ApiSettings(), "notes_per_hour", 30)
     for i in range(per_hour):
-        await call(http, "POST", f"/cases/{case_number}/timeline/notes", 202,
-                   json={"text": f"Notat {i}"})
+        await call(
+            http, "POST", f"/cases/{case_number}/timeline/notes", 202, json={"text": f"Notat {i}"}
+        )
     refusals = [
-        await call(http, "POST", f"/cases/{case_number}/timeline/notes", 429,
-                   json={"text": f"For mange {i}"})
+        await call(
+            http,
+            "POST",
+            f"/cases/{case_number}/timeline/notes",
+            429,
+            json={"text": f"For mange {i}"},
+        )
         for i in range(5)
     ]
     for refusal in refusals:
@@ -236,8 +281,13 @@ async def test_a_flood_of_notes_gets_429_with_retry_after_and_the_case_is_unaffe
         assert 3000 < seconds <= 3600, seconds
         assert_names_limit(refusal.json()["detail"], str(per_hour))
     # Other messages have limits of their own: an incident still goes through.
-    await call(http, "POST", f"/cases/{case_number}/incidents", 202,
-               json={"description": "Nye beskeder", "reopen_assessment": False})
+    await call(
+        http,
+        "POST",
+        f"/cases/{case_number}/incidents",
+        202,
+        json={"description": "Nye beskeder", "reopen_assessment": False},
+    )
 
     notes = await wait_notes(http, case_number, per_hour)
     assert len(notes) == per_hour
@@ -247,7 +297,8 @@ async def test_a_flood_of_notes_gets_429_with_retry_after_and_the_case_is_unaffe
 
 
 async def test_a_case_with_all_its_notes_gets_422_that_never_says_try_again(
-    http: httpx.AsyncClient, platform: ApiPlatform  # noqa: F811
+    http: httpx.AsyncClient,
+    platform: ApiPlatform,  # noqa: F811
 ) -> None:
     assert platform.app is not None
     settings = platform.app.state.settings
@@ -256,10 +307,16 @@ async def test_a_case_with_all_its_notes_gets_422_that_never_says_try_again(
     platform.app.state.settings = settings.with_overrides(notes_total=3)
     try:
         for i in range(3):
-            await call(http, "POST", f"/cases/{case_number}/timeline/notes", 202,
-                       json={"text": f"Notat {i}"})
-        full = await call(http, "POST", f"/cases/{case_number}/timeline/notes", 422,
-                          json={"text": "Et for meget"})
+            await call(
+                http,
+                "POST",
+                f"/cases/{case_number}/timeline/notes",
+                202,
+                json={"text": f"Notat {i}"},
+            )
+        full = await call(
+            http, "POST", f"/cases/{case_number}/timeline/notes", 422, json={"text": "Et for meget"}
+        )
         assert "Retry-After" not in full.headers
         assert_names_limit(full.json()["detail"], "3")
     finally:

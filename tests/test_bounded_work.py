@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 
 from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input
@@ -26,16 +27,21 @@ from tests.test_start_and_recovery import (
     new_number,
     new_queue,
     server,  # noqa: F401 - the module's dev server fixture
-    sqlite_store,  # noqa: F401 - a fresh SQLite store per test
+    sqlite_db,  # noqa: F401 - a fresh SQLite store per test, and its URL
     wait_done,
     wait_open_row,
     worker_env,
 )
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 NOTES = 2000
 # Everyday Danish, as a teacher writes a note about a phone call (no names, no material).
-NOTE = ("Telefonsamtale med forælder til P1 kl. 14.10: familien er orienteret om forløbet, og "
-        "vi aftalte at følge op i næste uge. ") * 16
+NOTE = (
+    "Telefonsamtale med forælder til P1 kl. 14.10: familien er orienteret om forløbet, og "
+    "vi aftalte at følge op i næste uge. "
+) * 16
 
 FAILED_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
@@ -44,21 +50,26 @@ FAILED_TASK_EVENTS = {
 
 
 async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanly(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server,
+    sqlite_db: tuple[str, Store],
+    tmp_path: Path,  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
-    case = case_input(datetime.now(UTC), case_number=new_number("BACKLOG"),
-                      procedure_version=DEMO_VERSION)
+    case = case_input(
+        datetime.now(UTC), case_number=new_number("BACKLOG"), procedure_version=DEMO_VERSION
+    )
     await service.open_case(case)
     author = ROLE_ACTORS[StaffRole.CASE_OWNER]
     # The worker is down while the notes arrive.
     for start in range(0, NOTES, 100):
-        await asyncio.gather(*(
-            service.add_note(case.case_number, CaseNote(author=author, text=f"{i}: {NOTE}"))
-            for i in range(start, start + 100)
-        ))
+        await asyncio.gather(
+            *(
+                service.add_note(case.case_number, CaseNote(author=author, text=f"{i}: {NOTE}"))
+                for i in range(start, start + 100)
+            )
+        )
 
     worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
     started = await worker.start()
@@ -87,13 +98,16 @@ async def test_a_backlog_of_2000_notes_is_worked_off_and_the_worker_stops_cleanl
 
 
 async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_run(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server,
+    sqlite_db: tuple[str, Store],
+    tmp_path: Path,  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
-    case = case_input(datetime.now(UTC), case_number=new_number("RESET"),
-                      procedure_version=DEMO_VERSION)
+    case = case_input(
+        datetime.now(UTC), case_number=new_number("RESET"), procedure_version=DEMO_VERSION
+    )
     workflow_id = case_workflow_id(case.case_number)
     worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
     await worker.start()
@@ -103,28 +117,50 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
         while uncover.key != "assess.uncover":
             uncover = await wait_open_row(store, case.case_number, not_ids={uncover.task_id})
         before = await service.handle(case.case_number).fetch_history()
-        reset_to = max(e.event_id for e in before.events
-                       if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+        reset_to = max(
+            e.event_id
+            for e in before.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        )
         await service.submit_task(case.case_number, completion(uncover))
         await wait_done(store, case.case_number, uncover.task_id, 20)
-        assert "assess.evaluate" in {r.task_id for r in await store.list_tasks(
-            workflow_id=workflow_id, status=TaskStatus.OPEN)}
+        assert "assess.evaluate" in {
+            r.task_id
+            for r in await store.list_tasks(workflow_id=workflow_id, status=TaskStatus.OPEN)
+        }
 
         # The operator resets to before the completion, without re-applying it ...
         reset = await asyncio.create_subprocess_exec(
-            binary("temporal"), "workflow", "reset", "--address", server.address,
-            "--namespace", server.namespace, "--workflow-id", workflow_id,
-            "--event-id", str(reset_to), "--reason", "test: before the completion",
-            "--reapply-exclude", "Update", "--yes",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            binary("temporal"),
+            "workflow",
+            "reset",
+            "--address",
+            server.address,
+            "--namespace",
+            server.namespace,
+            "--workflow-id",
+            workflow_id,
+            "--event-id",
+            str(reset_to),
+            "--reason",
+            "test: before the completion",
+            "--reapply-exclude",
+            "Update",
+            "--yes",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(reset.communicate(), 30)
         assert reset.returncode == 0, (out + err).decode()
         # ... and notes it in the case, as the runbook says: the case's next store write
         # brings the store in line with the new run.
-        await service.add_note(case.case_number, CaseNote(
-            author=ROLE_ACTORS[StaffRole.CASE_OWNER],
-            text="Driften har nulstillet sagen til før afdækningen blev registreret."))
+        await service.add_note(
+            case.case_number,
+            CaseNote(
+                author=ROLE_ACTORS[StaffRole.CASE_OWNER],
+                text="Driften har nulstillet sagen til før afdækningen blev registreret.",
+            ),
+        )
 
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -135,12 +171,15 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
                 break
             await asyncio.sleep(0.2)
         assert {t.task_id for t in snapshot.open_tasks} == {
-            r.task_id for r in rows.values() if r.status == TaskStatus.OPEN}
+            r.task_id for r in rows.values() if r.status == TaskStatus.OPEN
+        }
         assert "assess.evaluate" not in rows  # only the old run had opened it
         assert {t.task_id: t.due_at for t in snapshot.open_tasks} == {
-            r.task_id: r.due_at for r in rows.values() if r.status == TaskStatus.OPEN}
+            r.task_id: r.due_at for r in rows.values() if r.status == TaskStatus.OPEN
+        }
         assert [(e.seq, e.kind, e.text) for e in events] == [
-            (e.seq, e.kind.value, e.text) for e in snapshot.timeline]
+            (e.seq, e.kind.value, e.text) for e in snapshot.timeline
+        ]
         # Every row now says it is the new run's.
         new_run = (await service.handle(case.case_number).describe()).run_id
         assert {r.run_id for r in rows.values()} == {new_run}
@@ -149,13 +188,16 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
 
 
 async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
-    server, sqlite_store: tuple[str, Store], tmp_path: Path  # noqa: F811
+    server,
+    sqlite_db: tuple[str, Store],
+    tmp_path: Path,  # noqa: F811
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     service = CaseService(server.client, store, task_queue=queue)
-    case = case_input(datetime.now(UTC), case_number=new_number("LONG"),
-                      procedure_version=DEMO_VERSION)
+    case = case_input(
+        datetime.now(UTC), case_number=new_number("LONG"), procedure_version=DEMO_VERSION
+    )
     workflow_id = case_workflow_id(case.case_number)
     handle = service.handle(case.case_number)
     worker = Worker(worker_env(server, queue, url), tmp_path / "worker.log")
@@ -170,9 +212,12 @@ async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
         before = await service.snapshot(case.case_number)
         author = ROLE_ACTORS[StaffRole.CASE_OWNER]
         for start in range(0, 5000, 100):
-            await asyncio.gather(*(
-                service.add_note(case.case_number, CaseNote(author=author, text=f"Note {i}"))
-                for i in range(start, start + 100)))
+            await asyncio.gather(
+                *(
+                    service.add_note(case.case_number, CaseNote(author=author, text=f"Note {i}"))
+                    for i in range(start, start + 100)
+                )
+            )
 
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -188,12 +233,17 @@ async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
         # Nothing visible changed: the same open tasks and deadlines, phase and timer, and the
         # inbox agrees with the case.
         assert [(t.task_id, t.due_at, t.status) for t in after.open_tasks] == [
-            (t.task_id, t.due_at, t.status) for t in before.open_tasks]
+            (t.task_id, t.due_at, t.status) for t in before.open_tasks
+        ]
         assert (after.phase, after.round, after.next_timer) == (
-            before.phase, before.round, before.next_timer)
+            before.phase,
+            before.round,
+            before.next_timer,
+        )
         rows = await store.list_tasks(workflow_id=workflow_id, status=TaskStatus.OPEN)
         assert sorted((r.task_id, r.due_at) for r in rows) == sorted(
-            (t.task_id, t.due_at) for t in after.open_tasks)
+            (t.task_id, t.due_at) for t in after.open_tasks
+        )
         assert after.timeline[-1].seq == events[-1].seq
 
         # ... and the case goes on to its end as any other.
@@ -221,10 +271,13 @@ async def test_a_case_with_5000_notes_continues_as_new_and_goes_on_as_before(
     from core.codec import worker_data_converter
     from workflows.case import DigitalViolationCase
 
-    replayer = Replayer(workflows=[DigitalViolationCase],
-                        data_converter=worker_data_converter(pydantic_data_converter))
+    replayer = Replayer(
+        workflows=[DigitalViolationCase],
+        data_converter=worker_data_converter(pydantic_data_converter),
+    )
     runs = [first_run, described.run_id]
     for run_id in runs:
         history = await server.client.get_workflow_handle(
-            workflow_id, run_id=run_id).fetch_history()
+            workflow_id, run_id=run_id
+        ).fetch_history()
         await replayer.replay_workflow(history)

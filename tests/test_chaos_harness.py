@@ -24,17 +24,21 @@ WF = "case-T-1"
 DUE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TASKS = [
     TaskFacts("assess.uncover", "assess.uncover", "done", DUE),
-    TaskFacts("assess.evaluate", "assess.evaluate", "open", DUE + timedelta(days=1),
-              reminded=True),
+    TaskFacts("assess.evaluate", "assess.evaluate", "open", DUE + timedelta(days=1), reminded=True),
 ]
-EVENTS = [EventFacts(1, "case_opened", "Sag oprettet"),
-          EventFacts(2, "task_opened", "Opgave åbnet", "assess.uncover")]
+EVENTS = [
+    EventFacts(1, "case_opened", "Sag oprettet"),
+    EventFacts(2, "task_opened", "Opgave åbnet", "assess.uncover"),
+]
 
 
 def compare(**changes: object) -> list[str]:
     facts: dict[str, object] = {
-        "workflow_id": WF, "snapshot_tasks": TASKS, "store_tasks": TASKS,
-        "snapshot_timeline": EVENTS, "store_timeline": EVENTS,
+        "workflow_id": WF,
+        "snapshot_tasks": TASKS,
+        "store_tasks": TASKS,
+        "snapshot_timeline": EVENTS,
+        "store_timeline": EVENTS,
         "outbox_keys": expected_notifications(WF, TASKS),
     }
     return check_store_equals_snapshot(**(facts | changes))  # type: ignore[arg-type]
@@ -45,14 +49,24 @@ def test_store_equal_to_snapshot_passes() -> None:
 
 
 def test_a_naive_utc_due_time_in_the_store_is_the_same_instant() -> None:
-    naive = [TaskFacts(t.task_id, t.key, t.status, t.due_at.replace(tzinfo=None), t.reminded)
-             for t in TASKS]
+    naive = [
+        TaskFacts(t.task_id, t.key, t.status, t.due_at.replace(tzinfo=None), t.reminded)
+        for t in TASKS
+    ]
     assert compare(store_tasks=naive) == []
 
 
 def test_a_differing_due_time_is_reported() -> None:
-    moved = [TASKS[0], TaskFacts("assess.evaluate", "assess.evaluate", "open",
-                                 DUE + timedelta(days=1, seconds=1), reminded=True)]
+    moved = [
+        TASKS[0],
+        TaskFacts(
+            "assess.evaluate",
+            "assess.evaluate",
+            "open",
+            DUE + timedelta(days=1, seconds=1),
+            reminded=True,
+        ),
+    ]
     [problem] = compare(store_tasks=moved)
     assert "assess.evaluate" in problem and "due" in problem
 
@@ -72,25 +86,31 @@ def test_outbox_needs_one_row_per_notification() -> None:
     assert f"{WF}:assess.evaluate:reminder" in keys
     assert any("twice" in p for p in compare(outbox_keys=[*keys, keys[0]]))
     assert any("missing" in p for p in compare(outbox_keys=keys[:1]))
-    assert any("does not explain" in p
-               for p in compare(outbox_keys=[*keys, f"{WF}:x:escalation"]))
+    assert any("does not explain" in p for p in compare(outbox_keys=[*keys, f"{WF}:x:escalation"]))
 
 
 def test_duplicates_are_found() -> None:
-    ok = check_no_duplicates(snapshot_tasks=TASKS, store_task_ids=["a", "b"],
-                             snapshot_timeline=EVENTS, store_seqs=[1, 2])
+    ok = check_no_duplicates(
+        snapshot_tasks=TASKS, store_task_ids=["a", "b"], snapshot_timeline=EVENTS, store_seqs=[1, 2]
+    )
     assert ok == []
     twice = check_no_duplicates(
-        snapshot_tasks=[*TASKS, TASKS[0]], store_task_ids=["a", "a"],
+        snapshot_tasks=[*TASKS, TASKS[0]],
+        store_task_ids=["a", "a"],
         snapshot_timeline=[*EVENTS, EventFacts(3, "task_opened", "igen", "assess.uncover")],
-        store_seqs=[1, 1])
+        store_seqs=[1, 1],
+    )
     assert len(twice) == 4  # snapshot ids, inbox ids, store seqs, task opened twice
 
 
 def test_the_timer_check_catches_an_unfired_timer() -> None:
-    events = [TimerEvent("started", "1"), TimerEvent("fired", "1"),
-              TimerEvent("started", "2"), TimerEvent("canceled", "2"),
-              TimerEvent("started", "3")]
+    events = [
+        TimerEvent("started", "1"),
+        TimerEvent("fired", "1"),
+        TimerEvent("started", "2"),
+        TimerEvent("canceled", "2"),
+        TimerEvent("started", "3"),
+    ]
     assert check_timers(events[:4], closed=True) == []
     [problem] = check_timers(events, closed=True)
     assert "timer 3" in problem
@@ -104,8 +124,7 @@ def test_a_failing_workflow_task_is_stuck_with_its_cause() -> None:
     closed = ExecutionFacts("completed", 0, None, 0)
     assert check_not_stuck(closed, time_bounded=False, open_tasks=[], timer_pending=False) == []
     waiting = ExecutionFacts("running", 1, None, 0)
-    assert check_not_stuck(waiting, time_bounded=True, open_tasks=["x"],
-                           timer_pending=False) == []
+    assert check_not_stuck(waiting, time_bounded=True, open_tasks=["x"], timer_pending=False) == []
     assert check_not_stuck(waiting, time_bounded=False, open_tasks=["x"], timer_pending=False)
     assert check_not_stuck(waiting, time_bounded=True, open_tasks=[], timer_pending=False)
     failed = ExecutionFacts("terminated", 0, None, 0)

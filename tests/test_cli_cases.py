@@ -70,7 +70,8 @@ class Platform:
     async def sagsflow(self, *args: str, **env: str) -> Ran:
         began = time.monotonic()
         process = await asyncio.create_subprocess_exec(
-            SAGSFLOW, *args,
+            SAGSFLOW,
+            *args,
             env={**self.env, **env},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -104,11 +105,14 @@ class Platform:
 
     async def complete(self, case_number: str, key: str, actor=TEACHER) -> None:
         await self.wait_open(case_number, key)
-        await self.service.submit_task(case_number, {
-            "task_key": key,
-            "actor": actor.model_dump(mode="json"),
-            "decision": decision(key, datetime.now(UTC)),
-        })
+        await self.service.submit_task(
+            case_number,
+            {
+                "task_key": key,
+                "actor": actor.model_dump(mode="json"),
+                "decision": decision(key, datetime.now(UTC)),
+            },
+        )
 
     async def wait_inbox(self, case_number: str, task_id: str) -> None:
         for _ in range(150):
@@ -197,12 +201,24 @@ def test_help_is_english_with_a_danish_line(args: list[str], english: str, danis
 # ------------------------------------------------------------------------ case open / show
 
 
+@pytest.mark.slow
 async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> None:
     number = new_number()
     opened = await platform.sagsflow(
-        "case", "open", "--case-number", number, "--school", "vibeke-skolen",
-        "--opened-by", "lhj", "--violation", "harassment",
-        "--participant", f"P1:victim:14:same:{NAME}", "--participant", "P2:offender:15:other",
+        "case",
+        "open",
+        "--case-number",
+        number,
+        "--school",
+        "vibeke-skolen",
+        "--opened-by",
+        "lhj",
+        "--violation",
+        "harassment",
+        "--participant",
+        f"P1:victim:14:same:{NAME}",
+        "--participant",
+        "P2:offender:15:other",
     )
     assert opened.code == 0, opened.output
     assert f"case-{number}" in opened.stdout
@@ -218,8 +234,14 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
         platform.sagsflow("case", "show", number, "--json"),
     )
     assert shown.code == 0, shown.output
-    for expected in ("assess.uncover", "assess.involve_custody", "Afdæk", "Vurder (assess)",
-                     "Tidslinje / timeline", "case_opened"):
+    for expected in (
+        "assess.uncover",
+        "assess.involve_custody",
+        "Afdæk",
+        "Vurder (assess)",
+        "Tidslinje / timeline",
+        "case_opened",
+    ):
         assert expected in shown.stdout, expected
     assert NAME not in shown.output
     assert as_json.code == 0, as_json.output
@@ -228,9 +250,21 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
     assert snap.procedure_version != "demo"
 
 
+@pytest.mark.slow
 async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> None:
-    opening = ("case", "open", "--case-number", new_number(), "--school", "vibeke-skolen",
-               "--opened-by", "lhj", "--violation", "harassment", "--participant")
+    opening = (
+        "case",
+        "open",
+        "--case-number",
+        new_number(),
+        "--school",
+        "vibeke-skolen",
+        "--opened-by",
+        "lhj",
+        "--violation",
+        "harassment",
+        "--participant",
+    )
     bad_pseudonym, bad_format, unknown_case = await asyncio.gather(
         platform.sagsflow(*opening, "Anna:victim:14:same"),
         platform.sagsflow(*opening, "P2:offender:15"),
@@ -248,6 +282,7 @@ async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> 
 # ------------------------------------------------------------------------ task complete
 
 
+@pytest.mark.slow
 async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
     platform: Platform, tmp_path: Path
 ) -> None:
@@ -258,12 +293,28 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
 
     missing, wrong_role = await asyncio.gather(
         platform.sagsflow(
-            "task", "complete", number, "assess.uncover", "--actor", "lhj",
-            "--role", "case_owner", "--decision", json.dumps({"what": "P2 skrev grimt om P1"}),
+            "task",
+            "complete",
+            number,
+            "assess.uncover",
+            "--actor",
+            "lhj",
+            "--role",
+            "case_owner",
+            "--decision",
+            json.dumps({"what": "P2 skrev grimt om P1"}),
         ),
         platform.sagsflow(
-            "task", "complete", number, "assess.uncover", "--actor", "ako",
-            "--role", "leadership", "--decision", json.dumps(GOOD_UNCOVER),
+            "task",
+            "complete",
+            number,
+            "assess.uncover",
+            "--actor",
+            "ako",
+            "--role",
+            "leadership",
+            "--decision",
+            json.dumps(GOOD_UNCOVER),
         ),
     )
     assert missing.code == 1, missing.output
@@ -278,8 +329,16 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
     decision_file = tmp_path / "uncover.json"
     decision_file.write_text(json.dumps(GOOD_UNCOVER), encoding="utf-8")  # no "task": filled in
     done = await platform.sagsflow(
-        "task", "complete", number, "assess.uncover", "--actor", "lhj", "--role", "case_owner",
-        "--decision", f"@{decision_file}",
+        "task",
+        "complete",
+        number,
+        "assess.uncover",
+        "--actor",
+        "lhj",
+        "--role",
+        "case_owner",
+        "--decision",
+        f"@{decision_file}",
     )
     assert done.code == 0, done.output
     assert "Opgave udført" in done.stdout and "assess.uncover" in done.stdout
@@ -291,18 +350,21 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
 # ------------------------------------------------------------------------ lists
 
 
+@pytest.mark.slow
 async def test_case_list_filters_by_school_and_phase(platform: Platform) -> None:
     suffix = uuid.uuid4().hex[:6]
     north, south = f"nord-{suffix}", f"syd-{suffix}"
     ahead = await platform.open(school=north)
     behind = await platform.open(school=south)
-    for key, actor in (("assess.uncover", TEACHER), ("assess.evaluate", TEACHER),
-                       ("assess.involve_leadership", LEADER), ("assess.involve_tk", TEACHER)):
+    for key, actor in (
+        ("assess.uncover", TEACHER),
+        ("assess.evaluate", TEACHER),
+        ("assess.involve_leadership", LEADER),
+        ("assess.involve_tk", TEACHER),
+    ):
         await platform.complete(ahead.case_number, key, actor)
     await platform.wait_for(ahead.case_number, lambda s: s.phase == "document", "document")
-    await platform.wait_listed(
-        f"SchoolId IN ('{north}', '{south}') AND CasePhase = 'document'", 1
-    )
+    await platform.wait_listed(f"SchoolId IN ('{north}', '{south}') AND CasePhase = 'document'", 1)
     await platform.wait_listed(f"SchoolId IN ('{north}', '{south}')", 2)
 
     by_school, by_phase, bad = await asyncio.gather(
@@ -322,6 +384,7 @@ async def test_case_list_filters_by_school_and_phase(platform: Platform) -> None
     assert bad.code == 2
 
 
+@pytest.mark.slow
 async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -> None:
     case = await platform.open(school=f"inbox-{uuid.uuid4().hex[:6]}")
     number = case.case_number
@@ -336,16 +399,22 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
     )
     assert leadership.code == 0, leadership.output
     rows = json.loads(leadership.stdout)
-    assert [(r["case_number"], r["task_id"]) for r in rows] == [
-        (number, "assess.involve_custody")
-    ]
+    assert [(r["case_number"], r["task_id"]) for r in rows] == [(number, "assess.involve_custody")]
 
     assert table.code == 0, table.output
     assert "assess.uncover" in table.stdout and "assess.involve_custody" not in table.stdout
 
     moved = await platform.sagsflow(
-        "task", "reassign", number, "assess.uncover", "--by", "ako", "--role", "leadership",
-        "--assignee", "kl7b",
+        "task",
+        "reassign",
+        number,
+        "assess.uncover",
+        "--by",
+        "ako",
+        "--role",
+        "leadership",
+        "--assignee",
+        "kl7b",
     )
     assert moved.code == 0, moved.output
     for _ in range(100):
@@ -360,25 +429,35 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
 # ------------------------------------------------------------------------ signals
 
 
+@pytest.mark.slow
 async def test_press_inquiry_opens_a_task_for_communications(platform: Platform) -> None:
     case = await platform.open()
     number = case.case_number
     await platform.wait_open(number, "assess.uncover")
     sent = await platform.sagsflow(
-        "case", "press-inquiry", number, "--by", "ako", "--role", "leadership",
-        "--medium", "Lokalavisen", "--summary", "Spørger til en sag på 7. årgang",
+        "case",
+        "press-inquiry",
+        number,
+        "--by",
+        "ako",
+        "--role",
+        "leadership",
+        "--medium",
+        "Lokalavisen",
+        "--summary",
+        "Spørger til en sag på 7. årgang",
     )
     assert sent.code == 0, sent.output
     snap = await platform.wait_open(number, "treat.press")
     [press] = [t for t in snap.open_tasks if t.key == "treat.press"]
     assert press.role == "communications"
-    assert any(e.kind == EventKind.PRESS_INQUIRY and "Lokalavisen" in e.text
-               for e in snap.timeline)
+    assert any(e.kind == EventKind.PRESS_INQUIRY and "Lokalavisen" in e.text for e in snap.timeline)
     await platform.wait_inbox(number, "treat.press")
     inbox = await platform.sagsflow("task", "list", "--role", "communications", "--case", number)
     assert "treat.press" in inbox.stdout
 
 
+@pytest.mark.slow
 async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> None:
     case = await platform.open()
     number = case.case_number
@@ -386,23 +465,45 @@ async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> No
 
     noted, incident = await asyncio.gather(
         platform.sagsflow(
-            "case", "note", number, "--by", "lhj", "--role", "case_owner",
-            "--text", "Mor til P1 har ringet",
+            "case",
+            "note",
+            number,
+            "--by",
+            "lhj",
+            "--role",
+            "case_owner",
+            "--text",
+            "Mor til P1 har ringet",
         ),
         platform.sagsflow(
-            "case", "incident", number, "--by", "lhj", "--role", "case_owner",
-            "--description", "Nye beskeder i gruppen",
+            "case",
+            "incident",
+            number,
+            "--by",
+            "lhj",
+            "--role",
+            "case_owner",
+            "--description",
+            "Nye beskeder i gruppen",
         ),
     )
     assert noted.code == 0, noted.output
     assert incident.code == 0, incident.output
     await platform.wait_for(
-        number, lambda s: {EventKind.NOTE_ADDED, EventKind.NEW_INCIDENT}
-        <= {e.kind for e in s.timeline}, "the note and the incident",
+        number,
+        lambda s: {EventKind.NOTE_ADDED, EventKind.NEW_INCIDENT} <= {e.kind for e in s.timeline},
+        "the note and the incident",
     )
     withdrawn = await platform.sagsflow(
-        "case", "withdraw", number, "--by", "ako", "--role", "leadership",
-        "--reason", "Henvendelsen var grundløs",
+        "case",
+        "withdraw",
+        number,
+        "--by",
+        "ako",
+        "--role",
+        "leadership",
+        "--reason",
+        "Henvendelsen var grundløs",
     )
     assert withdrawn.code == 0, withdrawn.output
 
@@ -422,6 +523,7 @@ async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> No
 # ------------------------------------------------------------------------ demo
 
 
+@pytest.mark.slow
 async def test_demo_runs_a_case_through_evaluation_and_follow_ups_in_under_a_minute(
     platform: Platform,
 ) -> None:
@@ -449,10 +551,15 @@ async def test_demo_runs_a_case_through_evaluation_and_follow_ups_in_under_a_min
     assert not snap.open_tasks
 
 
+@pytest.mark.slow
 async def test_demo_without_a_worker_says_so_instead_of_hanging(platform: Platform) -> None:
     number = new_number("DEMO")
     ran = await platform.sagsflow(
-        "demo", "--case-number", number, "--stall-timeout", "3",
+        "demo",
+        "--case-number",
+        number,
+        "--stall-timeout",
+        "3",
         SAGSFLOW_TASK_QUEUE=f"nobody-{uuid.uuid4().hex[:6]}",
     )
     assert ran.code == 1, ran.output
@@ -461,6 +568,7 @@ async def test_demo_without_a_worker_says_so_instead_of_hanging(platform: Platfo
     assert "Traceback" not in ran.output
 
 
+@pytest.mark.slow
 async def test_demo_on_a_worker_without_the_demo_card_says_why(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

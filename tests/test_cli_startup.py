@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SAGSFLOW = Path(sys.executable).parent / "sagsflow"
 
@@ -82,9 +85,7 @@ def imported_modules(*args: str) -> set[str]:
     ],
 )
 def test_help_imports_no_temporal_fastapi_or_sqlalchemy(args: list[str]) -> None:
-    heavy = sorted(
-        name for name in imported_modules(*args) if name.split(".", 1)[0] in HEAVY
-    )
+    heavy = sorted(name for name in imported_modules(*args) if name.split(".", 1)[0] in HEAVY)
     assert heavy == [], f"`sagsflow {' '.join(args)}` imports {heavy[:10]}"
 
 
@@ -94,7 +95,11 @@ def test_sagsflow_help_takes_well_under_a_second() -> None:
     for _ in range(3):
         started = time.perf_counter()
         ran = subprocess.run(
-            [str(SAGSFLOW), "--help"], cwd=ROOT, env=_env(), capture_output=True, text=True,
+            [str(SAGSFLOW), "--help"],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
             timeout=60,
         )
         times.append(time.perf_counter() - started)

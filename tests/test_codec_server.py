@@ -52,8 +52,11 @@ def case_number(platform: ApiPlatform) -> str:
     with httpx.Client(base_url=platform.url, timeout=30, trust_env=False) as http:
         opened = http.post("/api/v1/cases", json=body, headers=TEACHER.headers)
         assert opened.status_code == 201, opened.text
-        noted = http.post(f"/api/v1/cases/{body['case_number']}/timeline/notes",
-                          json={"text": NOTE}, headers=TEACHER.headers)
+        noted = http.post(
+            f"/api/v1/cases/{body['case_number']}/timeline/notes",
+            json={"text": NOTE},
+            headers=TEACHER.headers,
+        )
         assert noted.status_code == 202, noted.text
     return str(body["case_number"])
 
@@ -76,9 +79,20 @@ def show(
 ) -> subprocess.CompletedProcess[str]:
     """`temporal workflow show`, as an operator types it."""
     return subprocess.run(
-        [TEMPORAL, "workflow", "show", "--workflow-id", f"case-{case_number}",
-         "--address", platform.address, *options],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            TEMPORAL,
+            "workflow",
+            "show",
+            "--workflow-id",
+            f"case-{case_number}",
+            "--address",
+            platform.address,
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -90,8 +104,10 @@ def payload_texts(document: Any) -> str:
         if isinstance(node, dict):
             if isinstance(node.get("data"), str) and isinstance(node.get("metadata"), dict):
                 found.append(base64.b64decode(node["data"]).decode("utf-8", "replace"))
-                found.extend(base64.b64decode(value).decode("utf-8", "replace")
-                             for value in node["metadata"].values())
+                found.extend(
+                    base64.b64decode(value).decode("utf-8", "replace")
+                    for value in node["metadata"].values()
+                )
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -114,6 +130,7 @@ async def sealed_note(platform: ApiPlatform, case_number: str) -> dict[str, Any]
     raise AssertionError("no add_note signal in the history")
 
 
+@pytest.mark.slow
 async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
     platform: ApiPlatform, case_number: str
 ) -> None:
@@ -128,8 +145,13 @@ async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
         # The signal is written to the history once the case's first workflow task (which
         # loads the card) has completed.
         decoded = await asyncio.to_thread(
-            show, platform, case_number, "--detailed", *codec,
-            "--codec-auth", f"Bearer {OPERATOR.token}",
+            show,
+            platform,
+            case_number,
+            "--detailed",
+            *codec,
+            "--codec-auth",
+            f"Bearer {OPERATOR.token}",
         )
         assert decoded.returncode == 0, decoded.stderr
         if NOTE in decoded.stdout:
@@ -143,40 +165,84 @@ async def test_the_temporal_cli_reads_decoded_payloads_with_an_operators_token(
     for refused in ((), ("--codec-auth", f"Bearer {TEACHER.token}")):
         # A refusing codec server fails the command (the CLI retries until its timeout).
         result = await asyncio.to_thread(
-            show, platform, case_number, "--detailed", *codec, *refused,
-            "--command-timeout", "2s",
+            show,
+            platform,
+            case_number,
+            "--detailed",
+            *codec,
+            *refused,
+            "--command-timeout",
+            "2s",
         )
         assert result.returncode != 0
         assert "Solsikke" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 async def test_an_operators_signal_through_the_cli_is_encrypted_and_queries_decode(
     platform: ApiPlatform, case_number: str
 ) -> None:
     """With the codec, `temporal workflow signal` seals its input (/codec/encode) and
     `temporal workflow query` opens the answer: the operator guide's repairs stay encrypted."""
-    codec = ("--codec-endpoint", f"{platform.url}/codec",
-             "--codec-auth", f"Bearer {OPERATOR.token}", "--address", platform.address)
+    codec = (
+        "--codec-endpoint",
+        f"{platform.url}/codec",
+        "--codec-auth",
+        f"Bearer {OPERATOR.token}",
+        "--address",
+        platform.address,
+    )
     note = {"author": {"id": "drift1", "role": "operator"}, "text": "Rettelse Mælkebøtte"}
-    signalled = await asyncio.to_thread(subprocess.run, [
-        TEMPORAL, "workflow", "signal", "--workflow-id", f"case-{case_number}",
-        "--name", "add_note", "--input", json.dumps(note, ensure_ascii=False), *codec,
-    ], capture_output=True, text=True, timeout=60, check=False)
+    signalled = await asyncio.to_thread(
+        subprocess.run,
+        [
+            TEMPORAL,
+            "workflow",
+            "signal",
+            "--workflow-id",
+            f"case-{case_number}",
+            "--name",
+            "add_note",
+            "--input",
+            json.dumps(note, ensure_ascii=False),
+            *codec,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert signalled.returncode == 0, signalled.stderr
 
     client = await Client.connect(platform.address, data_converter=pydantic_data_converter)
     history = await client.get_workflow_handle(f"case-{case_number}").fetch_history()
-    inputs = [e.workflow_execution_signaled_event_attributes.input for e in history.events
-              if e.HasField("workflow_execution_signaled_event_attributes")]
+    inputs = [
+        e.workflow_execution_signaled_event_attributes.input
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
     assert len(inputs) == 2
     assert all(i.payloads[0].metadata["encoding"] == ENCODING for i in inputs)
     assert not any("Mælkebøtte".encode() in e.SerializeToString() for e in history.events)
 
     for _ in range(50):  # the worker records the note in the timeline
-        queried = await asyncio.to_thread(subprocess.run, [
-            TEMPORAL, "workflow", "query", "--workflow-id", f"case-{case_number}",
-            "--name", "snapshot", *codec,
-        ], capture_output=True, text=True, timeout=60, check=False)
+        queried = await asyncio.to_thread(
+            subprocess.run,
+            [
+                TEMPORAL,
+                "workflow",
+                "query",
+                "--workflow-id",
+                f"case-{case_number}",
+                "--name",
+                "snapshot",
+                *codec,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert queried.returncode == 0, queried.stderr
         if "Mælkebøtte" in queried.stdout:
             break
@@ -184,6 +250,7 @@ async def test_an_operators_signal_through_the_cli_is_encrypted_and_queries_deco
     assert "Mælkebøtte" in queried.stdout and NOTE in queried.stdout
 
 
+@pytest.mark.slow
 async def test_the_codec_endpoint_refuses_everyone_but_operators(
     platform: ApiPlatform, case_number: str, http: httpx.AsyncClient
 ) -> None:
@@ -195,23 +262,29 @@ async def test_the_codec_endpoint_refuses_everyone_but_operators(
     assert anonymous.headers["www-authenticate"] == "Bearer"
     assert anonymous.headers["content-type"].startswith("text/plain")  # the UI keeps ciphertext
 
-    bad_scheme = await http.post("/codec/decode", json=body, headers=codec_headers(None) | {
-        "Authorization": f"Basic {OPERATOR.token}"})
+    bad_scheme = await http.post(
+        "/codec/decode",
+        json=body,
+        headers=codec_headers(None) | {"Authorization": f"Basic {OPERATOR.token}"},
+    )
     assert bad_scheme.status_code == 401
 
     teacher = await http.post("/codec/decode", json=body, headers=codec_headers(TEACHER))
     assert teacher.status_code == 403
     assert "Solsikke" not in teacher.text
 
-    wrong_namespace = await http.post("/codec/decode", json=body,
-                                      headers=codec_headers(OPERATOR, "other"))
+    wrong_namespace = await http.post(
+        "/codec/decode", json=body, headers=codec_headers(OPERATOR, "other")
+    )
     assert wrong_namespace.status_code == 403 and "default" in wrong_namespace.text
-    no_namespace = await http.post("/codec/decode", json=body,
-                                   headers=codec_headers(OPERATOR, None))
+    no_namespace = await http.post(
+        "/codec/decode", json=body, headers=codec_headers(OPERATOR, None)
+    )
     assert no_namespace.status_code == 400
 
-    garbage = await http.post("/codec/decode", content=b"{not json",
-                              headers=codec_headers(OPERATOR))
+    garbage = await http.post(
+        "/codec/decode", content=b"{not json", headers=codec_headers(OPERATOR)
+    )
     assert garbage.status_code == 400
 
     allowed = await http.post("/codec/decode", json=body, headers=codec_headers(OPERATOR))
@@ -221,8 +294,14 @@ async def test_the_codec_endpoint_refuses_everyone_but_operators(
     assert json.loads(base64.b64decode(payload["data"]))["text"] == NOTE
 
     # Encode, then decode again: the UI's "send a signal" path.
-    plain = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-                           "data": base64.b64encode(b'"hej"').decode()}]}
+    plain = {
+        "payloads": [
+            {
+                "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+                "data": base64.b64encode(b'"hej"').decode(),
+            }
+        ]
+    }
     sealed = await http.post("/codec/encode", json=plain, headers=codec_headers(OPERATOR))
     assert sealed.status_code == 200
     [sealed_payload] = sealed.json()["payloads"]
@@ -234,10 +313,14 @@ async def test_the_codec_endpoint_refuses_everyone_but_operators(
     assert teacher_encode.status_code == 403
 
     # A payload sealed with a key the server does not have is refused, not passed on.
-    foreign = Payloads(payloads=[Payload(metadata={"encoding": ENCODING,
-                                                   "encryption-key-id": b"k0"}, data=b"x" * 40)])
-    unknown_key = await http.post("/codec/decode", content=json_format.MessageToJson(foreign),
-                                  headers=codec_headers(OPERATOR))
+    foreign = Payloads(
+        payloads=[
+            Payload(metadata={"encoding": ENCODING, "encryption-key-id": b"k0"}, data=b"x" * 40)
+        ]
+    )
+    unknown_key = await http.post(
+        "/codec/decode", content=json_format.MessageToJson(foreign), headers=codec_headers(OPERATOR)
+    )
     assert unknown_key.status_code == 422 and "'k0'" in unknown_key.text
 
     entries = await codec_log(platform)
@@ -252,42 +335,55 @@ async def codec_log(platform: ApiPlatform) -> list[tuple[str, str, str, str | No
     engine = create_async_engine(f"sqlite+aiosqlite:///{platform.data_dir / 'sagsflow.db'}")
     try:
         async with engine.connect() as connection:
-            rows = (await connection.execute(
-                select(AccessLogRow).where(AccessLogRow.action.like("codec_%"))
-            )).all()
+            rows = (
+                await connection.execute(
+                    select(AccessLogRow).where(AccessLogRow.action.like("codec_%"))
+                )
+            ).all()
     finally:
         await engine.dispose()
     assert all(row.case_number is None for row in rows)
     return [(row.actor_id, row.action, row.outcome, row.detail) for row in rows]
 
 
+@pytest.mark.slow
 async def test_cors_for_the_web_ui_on_codec_only(http: httpx.AsyncClient) -> None:
-    preflight = await http.options("/codec/decode", headers={
-        "Origin": UI_ORIGIN,
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
-    })
+    preflight = await http.options(
+        "/codec/decode",
+        headers={
+            "Origin": UI_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace,authorization",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == UI_ORIGIN
     assert preflight.headers["access-control-allow-credentials"] == "true"
-    allowed = {h.strip().lower() for h in preflight.headers["access-control-allow-headers"]
-               .split(",")}
+    allowed = {
+        h.strip().lower() for h in preflight.headers["access-control-allow-headers"].split(",")
+    }
     assert {"authorization", "content-type", "x-namespace"} <= allowed
     assert "POST" in preflight.headers["access-control-allow-methods"]
 
-    stranger = await http.options("/codec/decode", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    stranger = await http.options(
+        "/codec/decode",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert stranger.status_code == 400
     assert "access-control-allow-origin" not in stranger.headers
 
     # A refusal still carries the CORS headers, so the UI can tell it from a network error.
-    refused = await http.post("/codec/decode", json={"payloads": []},
-                              headers={"Origin": UI_ORIGIN, "X-Namespace": "default"})
+    refused = await http.post(
+        "/codec/decode",
+        json={"payloads": []},
+        headers={"Origin": UI_ORIGIN, "X-Namespace": "default"},
+    )
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == UI_ORIGIN
 
-    api = await http.options("/api/v1/health", headers={
-        "Origin": UI_ORIGIN, "Access-Control-Request-Method": "GET"})
+    api = await http.options(
+        "/api/v1/health", headers={"Origin": UI_ORIGIN, "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in api.headers
     health = await http.get("/api/v1/health", headers={"Origin": UI_ORIGIN})
     assert "access-control-allow-origin" not in health.headers
@@ -296,6 +392,7 @@ async def test_cors_for_the_web_ui_on_codec_only(http: httpx.AsyncClient) -> Non
     assert not any(path.startswith("/codec") for path in document["paths"])
 
 
+@pytest.mark.slow
 async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     platform: ApiPlatform, case_number: str, http: httpx.AsyncClient
 ) -> None:
@@ -303,12 +400,18 @@ async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     form = await http.get("/codec/session")
     assert form.status_code == 200 and 'name="token"' in form.text
 
-    teacher = await http.post("/codec/session", content=f"token={TEACHER.token}",
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    teacher = await http.post(
+        "/codec/session",
+        content=f"token={TEACHER.token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert teacher.status_code == 403 and "set-cookie" not in teacher.headers
 
-    signed_in = await http.post("/codec/session", content=f"token={OPERATOR.token}",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    signed_in = await http.post(
+        "/codec/session",
+        content=f"token={OPERATOR.token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert signed_in.status_code == 200, signed_in.text
     cookie = signed_in.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/codec" in cookie
@@ -317,8 +420,9 @@ async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     # What the Web UI sends with "include cross-origin credentials": the cookie, no token.
     token = http.cookies.get("sagsflow_codec")
     assert token == OPERATOR.token
-    decoded = await http.post("/codec/decode", json=body,
-                              headers={"Origin": UI_ORIGIN, "X-Namespace": "default"})
+    decoded = await http.post(
+        "/codec/decode", json=body, headers={"Origin": UI_ORIGIN, "X-Namespace": "default"}
+    )
     assert decoded.status_code == 200, decoded.text
     assert decoded.headers["access-control-allow-origin"] == UI_ORIGIN
     assert NOTE in base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
@@ -342,8 +446,9 @@ async def test_without_payload_keys_the_codec_says_so() -> None:
     app = create_app(ApiSettings(), service=Unencrypted(), authenticator=Operator())  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        response = await client.post("/codec/decode", json={"payloads": []},
-                                     headers=codec_headers(OPERATOR))
+        response = await client.post(
+            "/codec/decode", json={"payloads": []}, headers=codec_headers(OPERATOR)
+        )
     assert response.status_code == 503
     assert "SAGSFLOW_PAYLOAD_KEYS_FILE" in response.text
 
@@ -353,8 +458,10 @@ def test_cors_origins_come_from_the_environment() -> None:
     configured = ApiSettings.from_env(
         {"SAGSFLOW_CODEC_CORS_ORIGINS": "https://temporal-ui.kommune.dk, http://127.0.0.1:9000"}
     )
-    assert configured.codec_cors_origins == ("https://temporal-ui.kommune.dk",
-                                             "http://127.0.0.1:9000")
+    assert configured.codec_cors_origins == (
+        "https://temporal-ui.kommune.dk",
+        "http://127.0.0.1:9000",
+    )
     for bad in ("*", "temporal-ui.kommune.dk", "https://ui.example/"):
         with pytest.raises(ValueError, match="SAGSFLOW_CODEC_CORS_ORIGINS"):
             ApiSettings.from_env({"SAGSFLOW_CODEC_CORS_ORIGINS": bad})

@@ -36,9 +36,7 @@ class Pem:
     key: bytes
 
 
-def _issue(
-    name: str, issuer: Pem | None = None, *, ca: bool = False, server: bool = False
-) -> Pem:
+def _issue(name: str, issuer: Pem | None = None, *, ca: bool = False, server: bool = False) -> Pem:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     if issuer is None:
@@ -107,30 +105,40 @@ def test_nothing_set_is_a_plain_connection() -> None:
 
 def test_an_api_key_turns_tls_on_with_the_system_roots() -> None:
     assert tls_and_api_key({"TEMPORAL_API_KEY": "secret-key"}) == {
-        "tls": True, "api_key": "secret-key"}
+        "tls": True,
+        "api_key": "secret-key",
+    }
     # A TLS-terminating proxy on the same host: the key without TLS, said explicitly.
     assert tls_and_api_key({"TEMPORAL_API_KEY": "k", "TEMPORAL_TLS": "false"}) == {
-        "tls": False, "api_key": "k"}
+        "tls": False,
+        "api_key": "k",
+    }
     assert tls_and_api_key({"TEMPORAL_TLS": "true"}) == {"tls": True}
 
 
 def test_client_certificates_from_files_or_inline(pki: dict[str, Path]) -> None:
-    from_files = tls_and_api_key({
-        "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki["client.pem"]),
-        "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki["client.key"]),
-        "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
-        "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
-    })
-    assert from_files == {"tls": TLSConfig(
-        server_root_ca_cert=pki["ca"].read_bytes(),
-        domain="temporal.test",
-        client_cert=pki["client.pem"].read_bytes(),
-        client_private_key=pki["client.key"].read_bytes(),
-    )}
-    inline = tls_and_api_key({
-        "TEMPORAL_TLS_CLIENT_CERT_DATA": pki["client.pem"].read_text(),
-        "TEMPORAL_TLS_CLIENT_KEY_DATA": pki["client.key"].read_text(),
-    })
+    from_files = tls_and_api_key(
+        {
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki["client.pem"]),
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki["client.key"]),
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
+            "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
+        }
+    )
+    assert from_files == {
+        "tls": TLSConfig(
+            server_root_ca_cert=pki["ca"].read_bytes(),
+            domain="temporal.test",
+            client_cert=pki["client.pem"].read_bytes(),
+            client_private_key=pki["client.key"].read_bytes(),
+        )
+    }
+    inline = tls_and_api_key(
+        {
+            "TEMPORAL_TLS_CLIENT_CERT_DATA": pki["client.pem"].read_text(),
+            "TEMPORAL_TLS_CLIENT_KEY_DATA": pki["client.key"].read_text(),
+        }
+    )
     tls = inline["tls"]
     assert isinstance(tls, TLSConfig)
     assert tls.client_cert == pki["client.pem"].read_bytes().strip()
@@ -144,10 +152,14 @@ def test_client_certificates_from_files_or_inline(pki: dict[str, Path]) -> None:
         ({"TEMPORAL_TLS_CLIENT_CERT_PATH": "{client}"}, "go together"),
         ({"TEMPORAL_TLS_CLIENT_KEY_DATA": "-----BEGIN"}, "go together"),
         ({"TEMPORAL_TLS": "false", "TEMPORAL_TLS_SERVER_CA_CERT_PATH": "{ca}"}, "contradicts"),
-        ({"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "/no/such/ca.pem"},
-         "TEMPORAL_TLS_SERVER_CA_CERT_PATH /no/such/ca.pem: cannot be read"),
-        ({"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "{ca}", "TEMPORAL_TLS_SERVER_CA_CERT_DATA": "x"},
-         "not both"),
+        (
+            {"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "/no/such/ca.pem"},
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH /no/such/ca.pem: cannot be read",
+        ),
+        (
+            {"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "{ca}", "TEMPORAL_TLS_SERVER_CA_CERT_DATA": "x"},
+            "not both",
+        ),
     ],
 )
 def test_bad_settings_name_their_variable(
@@ -180,13 +192,15 @@ async def mtls_proxy(target: str, pki: dict[str, Path]) -> AsyncIterator[int]:
         finally:
             writer.close()
 
-    async def serve(client_reader: asyncio.StreamReader,
-                    client_writer: asyncio.StreamWriter) -> None:
+    async def serve(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         peer = client_writer.get_extra_info("peercert") or {}
         accepted.append(dict(x[0] for x in peer.get("subject", ()))["commonName"])
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(relay(client_reader, upstream_writer),
-                             relay(upstream_reader, client_writer))
+        await asyncio.gather(
+            relay(client_reader, upstream_writer), relay(upstream_reader, client_writer)
+        )
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
     try:
@@ -201,20 +215,25 @@ async def test_mtls_settings_connect_through_a_frontend_that_demands_client_cert
 ) -> None:
     target = env.client.service_client.config.target_host
     async with mtls_proxy(target, pki) as port:
-        options = tls_and_api_key({
-            "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki["client.pem"]),
-            "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki["client.key"]),
-            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
-            "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
-        })
-        client = await Client.connect(f"127.0.0.1:{port}", namespace=env.client.namespace,
-                                      **options)
+        options = tls_and_api_key(
+            {
+                "TEMPORAL_TLS_CLIENT_CERT_PATH": str(pki["client.pem"]),
+                "TEMPORAL_TLS_CLIENT_KEY_PATH": str(pki["client.key"]),
+                "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
+                "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
+            }
+        )
+        client = await Client.connect(
+            f"127.0.0.1:{port}", namespace=env.client.namespace, **options
+        )
         assert await client.service_client.check_health()
         # Without the client certificate the frontend refuses the connection.
-        without = tls_and_api_key({
-            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
-            "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
-        })
+        without = tls_and_api_key(
+            {
+                "TEMPORAL_TLS_SERVER_CA_CERT_PATH": str(pki["ca"]),
+                "TEMPORAL_TLS_SERVER_NAME": "temporal.test",
+            }
+        )
         with pytest.raises(RuntimeError):
             await asyncio.wait_for(
                 Client.connect(f"127.0.0.1:{port}", namespace=env.client.namespace, **without),
@@ -286,16 +305,21 @@ async def test_enabled_tracing_spans_client_workflow_and_activity(
         {"SAGSFLOW_OTEL_ENABLED": "true"}, exporter=exported
     )
     client = Client(**{**env.client.config(), "interceptors": interceptors})
-    async with Worker(client, task_queue=task_queue, workflows=[TracingProbe],
-                      activities=[tracing_probe_step]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[TracingProbe], activities=[tracing_probe_step]
+    ):
         result = await client.execute_workflow(
             TracingProbe.run, "hej", id=f"case-T-{uuid.uuid4().hex[:8]}", task_queue=task_queue
         )
     assert result == "HEJ"
     spans = exported.get_finished_spans()
     names = {span.name for span in spans}
-    assert {"StartWorkflow:TracingProbe", "RunWorkflow:TracingProbe",
-            "StartActivity:tracing_probe_step", "RunActivity:tracing_probe_step"} <= names
+    assert {
+        "StartWorkflow:TracingProbe",
+        "RunWorkflow:TracingProbe",
+        "StartActivity:tracing_probe_step",
+        "RunActivity:tracing_probe_step",
+    } <= names
     assert len({span.context.trace_id for span in spans}) == 1  # one trace, end to end
     attributes = " ".join(str(dict(span.attributes or {})) for span in spans)
     assert "hej" not in attributes.lower()  # payloads are never span attributes
@@ -312,13 +336,15 @@ async def test_sdk_core_warnings_reach_python_logging_not_raw_stderr(
     runtime = sdk_runtime(None)
     assert sdk_runtime(None) is runtime  # one per process and metrics address
     client = await Client.connect(
-        env.client.service_client.config.target_host, namespace=env.client.namespace,
+        env.client.service_client.config.target_host,
+        namespace=env.client.namespace,
         runtime=runtime,
     )
     with caplog.at_level(logging.WARNING, logger=CORE_LOGGER):
         # The time-skipping server lacks a capability the core warns about at worker start.
-        async with Worker(client, task_queue=task_queue, workflows=[TracingProbe],
-                          activities=[tracing_probe_step]):
+        async with Worker(
+            client, task_queue=task_queue, workflows=[TracingProbe], activities=[tracing_probe_step]
+        ):
             for _ in range(50):
                 if any(r.name.startswith(CORE_LOGGER) for r in caplog.records):
                     break

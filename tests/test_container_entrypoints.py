@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ import yaml
 
 from core import environment
 from tests.apikit import TEACHER, new_case_body, write_tokens
-from tests.test_dev_server import dev_server, free_port
+from tests.test_dev_server import DevServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -143,7 +143,8 @@ def test_the_build_context_leaves_out_secrets_and_local_state() -> None:
 def _build_context(destination: Path) -> Path:
     """A copy of the repository as Docker would send it (.dockerignore applied)."""
     lines = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith(("#", "!"))
     ]
     anywhere = [line.removeprefix("**/") for line in lines if line.startswith("**/")]
@@ -157,24 +158,57 @@ def _build_context(destination: Path) -> Path:
     return destination
 
 
+def run_side_by_side(*commands: tuple[list[str], float]) -> None:
+    """`subprocess.run(command, check=True, timeout=...)` for each, all started at once."""
+    started = [(subprocess.Popen(command), command, timeout) for command, timeout in commands]
+    try:
+        for process, command, timeout in started:
+            if process.wait(timeout) != 0:
+                raise subprocess.CalledProcessError(process.returncode, command)
+    finally:
+        for process, _, _ in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv with the wheel installed as the Dockerfile installs it; its bin folder."""
     work = tmp_path_factory.mktemp("image")
     context = _build_context(work / "src")
     wheels = work / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-         str(wheels), str(context)],
-        check=True, timeout=PIP_TIMEOUT,
+    venv = work / "venv"
+    # The Dockerfile's first two steps do not depend on each other: side by side here.
+    run_side_by_side(
+        (
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                str(wheels),
+                str(context),
+            ],
+            PIP_TIMEOUT,
+        ),
+        ([sys.executable, "-m", "venv", str(venv)], 120),
     )
     [wheel] = wheels.glob("sagsflow-*.whl")
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         f"{wheel}{installed_extras()}"],
-        check=True, timeout=PIP_TIMEOUT,
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            f"{wheel}{installed_extras()}",
+        ],
+        check=True,
+        timeout=PIP_TIMEOUT,
     )
     with zipfile.ZipFile(wheel) as archive:
         [entry_points] = [n for n in archive.namelist() if n.endswith("entry_points.txt")]
@@ -199,21 +233,27 @@ def clean_environment(image: Path, home: Path, **settings: str) -> dict[str, str
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [[], ["worker"], ["api"], ["case"], ["task"]])
 def test_the_image_commands_start_from_the_clean_venv(image: Path, command: list[str]) -> None:
     result = subprocess.run(
         [str(image / "sagsflow"), *command, "--help"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=clean_environment(image, image.parent),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Usage" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_replay_check_runs_from_the_clean_venv(image: Path) -> None:
     result = subprocess.run(
         [str(image / "python"), "-m", "workers.replay", "--help"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env=clean_environment(image, image.parent),
     )
     assert result.returncode == 0, result.stderr
@@ -240,13 +280,22 @@ def processes() -> Iterator[list[Process]]:
             process.popen.wait(10)
 
 
-def start(name: str, image: Path, command: list[str], env: dict[str, str], cwd: Path,
-          processes: list[Process]) -> Process:
+def start(
+    name: str,
+    image: Path,
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    processes: list[Process],
+) -> Process:
     log = cwd / f"{name}.log"
     handle = log.open("wb")
     popen = subprocess.Popen(
-        [str(image / "sagsflow"), *command], cwd=cwd, env=env,
-        stdout=handle, stderr=subprocess.STDOUT,
+        [str(image / "sagsflow"), *command],
+        cwd=cwd,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
     )
     handle.close()
     process = Process(name, popen, log)
@@ -254,8 +303,9 @@ def start(name: str, image: Path, command: list[str], env: dict[str, str], cwd: 
     return process
 
 
-async def wait_http(http: httpx.AsyncClient, url: str, process: Process,
-                    timeout: float = 60) -> httpx.Response:
+async def wait_http(
+    http: httpx.AsyncClient, url: str, process: Process, timeout: float = 60
+) -> httpx.Response:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         if process.popen.poll() is not None:
@@ -274,20 +324,16 @@ async def wait_http(http: httpx.AsyncClient, url: str, process: Process,
 def healthcheck(service: str, port: int) -> list[str]:
     """The compose health check of a service, pointed at this test's port."""
     test = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service][
-        "healthcheck"]["test"]
+        "healthcheck"
+    ]["test"]
     assert test[0] == "CMD"
     internal = {"worker": "9464", "api": "8000"}[service]
     return [part.replace(f"127.0.0.1:{internal}", f"127.0.0.1:{port}") for part in test[1:]]
 
 
-@pytest.fixture
-async def temporal(tmp_path: Path) -> AsyncIterator[str]:
-    async with dev_server(tmp_path / "temporal", headless=True) as server:
-        yield server.address
-
-
+@pytest.mark.slow
 async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
-    image: Path, temporal: str, tmp_path: Path, processes: list[Process]
+    image: Path, dev_temporal: DevServer, tmp_path: Path, processes: list[Process]
 ) -> None:
     home = tmp_path / "home"  # the image's WORKDIR: nothing from this checkout
     home.mkdir()
@@ -295,20 +341,35 @@ async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
     write_tokens(tokens)
     worker_metrics, api_port = free_port(), free_port()
     settings = clean_environment(
-        image, home,
-        TEMPORAL_ADDRESS=temporal,
+        image,
+        home,
+        TEMPORAL_ADDRESS=dev_temporal.address,
         DATABASE_URL=f"sqlite+aiosqlite:///{home / 'sagsflow.db'}",
         SAGSFLOW_TASK_QUEUE="sagsflow-image-test",
         SAGSFLOW_PAYLOAD_KEYS=f"k1={base64.b64encode(os.urandom(32)).decode()}",
         SAGSFLOW_RETENTION_SCHEDULE="off",
     )
-    worker = start("worker", image, ["worker"],
-                   settings | {"SAGSFLOW_METRICS_ADDRESS": f"127.0.0.1:{worker_metrics}"},
-                   home, processes)
-    api = start("api", image, ["api"],
-                settings | {"SAGSFLOW_API_HOST": "127.0.0.1", "SAGSFLOW_API_PORT": str(api_port),
-                            "SAGSFLOW_TOKENS_FILE": str(tokens)},
-                home, processes)
+    worker = start(
+        "worker",
+        image,
+        ["worker"],
+        settings | {"SAGSFLOW_METRICS_ADDRESS": f"127.0.0.1:{worker_metrics}"},
+        home,
+        processes,
+    )
+    api = start(
+        "api",
+        image,
+        ["api"],
+        settings
+        | {
+            "SAGSFLOW_API_HOST": "127.0.0.1",
+            "SAGSFLOW_API_PORT": str(api_port),
+            "SAGSFLOW_TOKENS_FILE": str(tokens),
+        },
+        home,
+        processes,
+    )
     base = f"http://127.0.0.1:{api_port}"
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
         await wait_http(http, f"{base}/api/v1/ready", api)
@@ -340,8 +401,10 @@ async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
         api_metrics = (await http.get(f"{base}/metrics")).text
         sdk_metrics = (await http.get(f"http://127.0.0.1:{worker_metrics}/metrics")).text
     assert re.search(r'^sagsflow_open_tasks\{role="case_owner"\} [1-9]', api_metrics, re.M)
-    assert 'sagsflow_http_requests_total{method="POST",route="/api/v1/cases",status="201"} 1.0' \
+    assert (
+        'sagsflow_http_requests_total{method="POST",route="/api/v1/cases",status="201"} 1.0'
         in api_metrics
+    )
     assert "sagsflow_http_request_duration_seconds_bucket" in api_metrics
     assert "sagsflow_overdue_tasks" in api_metrics
     assert "temporal_workflow_task_execution_latency_bucket" in sdk_metrics

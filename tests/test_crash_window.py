@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 from datetime import UTC, datetime
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
@@ -31,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities import CaseActivities
+from core.codec import worker_data_converter
 from core.devserver import DevServer
 from schemas.activities import CloseTaskRequest
 from schemas.case import CaseInput
@@ -38,10 +37,11 @@ from schemas.common import TaskStatus
 from schemas.snapshot import CaseOutcome
 from store import Store
 from tests.casekit import TEACHER, CaseRun, case_input, decision, save_history
-from tests.test_dev_server import dev_server
-from core.codec import worker_data_converter
 from workflows.case import DigitalViolationCase
 from workflows.legacy_v1 import LegacyCase
+
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
 
 
 @workflow.defn(name="DigitalViolationCase", sandboxed=False)
@@ -97,34 +97,20 @@ class HeldCloseTask:
         await self._real.close_task(request)
 
 
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
-
-
 def workflow_worker(env: WorkflowEnvironment, task_queue: str, **options: Any) -> Worker:
     # No cache: every workflow task is replayed from its history, as after a crash.
     options.setdefault("workflows", [AcceptedInTheLostTaskOfTheFirstCore])
     return Worker(env.client, task_queue=task_queue, max_cached_workflows=0, **options)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("crash-window"), headless=True) as started:
-        yield started
-
-
 async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
-    server: DevServer, store: Store, task_queue: str
+    dev_temporal: DevServer, store: Store, task_queue: str
 ) -> None:
     """The lean core, on the real dev server and the demo card, with the REAL workflow class:
     the evaluation timer fires while no worker runs, and staff's completion of the evaluation
     (whose inbox row a lost workflow task may already have written) arrives before any worker
     has seen the timer. The update is accepted and the task completed, not refused."""
-    client = await server.connect(data_converter=pydantic_data_converter)
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
     env = WorkflowEnvironment.from_client(client)
     case = case_input(datetime.now(UTC)).model_copy(update={"procedure_version": "demo"})
     lean = {"workflows": [DigitalViolationCase], "activities": CaseActivities(store).all()}
@@ -134,14 +120,25 @@ async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
 
     async with worker():
         handle = await client.start_workflow(
-            DigitalViolationCase.run, case, id=f"case-{case.case_number}", task_queue=task_queue,
+            DigitalViolationCase.run,
+            case,
+            id=f"case-{case.case_number}",
+            task_queue=task_queue,
         )
         run = CaseRun(env=env, handle=handle, store=store, case=case)
         await run.complete_all(
-            "assess.involve_custody", "assess.uncover", "assess.evaluate",
-            "assess.involve_leadership", "assess.involve_tk", "document.preserve",
-            "document.note", "stop.cooperate", "stop.action_plan", "report.insurance",
-            "treat.help", "treat.surroundings",
+            "assess.involve_custody",
+            "assess.uncover",
+            "assess.evaluate",
+            "assess.involve_leadership",
+            "assess.involve_tk",
+            "document.preserve",
+            "document.note",
+            "stop.cooperate",
+            "stop.action_plan",
+            "report.insurance",
+            "treat.help",
+            "treat.surroundings",
         )
         snap = await run.wait_for(lambda s: s.next_timer is not None, "the evaluation timer")
         assert snap.next_timer is not None
@@ -149,33 +146,39 @@ async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
     # No worker: the timer fires in the server, and the completion is sent meanwhile.
     await asyncio.sleep((evaluation_at - datetime.now(UTC)).total_seconds() + 1.0)
     completion = {
-        "task_key": "close.evaluate", "task_id": "close.evaluate",
+        "task_key": "close.evaluate",
+        "task_id": "close.evaluate",
         "actor": TEACHER.model_dump(mode="json"),
         "decision": decision("close.evaluate", datetime.now(UTC)),
     }
-    update = asyncio.create_task(handle.execute_update(DigitalViolationCase.submit_task,
-                                                       completion))
+    update = asyncio.create_task(
+        handle.execute_update(DigitalViolationCase.submit_task, completion)
+    )
     await asyncio.sleep(1.0)
     async with worker():
         try:
             done = await asyncio.wait_for(update, 20)
             assert done.task_id == "close.evaluate" and done.status == TaskStatus.DONE
             # Read-your-writes: the store shows it done when the update returns.
-            [row] = [r for r in await store.list_tasks(workflow_id=handle.id)
-                     if r.task_id == "close.evaluate"]
+            [row] = [
+                r
+                for r in await store.list_tasks(workflow_id=handle.id)
+                if r.task_id == "close.evaluate"
+            ]
             assert row.status == "done"
         finally:
             history = await handle.fetch_history()
             await handle.terminate("test finished")
 
     accepted = next(
-        i for i, e in enumerate(history.events)
+        i
+        for i, e in enumerate(history.events)
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
         and "close.evaluate" in str(e)
     )
     before = [e.event_type for e in history.events[:accepted]]
     fired = max(i for i, t in enumerate(before) if t == EventType.EVENT_TYPE_TIMER_FIRED)
-    assert before[fired + 1:].count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+    assert before[fired + 1 :].count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
 
     await save_history(handle, "lean_update_with_the_timer_opening_its_task")
     replayer = Replayer(
@@ -194,16 +197,25 @@ async def test_an_update_delivered_with_the_event_that_opens_its_task_replays(
         first = workflow_worker(env, task_queue)
         async with first:
             handle = await env.client.start_workflow(
-                DigitalViolationCase.run, case, id=f"case-{case.case_number}",
+                DigitalViolationCase.run,
+                case,
+                id=f"case-{case.case_number}",
                 task_queue=task_queue,
             )
             run = CaseRun(env=env, handle=handle, store=store, case=case)
             await run.wait_inbox("assess.uncover")
-            await asyncio.wait_for(handle.execute_update(DigitalViolationCase.submit_task, {
-                "task_key": "assess.uncover", "task_id": "assess.uncover",
-                "actor": TEACHER.model_dump(mode="json"),
-                "decision": decision("assess.uncover", await run.now()),
-            }), 20)
+            await asyncio.wait_for(
+                handle.execute_update(
+                    DigitalViolationCase.submit_task,
+                    {
+                        "task_key": "assess.uncover",
+                        "task_id": "assess.uncover",
+                        "actor": TEACHER.model_dump(mode="json"),
+                        "decision": decision("assess.uncover", await run.now()),
+                    },
+                ),
+                20,
+            )
             await asyncio.wait_for(held.entered.wait(), 15)
         # The workflow worker is gone; the uncover task's closing completes, and staff's
         # completion of the next task arrives, before any worker has seen either.
@@ -233,7 +245,8 @@ async def test_an_update_delivered_with_the_event_that_opens_its_task_replays(
     # The history has the shape of the field's: the update was accepted in the workflow task
     # that also carried the activity result opening its task.
     accepted = next(
-        i for i, e in enumerate(history.events)
+        i
+        for i, e in enumerate(history.events)
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
         and "assess.evaluate" in str(e)
     )
@@ -241,7 +254,7 @@ async def test_an_update_delivered_with_the_event_that_opens_its_task_replays(
     last_result = max(
         i for i, t in enumerate(before) if t == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
     )
-    between = before[last_result + 1:]
+    between = before[last_result + 1 :]
     assert between.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1, between
 
     await save_history(handle, "update_with_the_event_opening_its_task")

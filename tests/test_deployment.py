@@ -27,7 +27,7 @@ from core import environment, temporal_tls, tracing
 from core.recipients import load_recipients
 from core.settings import ALL_SETTINGS
 from tests.conftest import binary
-from tests.test_dev_server import custom_search_attributes, dev_server
+from tests.test_dev_server import DevServer, custom_search_attributes
 from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +44,18 @@ ENV_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
 SAGSFLOW_NAME = re.compile(r"\bSAGSFLOW_[A-Z0-9_]*[A-Z0-9]\b")
 # Variables only the test suite reads.
 TEST_ONLY = {"SAGSFLOW_REQUIRE_POSTGRES", "SAGSFLOW_TEST_POSTGRES_URL", "SAGSFLOW_RECORD_HISTORIES"}
-SOURCE_PACKAGES = ("api", "activities", "cli", "core", "procedure", "schemas", "service",
-                   "store", "workers", "workflows")
+SOURCE_PACKAGES = (
+    "api",
+    "activities",
+    "cli",
+    "core",
+    "procedure",
+    "schemas",
+    "service",
+    "store",
+    "workers",
+    "workflows",
+)
 
 
 def compose() -> dict[str, Any]:
@@ -69,6 +79,7 @@ def source_files() -> list[Path]:
 # --- docker-compose.yml ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compose_file_is_valid_against_the_compose_specification() -> None:
     checker = Path(sys.executable).with_name("check-jsonschema")
     result = subprocess.run(
@@ -90,8 +101,10 @@ def test_every_image_is_pinned_by_version() -> None:
         repository, _, tag = image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest" and re.search(r"\d+\.\d+", tag), f"{name}: {image} is not pinned"
-    temporal = {services[s]["image"].rpartition(":")[2]
-                for s in ("temporal", "temporal-schema", "temporal-namespace")}
+    temporal = {
+        services[s]["image"].rpartition(":")[2]
+        for s in ("temporal", "temporal-schema", "temporal-namespace")
+    }
     assert len(temporal) == 1, f"server and admin-tools must be one release, not {temporal}"
     for name in APP_SERVICES:
         assert services[name]["image"] == f"sagsflow:{version}"
@@ -139,12 +152,18 @@ def test_health_checks_restart_policies_and_named_volumes() -> None:
 
 def test_secrets_come_from_the_env_file_and_none_is_committed() -> None:
     text = COMPOSE.read_text(encoding="utf-8")
-    for secret in ("POSTGRES_PASSWORD", "STORE_DB_PASSWORD", "SAGSFLOW_PAYLOAD_KEYS",
-                   "SAGSFLOW_PAGE_TOKEN_SECRET"):
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "STORE_DB_PASSWORD",
+        "SAGSFLOW_PAYLOAD_KEYS",
+        "SAGSFLOW_PAGE_TOKEN_SECRET",
+    ):
         assert f"${{{secret}:?" in text, f"{secret} must be required from .env"
     example = env_example()
     secrets = {v.name for v in environment.VARIABLES if v.secret} | {
-        "POSTGRES_PASSWORD", "STORE_DB_PASSWORD"}
+        "POSTGRES_PASSWORD",
+        "STORE_DB_PASSWORD",
+    }
     for name, value in example.items():
         if name in secrets:
             assert value in ("", "change-me") or value.endswith("=change-me"), (
@@ -157,8 +176,9 @@ def test_secrets_come_from_the_env_file_and_none_is_committed() -> None:
 
 def test_every_setting_the_services_set_is_read_by_sagsflow() -> None:
     services = compose()["services"]
-    read_by = {v.name: {part.strip() for part in v.read_by.split(",")}
-               for v in environment.VARIABLES}
+    read_by = {
+        v.name: {part.strip() for part in v.read_by.split(",")} for v in environment.VARIABLES
+    }
     for name in APP_SERVICES:
         unknown = set(services[name]["environment"]) - environment.NAMES
         assert not unknown, f"{name} sets variables sagsflow does not read: {sorted(unknown)}"
@@ -208,8 +228,7 @@ def test_every_registered_variable_is_read_somewhere() -> None:
         *tracing.VARIABLES,
     }
     text = "\n".join(
-        path.read_text(encoding="utf-8") for path in source_files()
-        if path.name != "environment.py"
+        path.read_text(encoding="utf-8") for path in source_files() if path.name != "environment.py"
     )
     unread = {name for name in environment.NAMES - read if f'"{name}"' not in text}
     assert not unread, f"in core/environment.py but read by no code: {sorted(unread)}"
@@ -233,11 +252,21 @@ def test_the_configuration_reference_documents_every_variable() -> None:
 
 def test_the_runbook_covers_what_operations_need() -> None:
     text = OPERATIONS_DOC.read_text(encoding="utf-8").lower()
-    for topic in ("## deploy", "## upgrading workers with running cases", "workflow.patched",
-                  "python -m workers.replay", "## scaling", "## backup and restore",
-                  "pg_dump", "## rotating the payload key", "sagsflow_payload_key_active",
-                  "## finding and repairing a stuck case from the ui", "namespace retention",
-                  "temporal cloud", "temporal_api_key"):
+    for topic in (
+        "## deploy",
+        "## upgrading workers with running cases",
+        "workflow.patched",
+        "python -m workers.replay",
+        "## scaling",
+        "## backup and restore",
+        "pg_dump",
+        "## rotating the payload key",
+        "sagsflow_payload_key_active",
+        "## finding and repairing a stuck case from the ui",
+        "namespace retention",
+        "temporal cloud",
+        "temporal_api_key",
+    ):
         assert topic in text, f"docs/operations.md lacks {topic!r}"
 
 
@@ -256,29 +285,34 @@ def test_the_namespace_script_creates_the_case_search_attributes() -> None:
     assert declared == expected
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script")
-async def test_the_namespace_script_runs_against_a_real_server(tmp_path: Path) -> None:
+async def test_the_namespace_script_runs_against_a_real_server(dev_temporal: DevServer) -> None:
+    # On the shared dev server (tests/conftest.py): the script makes a namespace of its own,
+    # which has none of our search attributes until the script registers them.
     temporal = binary("temporal")
     namespace = f"sagsflow-{uuid.uuid4().hex[:6]}"
-    async with dev_server(tmp_path, headless=True, search_attributes=[]) as server:
-        env = {
-            **os.environ,
-            "PATH": f"{Path(temporal).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "TEMPORAL_ADDRESS": server.address,
-            "NAMESPACE": namespace,
-            "NAMESPACE_RETENTION": "72h",
-            "NO_PROXY": "*",
-        }
-        for _ in range(2):  # the second run finds everything in place
-            process = await asyncio.create_subprocess_exec(
-                "sh", str(NAMESPACE_SCRIPT), env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            )
-            output, _ = await asyncio.wait_for(process.communicate(), 120)
-            assert process.returncode == 0, output.decode()
-        assert f"namespace {namespace} ready" in output.decode()
-        client = await Client.connect(server.address, namespace=namespace)
-        registered = await custom_search_attributes(client)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(temporal).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TEMPORAL_ADDRESS": dev_temporal.address,
+        "NAMESPACE": namespace,
+        "NAMESPACE_RETENTION": "72h",
+        "NO_PROXY": "*",
+    }
+    for _ in range(2):  # the second run finds everything in place
+        process = await asyncio.create_subprocess_exec(
+            "sh",
+            str(NAMESPACE_SCRIPT),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, output.decode()
+    assert f"namespace {namespace} ready" in output.decode()
+    client = await Client.connect(dev_temporal.address, namespace=namespace)
+    registered = await custom_search_attributes(client)
     for key in search_attributes.ALL:
         expected = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")
         assert IndexedValueType.Name(registered[key.name]).endswith(expected), key.name

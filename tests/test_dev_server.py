@@ -89,6 +89,7 @@ async def test_a_taken_port_fails_fast_and_names_the_port(
     assert server.pid is None  # nothing was started
 
 
+@pytest.mark.slow
 async def test_the_web_ui_answers(server: DevServer) -> None:
     assert server.ui_url == f"http://127.0.0.1:{server.ui_port}"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no http_proxy
@@ -97,6 +98,7 @@ async def test_the_web_ui_answers(server: DevServer) -> None:
         assert response.status == 200
 
 
+@pytest.mark.slow
 async def test_the_case_search_attributes_are_registered(server: DevServer) -> None:
     registered = await custom_search_attributes(await server.connect())
     expected = {
@@ -106,6 +108,7 @@ async def test_the_case_search_attributes_are_registered(server: DevServer) -> N
     assert {name: registered.get(name) for name in expected} == expected
 
 
+@pytest.mark.slow
 async def test_cases_survive_a_restart_and_old_databases_get_our_search_attributes(
     tmp_path: Path,
 ) -> None:
@@ -129,6 +132,7 @@ async def test_cases_survive_a_restart_and_old_databases_get_our_search_attribut
         assert {key.name for key in search_attributes.ALL} <= set(registered)
 
 
+@pytest.mark.slow
 async def test_a_stopped_server_leaves_no_process_behind(tmp_path: Path) -> None:
     async with dev_server(tmp_path, headless=True) as started:
         pid = started.pid
@@ -138,6 +142,7 @@ async def test_a_stopped_server_leaves_no_process_behind(tmp_path: Path) -> None
     assert_process_gone(pid)
 
 
+@pytest.mark.slow
 async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
     started = dev_server(tmp_path, headless=True, stop_timeout=1)
     await started.start()
@@ -152,7 +157,10 @@ async def test_a_server_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
 
 def test_the_command_line_has_every_flag(tmp_path: Path) -> None:
     server = DevServer(
-        tmp_path, port=7300, ui_port=7301, codec_endpoint="http://127.0.0.1:8000/codec",
+        tmp_path,
+        port=7300,
+        ui_port=7301,
+        codec_endpoint="http://127.0.0.1:8000/codec",
         binary=TEMPORAL,
     )
     command = server.command()
@@ -166,9 +174,15 @@ def test_the_command_line_has_every_flag(tmp_path: Path) -> None:
     assert "--ui-disable-news-fetch" in command and "--headless" not in command
     attributes = [command[i + 1] for i, arg in enumerate(command) if arg == "--search-attribute"]
     assert attributes == [
-        "CaseNumber=Keyword", "SchoolId=Keyword", "CasePhase=Keyword", "CaseStatus=Keyword",
-        "CaseRoute=Keyword", "CaseSeverity=Keyword", "OpenTaskCount=Int",
-        "NextDeadline=Datetime", "HasOverdueTask=Bool",
+        "CaseNumber=Keyword",
+        "SchoolId=Keyword",
+        "CasePhase=Keyword",
+        "CaseStatus=Keyword",
+        "CaseRoute=Keyword",
+        "CaseSeverity=Keyword",
+        "OpenTaskCount=Int",
+        "NextDeadline=Datetime",
+        "HasOverdueTask=Bool",
     ]
     headless = DevServer(tmp_path, headless=True, binary=TEMPORAL).command()
     assert "--headless" in headless and "--ui-port" not in headless

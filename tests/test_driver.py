@@ -45,8 +45,10 @@ def test_routes_make_valid_cases_and_the_second_follow_up_closes() -> None:
         case = route_case_input(route, NOW)
         assert case.offender_known == (route.offender_age is not None)
     assert set(INTERNAL_ROUTE_TO_TREAT) <= set(KEYS)
-    outcomes = [route_decision(ROUTES[0], "close.follow_up", task_id, NOW)["outcome"]
-                for task_id in ("close.follow_up", "close.follow_up-2")]
+    outcomes = [
+        route_decision(ROUTES[0], "close.follow_up", task_id, NOW)["outcome"]
+        for task_id in ("close.follow_up", "close.follow_up-2")
+    ]
     assert outcomes == ["continue", "close"]
 
 

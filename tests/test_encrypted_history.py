@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -43,7 +42,6 @@ from schemas.snapshot import CaseSnapshot
 from service.cases import CaseService, TaskRejected, static_summary
 from store import Store
 from tests.casekit import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, decision
-from tests.test_dev_server import dev_server
 from workers.worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -59,13 +57,18 @@ NAMES = {
 }
 # Free texts staff write, each with a word found nowhere else.
 DECISION_TEXTS: dict[str, dict[str, str]] = {
-    "assess.uncover": {"what": "Zebrafinke-beskeder om P1 i klassegruppen",
-                       "where": "Kanalen Quokkahulen for 7.b"},
+    "assess.uncover": {
+        "what": "Zebrafinke-beskeder om P1 i klassegruppen",
+        "where": "Kanalen Quokkahulen for 7.b",
+    },
     "assess.involve_leadership": {"note": "Ledelsen er enig om Rabarber-planen"},
     "document.note": {"text": "Notat om Pindsvin-forløbet, godkendt"},
     "stop.action_plan": {"summary": "Handlingsplan Vandmelon for klassen"},
-    "close.evaluate": {"worked": "Blåbær-samtalerne virkede", "did_not_work": "Kastanje-kontakten "
-                       "kom for sent", "note": "Evalueringsnotat Hyldeblomst"},
+    "close.evaluate": {
+        "worked": "Blåbær-samtalerne virkede",
+        "did_not_work": "Kastanje-kontakten kom for sent",
+        "note": "Evalueringsnotat Hyldeblomst",
+    },
 }
 NOTE_TEXT = "Mor til P1 ringede om Kanelsnegl-episoden"
 PRESS_SUMMARY = "Journalist spørger om Agurketid-sagen"
@@ -95,8 +98,9 @@ async def encrypting_worker(
     """A worker and a CaseService on a client made by connect_client from a keys file."""
     keys.write(keys_path)
     with payload_keys_file(keys_path):
-        client = await connect_client(Settings(temporal_address=server.address,
-                                               temporal_namespace=server.namespace))
+        client = await connect_client(
+            Settings(temporal_address=server.address, temporal_namespace=server.namespace)
+        )
     assert isinstance(client.data_converter.payload_codec, EncryptionCodec)
     async with build_worker(client, store, task_queue):
         yield CaseService(client, store, task_queue)
@@ -104,9 +108,12 @@ async def encrypting_worker(
 
 def demo_case() -> CaseInput:
     case = case_input(datetime.now(UTC), offender_age=15)
-    return case.model_copy(update={
-        "case_number": f"ENC-{uuid.uuid4().hex[:8].upper()}", "procedure_version": "demo",
-    })
+    return case.model_copy(
+        update={
+            "case_number": f"ENC-{uuid.uuid4().hex[:8].upper()}",
+            "procedure_version": "demo",
+        }
+    )
 
 
 async def complete_open_tasks(service: CaseService, case_number: str, done: set[str]) -> None:
@@ -115,7 +122,8 @@ async def complete_open_tasks(service: CaseService, case_number: str, done: set[
         if view.task_id in done:
             continue
         completion = {
-            "task_key": view.key, "task_id": view.task_id,
+            "task_key": view.key,
+            "task_id": view.task_id,
             "actor": ROLE_ACTORS[view.role].model_dump(mode="json"),
             "decision": decision(view.key, datetime.now(UTC), **DECISION_TEXTS.get(view.key, {})),
         }
@@ -126,8 +134,9 @@ async def complete_open_tasks(service: CaseService, case_number: str, done: set[
         done.add(view.task_id)
 
 
-async def drive(service: CaseService, case_number: str, until, what: str,
-                done: set[str], timeout: float = 40) -> CaseSnapshot:
+async def drive(
+    service: CaseService, case_number: str, until, what: str, done: set[str], timeout: float = 40
+) -> CaseSnapshot:
     """Completes every task as it opens, until `until(snapshot)`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -135,14 +144,17 @@ async def drive(service: CaseService, case_number: str, until, what: str,
         if until(snap):
             return snap
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: phase {snap.phase}, open "
-                                 f"{[t.task_id for t in snap.open_tasks]}")
+            raise AssertionError(
+                f"timed out waiting for {what}: phase {snap.phase}, open "
+                f"{[t.task_id for t in snap.open_tasks]}"
+            )
         await complete_open_tasks(service, case_number, done)
         await asyncio.sleep(0.1)
 
 
-def payload_nodes(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...],
-                                                                            dict[str, Any]]]:
+def payload_nodes(
+    node: Any, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
     """Every payload (a dict with `metadata`) in a history's proto3 JSON, with where it is."""
     if isinstance(node, dict):
         if isinstance(node.get("metadata"), dict) and "encoding" in node["metadata"]:
@@ -161,8 +173,9 @@ def base64_decoded(document: dict[str, Any]) -> str:
     texts = []
     for _, node in payload_nodes(document):
         texts.append(base64.b64decode(node.get("data", "")).decode("utf-8", "replace"))
-        texts.extend(base64.b64decode(v).decode("utf-8", "replace")
-                     for v in node["metadata"].values())
+        texts.extend(
+            base64.b64decode(v).decode("utf-8", "replace") for v in node["metadata"].values()
+        )
     return "\n".join(texts)
 
 
@@ -188,8 +201,11 @@ def is_sealed(path: tuple[str, ...]) -> bool:
 async def decrypted(document: dict[str, Any], keys: PayloadKeys) -> str:
     """Every payload opened with the codec, as text."""
     codec = EncryptionCodec(keys)
-    sealed = [json_format.ParseDict(node, Payload())
-              for path, node in payload_nodes(document) if not is_sdk_bookkeeping(path)]
+    sealed = [
+        json_format.ParseDict(node, Payload())
+        for path, node in payload_nodes(document)
+        if not is_sdk_bookkeeping(path)
+    ]
     return "\n".join(p.data.decode("utf-8", "replace") for p in await codec.decode(sealed))
 
 
@@ -200,8 +216,9 @@ def variants(text: str) -> list[str]:
 
 async def raw_history(server: DevServer, workflow_id: str) -> dict[str, Any]:
     """The history as the server keeps it, read by a client WITHOUT the codec."""
-    plain = await Client.connect(server.address, namespace=server.namespace,
-                                 data_converter=pydantic_data_converter)
+    plain = await Client.connect(
+        server.address, namespace=server.namespace, data_converter=pydantic_data_converter
+    )
     history = await plain.get_workflow_handle(workflow_id).fetch_history()
     document: dict[str, Any] = json.loads(history.to_json())
     return document
@@ -210,52 +227,53 @@ async def raw_history(server: DevServer, workflow_id: str) -> dict[str, Any]:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("encrypted"), headless=True) as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
-    opened = Store.from_url(
-        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('store') / 'sagsflow.db'}"
-    )
-    await opened.create_schema()
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
-
-
 # -- tests -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_the_codec(
-    server: DevServer, store: Store, tmp_path: Path
+    dev_temporal: DevServer, store: Store, tmp_path: Path
 ) -> None:
     keys = PayloadKeys.generate("k1")
     case = demo_case()
     queue = f"enc-{uuid.uuid4().hex[:8]}"
-    async with encrypting_worker(server, store, queue, keys, tmp_path / "keys.json") as service:
+    keys_path = tmp_path / "keys.json"
+    async with encrypting_worker(dev_temporal, store, queue, keys, keys_path) as service:
         handle = await service.open_case(case, NAMES)
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
-        await service.press_inquiry(case.case_number, PressInquiry(
-            received_by=LEADER, medium="Lokalavisen Ugleposten", summary=PRESS_SUMMARY))
+        await service.press_inquiry(
+            case.case_number,
+            PressInquiry(
+                received_by=LEADER, medium="Lokalavisen Ugleposten", summary=PRESS_SUMMARY
+            ),
+        )
         done: set[str] = set()
-        final = await drive(service, case.case_number, lambda s: s.status != CaseStatus.ACTIVE,
-                            "the case to close", done)
+        final = await drive(
+            service,
+            case.case_number,
+            lambda s: s.status != CaseStatus.ACTIVE,
+            "the case to close",
+            done,
+        )
         assert final.status == CaseStatus.CLOSED
         assert "treat.press" in done and "close.evaluate" in done
         # The names are where they belong: in the store.
         assert (await store.participant_names(handle.id))["P1"] == "Astrid Testesen"
 
-    document = await raw_history(server, handle.id)
+    document = await raw_history(dev_temporal, handle.id)
     raw, recoverable = json.dumps(document, ensure_ascii=False), base64_decoded(document)
-    free_texts = [NOTE_TEXT, PRESS_SUMMARY, "Lokalavisen Ugleposten",
-                  *(text for texts in DECISION_TEXTS.values() for text in texts.values())]
-    ui_texts = [static_summary(case), "Navne findes kun i sagsflows database",
-                "Åbn opgave", "Evaluering"]
+    free_texts = [
+        NOTE_TEXT,
+        PRESS_SUMMARY,
+        "Lokalavisen Ugleposten",
+        *(text for texts in DECISION_TEXTS.values() for text in texts.values()),
+    ]
+    ui_texts = [
+        static_summary(case),
+        "Navne findes kun i sagsflows database",
+        "Åbn opgave",
+        "Evaluering",
+    ]
     names = [name for name, _ in NAMES.values()] + ["11 22 33 44"]
     for secret in free_texts + ui_texts + names:
         for form in variants(secret):
@@ -281,27 +299,35 @@ async def test_a_finished_cases_raw_history_holds_no_plaintext_and_opens_with_th
         assert name not in opened  # never in Temporal, not even encrypted
 
 
+@pytest.mark.slow
 async def test_payloads_sealed_with_an_old_key_still_open_after_rotation(
-    server: DevServer, store: Store, tmp_path: Path
+    dev_temporal: DevServer, store: Store, tmp_path: Path
 ) -> None:
     rotated = PayloadKeys.from_file(TEST_KEYS_FILE)  # test-k1 + test-k2, active test-k2
     old = PayloadKeys(active="test-k1", keys={"test-k1": rotated.keys["test-k1"]})
     case = demo_case()
     queue = f"rot-{uuid.uuid4().hex[:8]}"
     done: set[str] = set()
-    async with encrypting_worker(server, store, queue, old, tmp_path / "old.json") as service:
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    async with encrypting_worker(dev_temporal, store, queue, old, old_path) as service:
         handle = await service.open_case(case)
-        await drive(service, case.case_number, lambda s: s.phase.value == "document",
-                    "phase document", done)
+        await drive(
+            service, case.case_number, lambda s: s.phase.value == "document", "phase document", done
+        )
     # A restart with the rotated keys: the new worker replays what k1 sealed and seals with k2.
-    async with encrypting_worker(server, store, queue, rotated, tmp_path / "new.json") as service:
+    async with encrypting_worker(dev_temporal, store, queue, rotated, new_path) as service:
         await service.add_note(case.case_number, CaseNote(author=TEACHER, text=NOTE_TEXT))
-        final = await drive(service, case.case_number, lambda s: s.status != CaseStatus.ACTIVE,
-                            "the case to close", done)
+        final = await drive(
+            service,
+            case.case_number,
+            lambda s: s.status != CaseStatus.ACTIVE,
+            "the case to close",
+            done,
+        )
         assert final.status == CaseStatus.CLOSED
         assert await service.case_input(case.case_number) == case  # sealed with k1, read now
 
-    document = await raw_history(server, handle.id)
+    document = await raw_history(dev_temporal, handle.id)
     sealed = [n for p, n in payload_nodes(document) if is_sealed(p)]
     key_ids = {base64.b64decode(n["metadata"][KEY_ID_HEADER]).decode() for n in sealed}
     assert key_ids == {"test-k1", "test-k2"}

@@ -44,10 +44,14 @@ def disguises() -> list[tuple[str, str]]:
                 urllib.parse.quote(f"data:image/{name};base64,{encoded}"),
             ),
             (f"{name} bare base64", encoded),
-            (f"{name} base64 in 76-char mail lines", "\n".join(
-                encoded[i:i + 76] for i in range(0, len(encoded), 76))),
-            (f"{name} base64 with literal \\n", "\\n".join(
-                encoded[i:i + 64] for i in range(0, len(encoded), 64))),
+            (
+                f"{name} base64 in 76-char mail lines",
+                "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)),
+            ),
+            (
+                f"{name} base64 with literal \\n",
+                "\\n".join(encoded[i : i + 64] for i in range(0, len(encoded), 64)),
+            ),
             (f"{name} url-safe base64", base64.urlsafe_b64encode(data).decode()),
             (f"{name} base64 without padding", encoded.rstrip("=")),
             (f"{name} hex", data.hex()),
@@ -56,8 +60,7 @@ def disguises() -> list[tuple[str, str]]:
             (f"{name} percent-encoded bytes", urllib.parse.quote_from_bytes(data[:64])),
             (f"{name} bytes as latin-1 text", data.decode("latin-1")),
         ]
-    found.append(("html entity data URI",
-                  "&#100;&#97;&#116;&#97;:image/png;base64," + b64(PNG)))
+    found.append(("html entity data URI", "&#100;&#97;&#116;&#97;:image/png;base64," + b64(PNG)))
     found.append(("unknown-type base64 blob", b64(bytes(range(256)) * 3)))
     found.append(("data URI with no type", "data:;base64," + b64(PNG)))
     found.append(("fullwidth data URI", "ｄａｔａ:image/png;base64," + b64(PNG)))
@@ -89,8 +92,12 @@ def test_ordinary_case_text_passes(text: str) -> None:
 
 def test_a_note_with_an_image_is_refused_naming_the_rule_and_field() -> None:
     with pytest.raises(ValidationError) as exc:
-        CaseNote.model_validate({"author": TEACHER.model_dump(mode="json"),
-                                 "text": "billede: data:image/png;base64," + b64(PNG)})
+        CaseNote.model_validate(
+            {
+                "author": TEACHER.model_dump(mode="json"),
+                "text": "billede: data:image/png;base64," + b64(PNG),
+            }
+        )
     message = str(exc.value)
     assert "Gem aldrig materiale" in message and "Evidence material" in message
     assert "text" in message
@@ -101,6 +108,10 @@ def test_a_decision_field_with_material_is_refused() -> None:
     body = decision("assess.uncover", datetime.now(UTC), what=b64(JPEG))
     with pytest.raises(ValidationError) as exc:
         TaskCompletion.model_validate(
-            {"task_key": "assess.uncover", "actor": TEACHER.model_dump(mode="json"),
-             "decision": body})
+            {
+                "task_key": "assess.uncover",
+                "actor": TEACHER.model_dump(mode="json"),
+                "decision": body,
+            }
+        )
     assert "decision.what" in str(exc.value) or "what" in str(exc.value)

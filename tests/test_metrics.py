@@ -30,6 +30,9 @@ from tests.apikit import write_tokens
 from tests.test_dev_server import free_port
 from workers.worker import run_worker
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 CASE = "M-2026-0042"
 
 
@@ -46,18 +49,19 @@ def value(parsed: dict, name: str, **labels: str) -> float:
     return parsed[(name, frozenset(labels.items()))]
 
 
-
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    """A store with known inbox rows, relative to now."""
-    opened = Store.from_url(sqlite_url)
-    await opened.create_schema()
+async def store(store: Store) -> Store:
+    """The shared SQLite store (tests/conftest.py) with known inbox rows, relative to now."""
+    opened = store
     now = datetime.now(UTC)
 
     async def task(task_id: str, role: StaffRole, due_in: timedelta, case: str = CASE) -> None:
         request = kit.open_task(case, task_id, role=role)
-        await opened.open_task(request.model_copy(update={"opened_at": now - timedelta(days=3),
-                                                           "due_at": now + due_in}))
+        await opened.open_task(
+            request.model_copy(
+                update={"opened_at": now - timedelta(days=3), "due_at": now + due_in}
+            )
+        )
 
     await task("assess.uncover-1", StaffRole.CASE_OWNER, -timedelta(hours=1))  # overdue
     await task("document.note-1", StaffRole.CASE_OWNER, timedelta(days=2))
@@ -66,12 +70,12 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await task("assess.uncover-1", StaffRole.CASE_OWNER, -timedelta(days=1), case="M-2")
     # Closed after its deadline: neither open nor overdue.
     await task("treat.help-1", StaffRole.TK, -timedelta(days=1))
-    await opened.close_task(kit.close_task(CASE, "treat.help-1").model_copy(
-        update={"status": TaskStatus.DONE, "closed_at": now}))
-    try:
-        yield opened
-    finally:
-        await opened.dispose()
+    await opened.close_task(
+        kit.close_task(CASE, "treat.help-1").model_copy(
+            update={"status": TaskStatus.DONE, "closed_at": now}
+        )
+    )
+    return opened
 
 
 @pytest.fixture
@@ -99,16 +103,51 @@ async def test_api_metrics_count_requests_by_route_template_never_by_case(
     assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
     text = response.text
     parsed = samples(text)
-    assert value(parsed, "sagsflow_http_requests_total",
-                 method="GET", route="/api/v1/health", status="200") == 2
-    assert value(parsed, "sagsflow_http_requests_total",
-                 method="GET", route="/api/v1/cases/{case_number}", status="401") == 1
-    assert value(parsed, "sagsflow_http_requests_total",
-                 method="GET", route="<unmatched>", status="404") == 1
-    assert value(parsed, "sagsflow_http_request_duration_seconds_count",
-                 method="GET", route="/api/v1/health") == 2
-    assert value(parsed, "sagsflow_http_request_duration_seconds_bucket",
-                 method="GET", route="/api/v1/health", le="+Inf") == 2
+    assert (
+        value(
+            parsed,
+            "sagsflow_http_requests_total",
+            method="GET",
+            route="/api/v1/health",
+            status="200",
+        )
+        == 2
+    )
+    assert (
+        value(
+            parsed,
+            "sagsflow_http_requests_total",
+            method="GET",
+            route="/api/v1/cases/{case_number}",
+            status="401",
+        )
+        == 1
+    )
+    assert (
+        value(
+            parsed, "sagsflow_http_requests_total", method="GET", route="<unmatched>", status="404"
+        )
+        == 1
+    )
+    assert (
+        value(
+            parsed,
+            "sagsflow_http_request_duration_seconds_count",
+            method="GET",
+            route="/api/v1/health",
+        )
+        == 2
+    )
+    assert (
+        value(
+            parsed,
+            "sagsflow_http_request_duration_seconds_bucket",
+            method="GET",
+            route="/api/v1/health",
+            le="+Inf",
+        )
+        == 2
+    )
     assert CASE not in text and "/no/such/page" not in text
 
 
@@ -116,10 +155,8 @@ async def test_api_metrics_report_open_and_overdue_tasks_from_the_store(
     http: httpx.AsyncClient,
 ) -> None:
     parsed = samples((await http.get("/metrics")).text)
-    open_tasks = {role: value(parsed, "sagsflow_open_tasks", role=role.value)
-                  for role in StaffRole}
-    overdue = {role: value(parsed, "sagsflow_overdue_tasks", role=role.value)
-               for role in StaffRole}
+    open_tasks = {role: value(parsed, "sagsflow_open_tasks", role=role.value) for role in StaffRole}
+    overdue = {role: value(parsed, "sagsflow_overdue_tasks", role=role.value) for role in StaffRole}
     assert open_tasks[StaffRole.CASE_OWNER] == 3
     assert overdue[StaffRole.CASE_OWNER] == 2
     assert (open_tasks[StaffRole.LEADERSHIP], overdue[StaffRole.LEADERSHIP]) == (1, 0)
@@ -155,8 +192,9 @@ async def test_each_request_is_logged_with_its_route_and_case_but_no_address(
     configure_logging("json", "INFO")
     await http.get(f"/api/v1/cases/{CASE}")  # 401: no token, still one line
     await http.get("/api/v1/health")  # quiet: debug only
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
     requests = [line for line in lines if line["event"] == "http request"]
     assert len(requests) == 1, requests
     logged = requests[0]
@@ -175,12 +213,16 @@ async def test_a_name_typed_into_a_url_is_not_logged(
     await http.get("/api/v1/cases/Astrid-Testesen/tasks/Astrid Testesen/complete")
     await http.post("/api/v1/cases/Åse-Ørum/withdraw", json={})
     # The API's own lines (the test's HTTP client logs its URLs too: not the API's doing).
-    ours = [line for line in capsys.readouterr().err.splitlines()
-            if line.startswith("{") and json.loads(line)["logger"].startswith("sagsflow")]
+    ours = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and json.loads(line)["logger"].startswith("sagsflow")
+    ]
     assert len([line for line in ours if '"http request"' in line]) == 3, ours
     output = "\n".join(ours)
     assert "Astrid Testesen" not in output and "Testesen" not in output.replace(
-        "Astrid-Testesen", "")
+        "Astrid-Testesen", ""
+    )
     assert "Åse" not in output and "\\u00c5se" not in output
     # A well-formed case number is still logged: it is what operators search for.
     assert '"case_number": "Astrid-Testesen"' in output
@@ -213,7 +255,9 @@ async def test_the_worker_serves_the_sdk_metrics(
     try:
         await asyncio.wait_for(
             env.client.execute_workflow(
-                InboxProbeWorkflow.run, probe, id=kit.workflow_id(case_number),
+                InboxProbeWorkflow.run,
+                probe,
+                id=kit.workflow_id(case_number),
                 task_queue=task_queue,
             ),
             timeout=20,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from core.logs import configure_logging
 from tests.apikit import (
     LEADER,
     OTHER_TEACHER,
@@ -25,7 +26,9 @@ from tests.apikit import (
 from tests.casekit import decision
 from tests.conftest import logging_restored
 from tests.test_api import Api, wait_snapshot
-from core.logs import configure_logging
+
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
 
 NAMES = ("Astrid Testesen", "Bertram Prøvesen", "Mor: 11 22 33 44")
 
@@ -75,20 +78,29 @@ async def test_no_name_in_any_log_record_or_error(
     ]
     await leader.complete(case_number, "assess.involve_custody")
     task = await teacher.wait_task(case_number, "assess.uncover")
-    errors.append(await teacher.post(
-        f"/cases/{case_number}/tasks/{task['task_id']}/complete",
-        {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422))
+    errors.append(
+        await teacher.post(
+            f"/cases/{case_number}/tasks/{task['task_id']}/complete",
+            {"decision": decision("assess.evaluate", datetime.now(UTC))},
+            expect=422,
+        )
+    )
     errors.append(await teacher.get("/cases/not a case", expect=422))
     await teacher.complete(case_number, "assess.uncover", sexual_material_of_minor=True)
     task = await teacher.wait_task(case_number, "assess.evaluate")
-    errors.append(await teacher.post(
-        f"/cases/{case_number}/tasks/{task['task_id']}/complete",
-        {"decision": decision("assess.evaluate", datetime.now(UTC))}, expect=422))
+    errors.append(
+        await teacher.post(
+            f"/cases/{case_number}/tasks/{task['task_id']}/complete",
+            {"decision": decision("assess.evaluate", datetime.now(UTC))},
+            expect=422,
+        )
+    )
     # The names are there for those allowed to see them...
     shown = await leader.get(f"/cases/{case_number}/participants")
     assert NAMES[0] in json.dumps(shown, ensure_ascii=False)
-    await wait_snapshot(teacher, case_number, lambda s: s["recommendation"] is not None,
-                        "the recommendation")
+    await wait_snapshot(
+        teacher, case_number, lambda s: s["recommendation"] is not None, "the recommendation"
+    )
 
     # ...and nowhere else: not in error bodies, not in any log record of the whole process.
     assert not any(name in json.dumps(errors, ensure_ascii=False) for name in NAMES)
@@ -98,6 +110,9 @@ async def test_no_name_in_any_log_record_or_error(
     # ... by sagsflow itself: the API's request lines and the worker's activities.
     ours = {r.name for r in caplog.records if case_number in record_texts([r])}
     assert {"sagsflow.api", "sagsflow.activities"} <= ours, ours
-    leaking = [f"{r.name}: {str(r.msg)[:300]}" for r in caplog.records
-               if any(name in record_texts([r]) for name in NAMES)]
+    leaking = [
+        f"{r.name}: {str(r.msg)[:300]}"
+        for r in caplog.records
+        if any(name in record_texts([r]) for name in NAMES)
+    ]
     assert leaking == []

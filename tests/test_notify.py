@@ -13,7 +13,7 @@ import signal
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
@@ -91,7 +91,12 @@ class SmtpInbox:
         self.delay = 0.0
 
     async def handle_RCPT(  # noqa: ANN201
-        self, server, session, envelope, address, rcpt_options  # noqa: ANN001
+        self,
+        server,
+        session,
+        envelope,
+        address,
+        rcpt_options,  # noqa: ANN001
     ):
         if address in self.unknown_users:
             return f"550 5.1.1 <{address}>: no such user"
@@ -130,20 +135,7 @@ def smtp() -> Iterator[tuple[SmtpInbox, int]]:
 
 # ------------------------------------------------------------------------------ store and clock
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 
 class Clock:
@@ -212,8 +204,7 @@ async def queue(
         assignee=assignee,
         task_id=task_id,
         subject=subject,
-        body=body
-        or text + " Se sagen på platformen. Beskeden indeholder ingen personoplysninger.",
+        body=body or text + " Se sagen på platformen. Beskeden indeholder ingen personoplysninger.",
         created_at=kit.T0,
     )
     assert await store.enqueue_notification(request)
@@ -240,6 +231,7 @@ def assert_no_addresses(logs: list[dict[str, object]]) -> None:
 # ------------------------------------------------------------------------------ delivering
 
 
+@pytest.mark.slow
 async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -247,11 +239,17 @@ async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
     clock = Clock()
     reminder = await queue(store, "2026-0042", assignee="ab")
     press = await queue(
-        store, "2026-0042", "treat.press-1", kind=NotificationKind.TASK_OPENED,
+        store,
+        "2026-0042",
+        "treat.press-1",
+        kind=NotificationKind.TASK_OPENED,
         role=StaffRole.COMMUNICATIONS,
     )
     escalation = await queue(
-        store, "2026-0043", kind=NotificationKind.ESCALATION, role=StaffRole.LEADERSHIP,
+        store,
+        "2026-0043",
+        kind=NotificationKind.ESCALATION,
+        role=StaffRole.LEADERSHIP,
         school_id=OTHER_SCHOOL,
     )
 
@@ -276,9 +274,7 @@ async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
         message = mail.message
         assert mail.mail_from == MAIL_FROM
         assert message["From"] == MAIL_FROM
-        assert message["To"].addresses == tuple(
-            Address(addr_spec=a) for a in mail.rcpt_tos
-        )
+        assert message["To"].addresses == tuple(Address(addr_spec=a) for a in mail.rcpt_tos)
         assert message["Subject"] == request.subject
         assert message["Message-ID"] == message_id(request.key, "kommune.example")
         assert message["Auto-Submitted"] == "auto-generated"
@@ -301,6 +297,7 @@ async def test_mails_reach_the_role_at_the_school_and_say_no_more_than_the_row(
     assert_no_addresses(logs)
 
 
+@pytest.mark.slow
 async def test_a_refused_attempt_is_retried_after_the_backoff_and_delivered_exactly_once(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -331,10 +328,15 @@ async def test_a_refused_attempt_is_retried_after_the_backoff_and_delivered_exac
     assert [mail.key for mail in inbox.received] == [request.key]
     [row] = (await outbox(store)).values()
     assert (row.sent_at, row.attempts, row.claimed_until, row.next_attempt_at, row.last_error) == (
-        clock.now, 2, None, None, None
+        clock.now,
+        2,
+        None,
+        None,
+        None,
     )
 
 
+@pytest.mark.slow
 async def test_racing_dispatchers_deliver_every_row_exactly_once(
     database_url: str, store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -356,6 +358,7 @@ async def test_racing_dispatchers_deliver_every_row_exactly_once(
     assert all(row.sent_at is not None and row.attempts == 1 for row in rows.values())
 
 
+@pytest.mark.slow
 async def test_without_smtp_rows_stay_in_the_outbox_and_are_logged_once(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -381,6 +384,7 @@ async def test_without_smtp_rows_stay_in_the_outbox_and_are_logged_once(
     )
 
 
+@pytest.mark.slow
 async def test_a_row_without_recipients_fails_for_good_until_requeued(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -415,6 +419,7 @@ async def test_a_row_without_recipients_fails_for_good_until_requeued(
     ]
 
 
+@pytest.mark.slow
 async def test_refused_addresses_and_exhausted_attempts_fail_for_good_without_addresses(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -448,6 +453,7 @@ async def test_refused_addresses_and_exhausted_attempts_fail_for_good_without_ad
     assert_no_addresses(logs)
 
 
+@pytest.mark.slow
 async def test_a_row_whose_text_names_a_child_is_not_sent(
     store: Store, smtp: tuple[SmtpInbox, int]
 ) -> None:
@@ -547,7 +553,7 @@ def test_invalid_settings_are_refused_with_a_clear_message(
 # ------------------------------------------------------------------------------ in the worker
 
 
-
+@pytest.mark.slow
 async def test_the_worker_runs_the_dispatcher_when_smtp_is_configured(
     env: WorkflowEnvironment,
     tmp_path: Path,
@@ -577,7 +583,9 @@ async def test_the_worker_runs_the_dispatcher_when_smtp_is_configured(
     try:
         await asyncio.wait_for(
             env.client.execute_workflow(
-                InboxProbeWorkflow.run, probe, id=kit.workflow_id(case_number),
+                InboxProbeWorkflow.run,
+                probe,
+                id=kit.workflow_id(case_number),
                 task_queue=task_queue,
             ),
             timeout=15,

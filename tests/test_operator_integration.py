@@ -31,6 +31,9 @@ from tests.conftest import binary
 from tests.test_dev_server import dev_server, free_port
 from workflows.case import DigitalViolationCase
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 TEMPORAL = binary("temporal")
 SAGSFLOW = binary("sagsflow")
 NAMES = {"P1": "Astrid Testesen", "P2": "Bertram Prøvesen", "P3": "Clara Eksempelsen"}
@@ -111,8 +114,18 @@ async def open_case(platform: Platform, case_number: str, *extra: str) -> None:
         f"P2:offender:15:same:{NAMES['P2']}",
         f"P3:witness:14:same:{NAMES['P3']}",
     ]
-    args = ["case", "open", "--case-number", case_number, "--school", SCHOOL,
-            "--opened-by", TEACHER.id, "--violation", "harassment"]
+    args = [
+        "case",
+        "open",
+        "--case-number",
+        case_number,
+        "--school",
+        SCHOOL,
+        "--opened-by",
+        TEACHER.id,
+        "--violation",
+        "harassment",
+    ]
     for participant in participants:
         args += ["--participant", participant]
     result = await platform.sagsflow(*args, *extra)
@@ -123,13 +136,23 @@ async def open_case(platform: Platform, case_number: str, *extra: str) -> None:
 
 async def signal_completion(platform: Platform, case_number: str, key: str, actor=TEACHER) -> None:
     """Complete a task exactly as an operator would, with the stock Temporal CLI."""
-    await platform.wait_for(case_number, lambda s: any(t.key == key for t in s.open_tasks),
-                            f"{key} to open")
-    body = {"task_key": key, "actor": actor.model_dump(mode="json"),
-            "decision": decision(key, datetime.now(UTC))}
+    await platform.wait_for(
+        case_number, lambda s: any(t.key == key for t in s.open_tasks), f"{key} to open"
+    )
+    body = {
+        "task_key": key,
+        "actor": actor.model_dump(mode="json"),
+        "decision": decision(key, datetime.now(UTC)),
+    }
     result = await platform.temporal(
-        "workflow", "signal", "--workflow-id", f"case-{case_number}", "--name", "complete_task",
-        "--input", json.dumps(body),
+        "workflow",
+        "signal",
+        "--workflow-id",
+        f"case-{case_number}",
+        "--name",
+        "complete_task",
+        "--input",
+        json.dumps(body),
     )
     assert result.returncode == 0, result.stderr
 
@@ -153,8 +176,11 @@ def decoded_payloads(document: Any) -> str:
 
 
 def leaked_names(text: str) -> list[str]:
-    return [name for name in NAMES.values() if name in text or name.encode("unicode_escape")
-            .decode() in text]
+    return [
+        name
+        for name in NAMES.values()
+        if name in text or name.encode("unicode_escape").decode() in text
+    ]
 
 
 async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
@@ -184,26 +210,30 @@ async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
     assert found is not None, "temporal workflow list did not find the case in phase document"
 
     # The static summary shows in `temporal workflow describe`, in Danish, without names.
-    described = await platform.temporal("workflow", "describe", "--workflow-id",
-                                        f"case-{case_number}")
+    described = await platform.temporal(
+        "workflow", "describe", "--workflow-id", f"case-{case_number}"
+    )
     assert described.returncode == 0, described.stderr
     assert f"Sag {case_number} · {SCHOOL} · chikane" in described.stdout
 
     # The Web UI lists it (the UI's own API, which its pages call).
-    url = (f"{platform.ui_url}/api/v1/namespaces/default/workflows?query="
-           + urllib.parse.quote(f"WorkflowId='case-{case_number}'"))
+    url = f"{platform.ui_url}/api/v1/namespaces/default/workflows?query=" + urllib.parse.quote(
+        f"WorkflowId='case-{case_number}'"
+    )
     page = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
     assert f"case-{case_number}".encode() in page
 
     # No participant's name in search attributes, the history or any log line.
-    described_json = await platform.temporal("workflow", "describe", "--workflow-id",
-                                             f"case-{case_number}", "--output", "json")
+    described_json = await platform.temporal(
+        "workflow", "describe", "--workflow-id", f"case-{case_number}", "--output", "json"
+    )
     info = json.loads(described_json.stdout)["workflowExecutionInfo"]
     attributes = decoded_payloads(info["searchAttributes"])
     assert SCHOOL in attributes and "document" in attributes
     assert leaked_names(attributes) == []
-    history = await platform.temporal("workflow", "show", "--workflow-id",
-                                      f"case-{case_number}", "--output", "json")
+    history = await platform.temporal(
+        "workflow", "show", "--workflow-id", f"case-{case_number}", "--output", "json"
+    )
     assert history.returncode == 0, history.stderr
     payloads = decoded_payloads(json.loads(history.stdout))
     assert "assess.uncover" in payloads and "P1" in payloads  # decoding worked
@@ -214,8 +244,9 @@ async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
     assert "Frist: Afdæk: Få et overblik" in payloads
     assert "Luk opgave: assess.evaluate" in payloads
     # ... and the current details, which follow the phase.
-    metadata = await platform.temporal("workflow", "metadata", "--workflow-id",
-                                       f"case-{case_number}")
+    metadata = await platform.temporal(
+        "workflow", "metadata", "--workflow-id", f"case-{case_number}"
+    )
     assert metadata.returncode == 0, metadata.stderr
     assert f"Sag {case_number}" in metadata.stdout and "Fase: Dokumenter" in metadata.stdout
     assert leaked_names(metadata.stdout) == []
@@ -244,11 +275,16 @@ async def test_cases_and_their_timers_survive_a_restart_of_everything(
     async def phase_one(platform: Platform) -> None:
         await open_case(platform, case_number, "--procedure-version", "demo")
         for key, actor in [
-            ("assess.involve_custody", LEADER), ("assess.uncover", TEACHER),
-            ("assess.evaluate", TEACHER), ("assess.involve_leadership", LEADER),
-            ("assess.involve_tk", TEACHER), ("document.preserve", TEACHER),
-            ("document.note", TEACHER), ("stop.cooperate", TEACHER),
-            ("stop.action_plan", LEADER), ("report.insurance", TEACHER),
+            ("assess.involve_custody", LEADER),
+            ("assess.uncover", TEACHER),
+            ("assess.evaluate", TEACHER),
+            ("assess.involve_leadership", LEADER),
+            ("assess.involve_tk", TEACHER),
+            ("document.preserve", TEACHER),
+            ("document.note", TEACHER),
+            ("stop.cooperate", TEACHER),
+            ("stop.action_plan", LEADER),
+            ("report.insurance", TEACHER),
         ]:
             await signal_completion(platform, case_number, key, actor)
         snap = await platform.wait_for(case_number, lambda s: s.phase == "treat", "treat")
@@ -260,7 +296,8 @@ async def test_cases_and_their_timers_survive_a_restart_of_everything(
         assert listed.returncode == 0, listed.stderr
         assert case_number in listed.stdout
         snap = await platform.wait_for(
-            case_number, lambda s: any(t.key == "close.evaluate" for t in s.open_tasks),
+            case_number,
+            lambda s: any(t.key == "close.evaluate" for t in s.open_tasks),
             "the evaluation timer to fire after the restart",
         )
         assert snap.phase == "close"
@@ -268,13 +305,25 @@ async def test_cases_and_their_timers_survive_a_restart_of_everything(
     for phase in (phase_one, phase_two):
         server = dev_server(tmp_path, port=port, ui_port=ui_port, headless=True)
         async with server:
-            env = {**os.environ, "TEMPORAL_ADDRESS": server.address,
-                   "SAGSFLOW_TASK_QUEUE": queue, "SAGSFLOW_LOG_FORMAT": "json",
-                   "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"}
+            env = {
+                **os.environ,
+                "TEMPORAL_ADDRESS": server.address,
+                "SAGSFLOW_TASK_QUEUE": queue,
+                "SAGSFLOW_LOG_FORMAT": "json",
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}",
+            }
             worker = start_worker(env, tmp_path / "worker.log")
             client = await Client.connect(server.address, data_converter=pydantic_data_converter)
             try:
-                await phase(Platform(server.address, "", env, tmp_path / "worker.log",
-                                     tmp_path / "temporal.log", client))
+                await phase(
+                    Platform(
+                        server.address,
+                        "",
+                        env,
+                        tmp_path / "worker.log",
+                        tmp_path / "temporal.log",
+                        client,
+                    )
+                )
             finally:
                 stop_worker(worker)

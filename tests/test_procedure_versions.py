@@ -115,7 +115,9 @@ def test_the_demo_card_is_the_real_card_with_short_timers() -> None:
             task = task.model_copy(update={"deadline": Deadline(seconds=6)})
         assert demo.tasks[key] == task, key
     assert (demo.contacts, demo.municipality, demo.timezone) == (
-        real.contacts, real.municipality, real.timezone
+        real.contacts,
+        real.municipality,
+        real.timezone,
     )
 
 

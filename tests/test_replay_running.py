@@ -7,7 +7,6 @@ import asyncio
 import re
 import shlex
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from tests.conftest import binary
-from tests.test_dev_server import dev_server
+from tests.test_dev_server import DevServer
 from workers import replay
 
 
@@ -83,8 +82,9 @@ QUERY = "WorkflowType='ReplayProbe' AND ExecutionStatus='Running'"
 
 async def start_running_cases(client: Client, task_queue: str, count: int) -> list[str]:
     ids = [f"case-R-{uuid.uuid4().hex[:8]}" for _ in range(count)]
-    async with Worker(client, task_queue=task_queue, workflows=[ReplayProbeV1],
-                      activities=[replay_probe_step]):
+    async with Worker(
+        client, task_queue=task_queue, workflows=[ReplayProbeV1], activities=[replay_probe_step]
+    ):
         for workflow_id in ids:
             handle = await client.start_workflow(
                 ReplayProbeV1.run, id=workflow_id, task_queue=task_queue
@@ -100,12 +100,14 @@ async def start_running_cases(client: Client, task_queue: str, count: int) -> li
 
 
 @pytest.fixture
-async def dev_client(tmp_path: Path) -> AsyncIterator[Client]:
-    # Visibility queries (list_workflows) need a real server, not the time-skipping one.
-    async with dev_server(tmp_path, headless=True, search_attributes=[]) as server:
-        yield await Client.connect(server.address, namespace=server.namespace)
+async def dev_client(dev_temporal: DevServer) -> Client:
+    """A client of the shared dev server (tests/conftest.py): visibility queries
+    (list_workflows) need a real server, not the time-skipping one. Every query here keeps to
+    the test's own task queue."""
+    return await Client.connect(dev_temporal.address, namespace=dev_temporal.namespace)
 
 
+@pytest.mark.slow
 async def test_replay_reports_breaking_changes_and_passes_patched_ones(
     dev_client: Client, task_queue: str
 ) -> None:
@@ -191,12 +193,17 @@ async def poisoned_case(client: Client, task_queue: str) -> str:
     return workflow_id
 
 
+@pytest.mark.slow
 async def test_the_gate_reports_running_cases_whose_workflow_task_fails(
     dev_client: Client, task_queue: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     healthy = (await start_running_cases(dev_client, task_queue, 1))[0]
-    async with Worker(dev_client, task_queue=task_queue, workflows=[ReplayProbePoisoned],
-                      activities=[replay_probe_step]):
+    async with Worker(
+        dev_client,
+        task_queue=task_queue,
+        workflows=[ReplayProbePoisoned],
+        activities=[replay_probe_step],
+    ):
         stuck = await poisoned_case(dev_client, task_queue)
         query = f"{QUERY} AND TaskQueue='{task_queue}'"
         for _ in range(100):
@@ -222,8 +229,10 @@ RUNBOOK = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 
 def runbook_reset_command(workflow_id: str) -> list[str]:
     """The runbook's reset for a poison message, for this workflow id (without `temporal`)."""
-    found = re.search(r"`(temporal workflow reset [^`]*--reapply-exclude Signal[^`]*)`",
-                      RUNBOOK.read_text(encoding="utf-8"))
+    found = re.search(
+        r"`(temporal workflow reset [^`]*--reapply-exclude Signal[^`]*)`",
+        RUNBOOK.read_text(encoding="utf-8"),
+    )
     assert found, "docs/operations.md lacks the reset for a poison message"
     words = shlex.split(found.group(1).replace("case-2026-0042", workflow_id))
     assert words[:3] == ["temporal", "workflow", "reset"]
@@ -232,26 +241,45 @@ def runbook_reset_command(workflow_id: str) -> list[str]:
 
 async def temporal_cli(client: Client, *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        binary("temporal"), *args, "--address", client.service_client.config.target_host,
-        "--namespace", client.namespace,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        binary("temporal"),
+        *args,
+        "--address",
+        client.service_client.config.target_host,
+        "--namespace",
+        client.namespace,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, output.decode()
     return output.decode()
 
 
+@pytest.mark.slow
 async def test_the_runbooks_reset_repairs_a_case_stuck_on_a_poison_message(
     dev_client: Client, task_queue: str
 ) -> None:
     # The code is not fixed (the message itself is the problem): the worker keeps it.
-    async with Worker(dev_client, task_queue=task_queue, workflows=[ReplayProbePoisoned],
-                      activities=[replay_probe_step]):
+    async with Worker(
+        dev_client,
+        task_queue=task_queue,
+        workflows=[ReplayProbePoisoned],
+        activities=[replay_probe_step],
+    ):
         workflow_id = await poisoned_case(dev_client, task_queue)
 
         # Resetting to the last workflow task re-applies the poison message: still stuck.
-        await temporal_cli(dev_client, "workflow", "reset", "--workflow-id", workflow_id,
-                           "--type", "LastWorkflowTask", "--reason", "runbook test")
+        await temporal_cli(
+            dev_client,
+            "workflow",
+            "reset",
+            "--workflow-id",
+            workflow_id,
+            "--type",
+            "LastWorkflowTask",
+            "--reason",
+            "runbook test",
+        )
         await wait_stuck(dev_client, workflow_id)
 
         # The repair exactly as docs/operations.md ("Stuck cases") writes it.

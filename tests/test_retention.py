@@ -5,11 +5,10 @@ real dev server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,25 +17,28 @@ import typer
 from sqlalchemy import select
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from cli.retention import retention
+from core.settings import RetentionSettings
 from schemas.activities import CaseRecord
 from schemas.common import CaseStatus, Phase, Route, Severity
 from schemas.retention import ANONYMISED_TEXT, RetentionReport, RetentionSweepInput
 from store import AccessLogRow, Store
 from store.models import Base
-from core.settings import RetentionSettings
 from tests import storekit as kit
 from tests.casekit import LEADER, TEACHER, case_input, running_case
-from tests.test_dev_server import dev_server
-from workers.worker import build_worker
+from tests.test_dev_server import DevServer
 from workers.retention_schedule import SCHEDULE_ID, ensure_retention_schedule, schedule_retention
-from workflows.case import DigitalViolationCase
+from workers.worker import build_worker
 from workflows.retention import RetentionSweep
 
 CPH = ZoneInfo("Europe/Copenhagen")
+# The story below runs on `sqlite_store`; the store's own tests on both databases.
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 NAMES = {
     "P1": ("Astrid Testesen", "Mor: Birgit Testesen, 20 30 40 50"),
     "P2": ("Bertram Prøvesen", None),
@@ -59,14 +61,7 @@ async def all_text_in_store(store: Store) -> str:
 # ------------------------------------------------------------ the whole story, time-skipping
 
 
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
-
-
+@pytest.mark.slow
 async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_its_statistics(
     env: WorkflowEnvironment, sqlite_store: Store, task_queue: str
 ) -> None:
@@ -92,19 +87,26 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         await run.wait_open("assess.uncover")
         await run.handle.signal(
             "add_note",
-            {"author": TEACHER.model_dump(mode="json"),
-             "text": "Astrid græd i frikvarteret; hendes mor har ringet"},
+            {
+                "author": TEACHER.model_dump(mode="json"),
+                "text": "Astrid græd i frikvarteret; hendes mor har ringet",
+            },
         )
         await run.handle.signal(
             "reassign_task",
-            {"task_key": "assess.uncover", "by": LEADER.model_dump(mode="json"),
-             "assignee": "kontaktlaerer7b"},
+            {
+                "task_key": "assess.uncover",
+                "by": LEADER.model_dump(mode="json"),
+                "assignee": "kontaktlaerer7b",
+            },
         )
         await run.complete("assess.involve_custody")
         await run.handle.signal(
             "withdraw_case",
-            {"by": LEADER.model_dump(mode="json"),
-             "reason": "Astrids forældre ønsker ikke sagen ført videre"},
+            {
+                "by": LEADER.model_dump(mode="json"),
+                "reason": "Astrids forældre ønsker ikke sagen ført videre",
+            },
         )
         with env.auto_time_skipping_disabled():  # see sweep()
             outcome = await run.handle.result()
@@ -130,16 +132,19 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         assert (entry.status, entry.closed_at) == ("withdrawn", before_case.closed_at)
         free_text = {"note_added", "task_reassigned", "rejected", "new_incident"}
         assert entry.participants_deleted == 3
-        assert entry.timeline_texts_anonymised == sum(
-            e.kind in free_text for e in before_events) == 2
+        assert (
+            entry.timeline_texts_anonymised == sum(e.kind in free_text for e in before_events) == 2
+        )
         assert entry.timeline_identities_removed == sum(
-            e.actor_id is not None or e.reason is not None for e in before_events)
+            e.actor_id is not None or e.reason is not None for e in before_events
+        )
         assert entry.tasks_cleared == len(before_tasks) == 2
         assert entry.outbox_deleted == len(before_outbox)
         # A dry run changes nothing.
         assert len(await store.participant_rows(workflow_id)) == 3
         assert [e.text for e in await store.list_events(workflow_id)] == [
-            e.text for e in before_events]
+            e.text for e in before_events
+        ]
         assert (await store.get_case(workflow_id)).anonymised_at is None
 
         applied = await sweep()
@@ -151,14 +156,18 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         assert await store.list_outbox(workflow_id) == []
         events = await store.list_events(workflow_id)
         assert [(e.seq, e.kind, e.at, e.actor_role) for e in events] == [
-            (e.seq, e.kind, e.at, e.actor_role) for e in before_events]
+            (e.seq, e.kind, e.at, e.actor_role) for e in before_events
+        ]
         assert all(e.actor_id is None and e.reason is None for e in events)
         assert [e.text for e in events if e.kind in free_text] == [ANONYMISED_TEXT] * 2
         tasks = await store.list_tasks(workflow_id=workflow_id)
         assert [(t.task_id, t.status, t.due_at) for t in tasks] == [
-            (t.task_id, t.status, t.due_at) for t in before_tasks]
-        assert all(t.guidance == ANONYMISED_TEXT and t.assignee is None
-                   and t.completed_by is None for t in tasks)
+            (t.task_id, t.status, t.due_at) for t in before_tasks
+        ]
+        assert all(
+            t.guidance == ANONYMISED_TEXT and t.assignee is None and t.completed_by is None
+            for t in tasks
+        )
         text = await all_text_in_store(store)
         for name, contact in NAMES.values():
             assert name.split()[0] not in text and (contact is None or contact not in text)
@@ -167,32 +176,26 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         # ... the statistics row kept, marked.
         after = await store.get_case(workflow_id)
         assert after is not None and after.anonymised_at == applied.as_of
-        keep = ("case_number", "school_id", "status", "route", "severity", "phase",
-                "opened_at", "closed_at")
+        keep = (
+            "case_number",
+            "school_id",
+            "status",
+            "route",
+            "severity",
+            "phase",
+            "opened_at",
+            "closed_at",
+        )
         assert {k: getattr(after, k) for k in keep} == {k: getattr(before_case, k) for k in keep}
 
         # Running again changes nothing.
         again = await sweep()
         assert again.cases == [] and (await store.get_case(workflow_id)).anonymised_at == (
-            applied.as_of)
+            applied.as_of
+        )
 
 
 # --------------------------------------------------------------- the store, both databases
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
 
 
 @dataclass
@@ -201,27 +204,43 @@ class Seeded:
     workflow_id: str
 
 
-async def seed(store: Store, case_number: str, status: CaseStatus,
-               closed_at: datetime | None) -> Seeded:
+async def seed(
+    store: Store, case_number: str, status: CaseStatus, closed_at: datetime | None
+) -> Seeded:
     """A case with everything personal the store can hold about it, and an access-log entry."""
     workflow_id = kit.workflow_id(case_number)
-    await store.upsert_case(CaseRecord(
-        workflow_id=workflow_id, case_number=case_number, school_id=kit.SCHOOL,
-        phase=Phase.CLOSE, status=status, route=Route.INTERNAL, severity=Severity.MEDIUM,
-        opened_at=kit.T0, closed_at=closed_at,
-    ))
+    await store.upsert_case(
+        CaseRecord(
+            workflow_id=workflow_id,
+            case_number=case_number,
+            school_id=kit.SCHOOL,
+            phase=Phase.CLOSE,
+            status=status,
+            route=Route.INTERNAL,
+            severity=Severity.MEDIUM,
+            opened_at=kit.T0,
+            closed_at=closed_at,
+        )
+    )
     task = kit.open_task(case_number).model_copy(
-        update={"guidance": "Udkast til notat: Astrid (P1) blev hængt ud i 7.b"})
+        update={"guidance": "Udkast til notat: Astrid (P1) blev hængt ud i 7.b"}
+    )
     await store.open_task(task)
-    await store.update_task_flags(kit.reminded(case_number).model_copy(
-        update={"assignee": "kontaktlaerer7b"}))
+    await store.update_task_flags(
+        kit.reminded(case_number).model_copy(update={"assignee": "kontaktlaerer7b"})
+    )
     await store.close_task(kit.close_task(case_number))
     await store.append_events(kit.timeline(case_number))  # three notes by staff "ab"
     await store.enqueue_notification(kit.notification(case_number))
     await store.save_participant_details(workflow_id, case_number, NAMES)
     await store.record_access(
-        at=kit.T0, actor_id="ab", actor_roles=["case_owner"], action="read_case",
-        case_number=case_number, purpose="sagsbehandling", outcome="allowed",
+        at=kit.T0,
+        actor_id="ab",
+        actor_roles=["case_owner"],
+        action="read_case",
+        case_number=case_number,
+        purpose="sagsbehandling",
+        outcome="allowed",
     )
     return Seeded(case_number, workflow_id)
 
@@ -234,8 +253,10 @@ async def personal(store: Store, seeded: Seeded) -> tuple[Any, ...]:
             for p in await store.participant_rows(seeded.workflow_id)
         ],
         [(e.text, e.actor_id, e.reason) for e in await store.list_events(seeded.workflow_id)],
-        [(t.guidance, t.assignee, t.completed_by)
-         for t in await store.list_tasks(workflow_id=seeded.workflow_id)],
+        [
+            (t.guidance, t.assignee, t.completed_by)
+            for t in await store.list_tasks(workflow_id=seeded.workflow_id)
+        ],
         [o.key for o in await store.list_outbox(seeded.workflow_id)],
     )
 
@@ -246,6 +267,7 @@ async def access_log(store: Store) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
+@pytest.mark.slow
 async def test_apply_retention_respects_the_cutoff_and_is_idempotent(store: Store) -> None:
     cutoff = kit.T0 + timedelta(days=30)
     old = await seed(store, "2026-0100", CaseStatus.CLOSED, kit.T0 + timedelta(days=1))
@@ -260,15 +282,23 @@ async def test_apply_retention_respects_the_cutoff_and_is_idempotent(store: Stor
     dry = await store.apply_retention(cutoff, dry_run=True)
     assert [e.case_number for e in dry] == [old.case_number, withdrawn.case_number]
     assert {s.case_number: await personal(store, s) for s in everyone} == before
-    assert (dry[0].participants_deleted, dry[0].timeline_texts_anonymised,
-            dry[0].timeline_identities_removed, dry[0].tasks_cleared,
-            dry[0].outbox_deleted) == (3, 3, 3, 1, 1)
+    assert (
+        dry[0].participants_deleted,
+        dry[0].timeline_texts_anonymised,
+        dry[0].timeline_identities_removed,
+        dry[0].tasks_cleared,
+        dry[0].outbox_deleted,
+    ) == (3, 3, 3, 1, 1)
 
     at = cutoff + timedelta(hours=1)
     assert await store.apply_retention(cutoff, dry_run=False, at=at) == dry
     for seeded in (old, withdrawn):
         assert await personal(store, seeded) == (
-            [], [(ANONYMISED_TEXT, None, None)] * 3, [(ANONYMISED_TEXT, None, None)], [])
+            [],
+            [(ANONYMISED_TEXT, None, None)] * 3,
+            [(ANONYMISED_TEXT, None, None)],
+            [],
+        )
         row = await store.get_case(seeded.workflow_id)
         assert row is not None and row.anonymised_at == at and row.opened_at == kit.T0
     for seeded in (recent, active):
@@ -293,15 +323,20 @@ def test_retention_settings_come_from_the_environment() -> None:
     assert RetentionSettings.from_env({}) == RetentionSettings(
         retention_days=730, dry_run=False, cron="15 2 * * *"
     )
-    given = RetentionSettings.from_env({
-        "SAGSFLOW_RETENTION_DAYS": "365", "SAGSFLOW_RETENTION_DRY_RUN": "ja",
-        "SAGSFLOW_RETENTION_SCHEDULE": "0 3 * * 1",
-    })
+    given = RetentionSettings.from_env(
+        {
+            "SAGSFLOW_RETENTION_DAYS": "365",
+            "SAGSFLOW_RETENTION_DRY_RUN": "ja",
+            "SAGSFLOW_RETENTION_SCHEDULE": "0 3 * * 1",
+        }
+    )
     assert given == RetentionSettings(retention_days=365, dry_run=True, cron="0 3 * * 1")
     assert RetentionSettings.from_env({"SAGSFLOW_RETENTION_SCHEDULE": "off"}).cron is None
-    for variable, value in (("SAGSFLOW_RETENTION_DAYS", "to år"),
-                            ("SAGSFLOW_RETENTION_DAYS", "0"),
-                            ("SAGSFLOW_RETENTION_DRY_RUN", "måske")):
+    for variable, value in (
+        ("SAGSFLOW_RETENTION_DAYS", "to år"),
+        ("SAGSFLOW_RETENTION_DAYS", "0"),
+        ("SAGSFLOW_RETENTION_DRY_RUN", "måske"),
+    ):
         with pytest.raises(ValueError, match=variable):
             RetentionSettings.from_env({variable: value})
 
@@ -316,16 +351,23 @@ async def schedule_ids(client: Client) -> list[str]:
     return []
 
 
-async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path: Path) -> None:
-    async with dev_server(tmp_path, headless=True) as server:
-        client = await server.connect(data_converter=pydantic_data_converter)
+@pytest.mark.slow
+async def test_the_schedule_is_made_once_and_follows_the_configuration(
+    dev_temporal: DevServer,
+) -> None:
+    # The shared dev server (tests/conftest.py): nothing else there makes schedules, and this
+    # test removes its own at the end.
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
+    try:
         await ensure_retention_schedule(client, "sagsflow-cases", 730, False)
         handle = client.get_schedule_handle(SCHEDULE_ID)
         await handle.pause(note="Pause under databaseflytning")
         # A worker restart with a new configuration: updated, not made twice, pause kept.
         await schedule_retention(
-            client, "sagsflow-cases",
-            RetentionSettings(retention_days=365, dry_run=True, cron="30 3 * * *"))
+            client,
+            "sagsflow-cases",
+            RetentionSettings(retention_days=365, dry_run=True, cron="30 3 * * *"),
+        )
         assert await schedule_ids(client) == [SCHEDULE_ID]
 
         description = await handle.describe()
@@ -337,8 +379,10 @@ async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path:
         assert sweep == RetentionSweepInput(retention_days=365, dry_run=True)
         assert described.spec.time_zone_name == "Europe/Copenhagen"
         # The server keeps the cron string in its calendar form; next runs at 03:30 local time.
-        assert [([r.start for r in c.hour], [r.start for r in c.minute])
-                for c in described.spec.calendars] == [([3], [30])]
+        assert [
+            ([r.start for r in c.hour], [r.start for r in c.minute])
+            for c in described.spec.calendars
+        ] == [([3], [30])]
         assert described.policy.overlap.name == "SKIP"
         assert described.state.paused and described.state.note == "Pause under databaseflytning"
         await handle.unpause()
@@ -346,9 +390,13 @@ async def test_the_schedule_is_made_once_and_follows_the_configuration(tmp_path:
         assert upcoming and {t.astimezone(CPH).strftime("%H:%M") for t in upcoming} == {"03:30"}
 
         # `off`: this worker leaves the schedule alone.
-        assert await schedule_retention(
-            client, "sagsflow-cases", RetentionSettings(cron=None)) is None
+        assert (
+            await schedule_retention(client, "sagsflow-cases", RetentionSettings(cron=None)) is None
+        )
         assert (await handle.describe()).schedule.action.args == action.args
+    finally:
+        with contextlib.suppress(RPCError):
+            await client.get_schedule_handle(SCHEDULE_ID).delete()
 
 
 async def test_a_server_without_schedules_does_not_stop_the_worker(
@@ -358,9 +406,11 @@ async def test_a_server_without_schedules_does_not_stop_the_worker(
     assert await schedule_retention(env.client, task_queue, RetentionSettings()) is None
 
 
-
+@pytest.mark.slow
 async def test_the_cli_reports_a_dry_run_and_applies_on_request(
-    env: WorkflowEnvironment, sqlite_store: Store, task_queue: str,
+    env: WorkflowEnvironment,
+    sqlite_store: Store,
+    task_queue: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
@@ -377,9 +427,10 @@ async def test_the_cli_reports_a_dry_run_and_applies_on_request(
         assert "Astrid" not in dry.output
         assert len(await sqlite_store.participant_rows(seeded.workflow_id)) == 3
         applied = await asyncio.to_thread(
-            CliRunner().invoke, app, ["--apply", "--days", "30", "--json"])
+            CliRunner().invoke, app, ["--apply", "--days", "30", "--json"]
+        )
         assert applied.exit_code == 0, applied.output
     # The worker runs in this process: its log lines share the captured output.
-    report = RetentionReport.model_validate_json(applied.output[applied.output.index("{\n"):])
+    report = RetentionReport.model_validate_json(applied.output[applied.output.index("{\n") :])
     assert not report.dry_run and [c.case_number for c in report.cases] == ["2026-0200"]
     assert await sqlite_store.participant_rows(seeded.workflow_id) == []

@@ -21,8 +21,14 @@ def errors(exc: ValidationError) -> str:
 def test_case_input_names_the_field_and_what_is_allowed() -> None:
     good = case_input(NOW).model_dump(mode="json")
     with pytest.raises(ValidationError) as exc:
-        type(case_input(NOW)).model_validate({**good, "participants": [
-            {"pseudonym": "Anna", "role": "victim", "age": 14, "same_school": True}]})
+        type(case_input(NOW)).model_validate(
+            {
+                **good,
+                "participants": [
+                    {"pseudonym": "Anna", "role": "victim", "age": 14, "same_school": True}
+                ],
+            }
+        )
     text = errors(exc.value)
     assert "participants.0.pseudonym" in text and "P[1-9]" in text
 
@@ -81,8 +87,10 @@ def test_plain_harassment_recommends_internal_handling() -> None:
     case = case_input(NOW)
     advice = rules.recommend(case, UncoverDecision.model_validate(decision("assess.uncover", NOW)))
     assert not (advice.police_report or advice.underretning or advice.ssp)
-    assert rules.deviations(EvaluateDecision.model_validate(decision("assess.evaluate", NOW)),
-                            advice) == []
+    assert (
+        rules.deviations(EvaluateDecision.model_validate(decision("assess.evaluate", NOW)), advice)
+        == []
+    )
 
 
 def test_card_has_a_danish_title_role_and_deadline_for_every_task() -> None:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from api.models import TaskId
+from core.recipients import _school_id
 from procedure.calendar import local_time
 from schemas.common import (
     SCHOOL_ID_PATTERN,
@@ -20,7 +21,6 @@ from schemas.common import (
     case_workflow_id,
 )
 from schemas.decisions import DECISION_TYPES
-from core.recipients import _school_id
 from workflows import rejections
 
 # -- the time staff read -------------------------------------------------------------------

@@ -23,7 +23,6 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +41,10 @@ from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from service.cases import CaseService
 from store import Store, TaskRow
 from tests.conftest import POSTGRES_ADMIN_URL, binary
-from tests.test_dev_server import dev_server
+from tests.test_dev_server import DevServer
+
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
 
 RECOVERY_SECONDS = 10.0
 OUTAGE_SECONDS = 15.0
@@ -59,13 +61,14 @@ class Server:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
-    data: Path = tmp_path_factory.mktemp("recovery")
-    async with dev_server(data, headless=True) as started:
-        client = await connect_client(
-            Settings(temporal_address=started.address, temporal_namespace=started.namespace)
-        )
-        yield Server(started.address, started.namespace, client, data)
+async def server(dev_temporal: DevServer, tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """The shared dev server (tests/conftest.py), with a client and a folder for CLI files."""
+    client = await connect_client(
+        Settings(temporal_address=dev_temporal.address, temporal_namespace=dev_temporal.namespace)
+    )
+    return Server(
+        dev_temporal.address, dev_temporal.namespace, client, tmp_path_factory.mktemp("recovery")
+    )
 
 
 def new_number(prefix: str) -> str:
@@ -96,32 +99,67 @@ async def test_a_started_case_is_listed_by_its_search_attributes_at_once(server:
     handle = await service.open_case(case)
     # Immediately: our list (the API and `sagsflow case list` use it) …
     assert await listed(server.client, active_query(school)) == [handle.id]
-    assert await listed(server.client, 'CaseStatus="active" AND CasePhase="assess" AND '
-                        f'CaseNumber="{case.case_number}"') == [handle.id]
+    assert await listed(
+        server.client,
+        f'CaseStatus="active" AND CasePhase="assess" AND CaseNumber="{case.case_number}"',
+    ) == [handle.id]
     # … the stock CLI an operator uses …
     ran = await asyncio.create_subprocess_exec(
-        TEMPORAL, "workflow", "list", "--address", server.address,
-        "--namespace", server.namespace, "--query", active_query(school), "--output", "json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        TEMPORAL,
+        "workflow",
+        "list",
+        "--address",
+        server.address,
+        "--namespace",
+        server.namespace,
+        "--query",
+        active_query(school),
+        "--output",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await ran.communicate()
     assert ran.returncode == 0, err.decode()
-    ids = [json.loads(line)["execution"]["workflowId"] for line in out.decode().splitlines()
-           if line.strip()] if not out.strip().startswith(b"[") else [
-        row["execution"]["workflowId"] for row in json.loads(out)]
+    ids = (
+        [
+            json.loads(line)["execution"]["workflowId"]
+            for line in out.decode().splitlines()
+            if line.strip()
+        ]
+        if not out.strip().startswith(b"[")
+        else [row["execution"]["workflowId"] for row in json.loads(out)]
+    )
     assert ids == [handle.id]
     # … and `sagsflow case list`.
-    listed_by_cli = await sagsflow(server, "case", "list", "--school", school, "--status",
-                                   "active", "--json", task_queue=service.task_queue)
+    listed_by_cli = await sagsflow(
+        server,
+        "case",
+        "list",
+        "--school",
+        school,
+        "--status",
+        "active",
+        "--json",
+        task_queue=service.task_queue,
+    )
     assert [row["case_number"] for row in json.loads(listed_by_cli)] == [case.case_number]
 
 
 async def sagsflow(server: Server, *args: str, task_queue: str) -> str:
-    env = {**os.environ, "TEMPORAL_ADDRESS": server.address,
-           "TEMPORAL_NAMESPACE": server.namespace, "SAGSFLOW_TASK_QUEUE": task_queue,
-           "DATABASE_URL": f"sqlite+aiosqlite:///{server.data / 'cli.db'}"}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": server.address,
+        "TEMPORAL_NAMESPACE": server.namespace,
+        "SAGSFLOW_TASK_QUEUE": task_queue,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{server.data / 'cli.db'}",
+    }
     process = await asyncio.create_subprocess_exec(
-        SAGSFLOW, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        SAGSFLOW,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, (out + err).decode()
@@ -134,22 +172,46 @@ async def test_sagsflow_case_open_without_a_worker_is_listed_as_it_returns(
     queue = new_queue()
     school = f"skole-{uuid.uuid4().hex[:6]}"
     number = new_number("SACLI")
-    await sagsflow(server, "case", "open", "--case-number", number, "--school", school,
-                   "--opened-by", "lhj", "--violation", "harassment",
-                   "--participant", "P1:victim:14:same", task_queue=queue)
+    await sagsflow(
+        server,
+        "case",
+        "open",
+        "--case-number",
+        number,
+        "--school",
+        school,
+        "--opened-by",
+        "lhj",
+        "--violation",
+        "harassment",
+        "--participant",
+        "P1:victim:14:same",
+        task_queue=queue,
+    )
     assert await listed(server.client, active_query(school, number)) == [case_workflow_id(number)]
 
 
 async def test_sagsflow_demo_case_is_listed_before_any_worker_runs_it(server: Server) -> None:
-    """`sagsflow demo` with no worker gives up (and withdraws its case) after --stall-timeout;
-    while it waits, its case is listed."""
+    """`sagsflow demo` with no worker waits for one (up to --stall-timeout); while it waits,
+    its case is listed. (That it then gives up with a clear message is test_cli_cases'.)"""
     queue = new_queue()
     number = new_number("SADEMO")
-    env = {**os.environ, "TEMPORAL_ADDRESS": server.address,
-           "TEMPORAL_NAMESPACE": server.namespace, "SAGSFLOW_TASK_QUEUE": queue}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": server.address,
+        "TEMPORAL_NAMESPACE": server.namespace,
+        "SAGSFLOW_TASK_QUEUE": queue,
+    }
     process = await asyncio.create_subprocess_exec(
-        SAGSFLOW, "demo", "--case-number", number, "--stall-timeout", "5", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        SAGSFLOW,
+        "demo",
+        "--case-number",
+        number,
+        "--stall-timeout",
+        "5",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         query = f'CaseStatus="active" AND CaseNumber="{number}"'
@@ -163,6 +225,9 @@ async def test_sagsflow_demo_case_is_listed_before_any_worker_runs_it(server: Se
         else:
             raise AssertionError("the demo never started its case")
     finally:
+        # Seen listed: nothing more to wait for (its giving up takes the full stall timeout).
+        if process.returncode is None:
+            process.terminate()
         await asyncio.wait_for(process.wait(), 60)
 
 
@@ -183,7 +248,12 @@ class Worker:
         self.started_at = time.monotonic()
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "workers", env=self.env, stdout=out, stderr=out,
+                sys.executable,
+                "-m",
+                "workers",
+                env=self.env,
+                stdout=out,
+                stderr=out,
                 start_new_session=True,
             )
         return self.started_at
@@ -207,26 +277,30 @@ class Worker:
 
 
 def worker_env(server: Server, queue: str, database_url: str) -> dict[str, str]:
-    env = {**os.environ,
-           "TEMPORAL_ADDRESS": server.address,
-           "TEMPORAL_NAMESPACE": server.namespace,
-           "SAGSFLOW_TASK_QUEUE": queue,
-           "DATABASE_URL": database_url,
-           "SAGSFLOW_PAYLOAD_KEYS": "",  # encryption off
-           "SAGSFLOW_RETENTION_SCHEDULE": "off",
-           "SAGSFLOW_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": server.address,
+        "TEMPORAL_NAMESPACE": server.namespace,
+        "SAGSFLOW_TASK_QUEUE": queue,
+        "DATABASE_URL": database_url,
+        "SAGSFLOW_PAYLOAD_KEYS": "",  # encryption off
+        "SAGSFLOW_RETENTION_SCHEDULE": "off",
+        "SAGSFLOW_LOG_FORMAT": "json",
+    }
     env.pop("SAGSFLOW_PROCEDURE_FILE", None)
     env.pop("SAGSFLOW_SMTP_HOST", None)
     return env
 
 
-async def wait_open_row(store: Store, case_number: str, *, not_ids: set[str] = frozenset(),
-                        timeout: float = 60.0) -> TaskRow:
+async def wait_open_row(
+    store: Store, case_number: str, *, not_ids: set[str] = frozenset(), timeout: float = 60.0
+) -> TaskRow:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            rows = await store.list_tasks(workflow_id=case_workflow_id(case_number),
-                                          status=TaskStatus.OPEN)
+            rows = await store.list_tasks(
+                workflow_id=case_workflow_id(case_number), status=TaskStatus.OPEN
+            )
         except Exception:  # noqa: BLE001 - the store may be down in the outage test
             rows = []
         rows = [row for row in rows if row.task_id not in not_ids]
@@ -241,8 +315,7 @@ async def wait_done(store: Store, case_number: str, task_id: str, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            rows = await store.list_tasks(workflow_id=case_workflow_id(case_number),
-                                          status=None)
+            rows = await store.list_tasks(workflow_id=case_workflow_id(case_number), status=None)
         except Exception:  # noqa: BLE001 - the store may still be coming back
             rows = []
         if any(row.task_id == task_id and row.status != TaskStatus.OPEN for row in rows):
@@ -272,26 +345,22 @@ async def submit(service: CaseService, case_number: str, row: TaskRow) -> None:
             await asyncio.sleep(0.2)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[tuple[str, Store]]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sagsflow.db'}"
-    store = Store.from_url(url)
-    await store.create_schema()
-    try:
-        yield url, store
-    finally:
-        await store.dispose()
+@pytest.fixture
+def sqlite_db(sqlite_url: str, sqlite_store: Store) -> tuple[str, Store]:
+    """A migrated SQLite store (tests/conftest.py) and its URL, for the worker subprocess."""
+    return sqlite_url, sqlite_store
 
 
 async def test_a_killed_workers_case_goes_on_within_10_s_of_a_new_worker(
-    server: Server, sqlite_store: tuple[str, Store], tmp_path: Path
+    server: Server, sqlite_db: tuple[str, Store], tmp_path: Path
 ) -> None:
-    url, store = sqlite_store
+    url, store = sqlite_db
     queue = new_queue()
     env = worker_env(server, queue, url)
     service = CaseService(server.client, store, queue)
-    case = case_input(datetime.now(UTC), case_number=new_number("KILL"),
-                      procedure_version=DEMO_VERSION)
+    case = case_input(
+        datetime.now(UTC), case_number=new_number("KILL"), procedure_version=DEMO_VERSION
+    )
     first = Worker(env, tmp_path / "worker-1.log")
     await first.start()
     try:
@@ -327,10 +396,13 @@ async def test_a_killed_workers_case_goes_on_within_10_s_of_a_new_worker(
         await asyncio.wait_for(sending, 60)
         busy_recovery = done - started
         # … and the case goes on from there on the new worker.
-        await wait_open_row(store, case.case_number, not_ids={row.task_id, nxt.task_id},
-                            timeout=RECOVERY_SECONDS)
-        print(f"recovery after SIGKILL: idle {idle_recovery:.1f} s, "
-              f"mid-completion {busy_recovery:.1f} s (from the new worker's spawn)")
+        await wait_open_row(
+            store, case.case_number, not_ids={row.task_id, nxt.task_id}, timeout=RECOVERY_SECONDS
+        )
+        print(
+            f"recovery after SIGKILL: idle {idle_recovery:.1f} s, "
+            f"mid-completion {busy_recovery:.1f} s (from the new worker's spawn)"
+        )
         assert idle_recovery < RECOVERY_SECONDS, f"idle case: {idle_recovery:.1f} s"
         assert busy_recovery < RECOVERY_SECONDS, f"mid-completion: {busy_recovery:.1f} s"
         await third.stop()
@@ -340,27 +412,10 @@ async def test_a_killed_workers_case_goes_on_within_10_s_of_a_new_worker(
                 await worker.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def postgres_db() -> AsyncIterator[tuple[str, str]]:
-    """A fresh PostgreSQL database: (its URL, its name). Skips without a server (not in CI)."""
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"sagsflow_outage_{uuid.uuid4().hex[:10]}"
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "no server"
-        await admin.dispose()
-        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
-        if os.environ.get("SAGSFLOW_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}", name
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+@pytest.fixture
+def postgres_db(postgres_url: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database (tests/conftest.py): its URL and its name."""
+    return postgres_url, postgres_url.rsplit("/", 1)[1]
 
 
 async def store_down(name: str) -> None:
@@ -369,9 +424,13 @@ async def store_down(name: str) -> None:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            await conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
     finally:
         await admin.dispose()
 
@@ -396,8 +455,9 @@ async def test_cases_catch_up_within_10_s_of_the_stores_return(
     await worker.start()
     try:
         service = CaseService(server.client, None, queue)
-        case = case_input(datetime.now(UTC), case_number=new_number("OUTAGE"),
-                          procedure_version=DEMO_VERSION)
+        case = case_input(
+            datetime.now(UTC), case_number=new_number("OUTAGE"), procedure_version=DEMO_VERSION
+        )
         await service.open_case(case)
         row = await wait_open_row(store, case.case_number)
 
@@ -413,8 +473,9 @@ async def test_cases_catch_up_within_10_s_of_the_stores_return(
         print(f"catch-up after a {OUTAGE_SECONDS:.0f} s store outage: {catch_up:.1f} s")
         assert catch_up < RECOVERY_SECONDS, f"caught up {catch_up:.1f} s after the store's return"
         # The case goes on: its next task reaches the inbox.
-        await wait_open_row(store, case.case_number, not_ids={row.task_id},
-                            timeout=RECOVERY_SECONDS)
+        await wait_open_row(
+            store, case.case_number, not_ids={row.task_id}, timeout=RECOVERY_SECONDS
+        )
     finally:
         await store_up(name)
         await worker.stop()

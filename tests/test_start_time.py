@@ -11,11 +11,9 @@ every workflow task is such a replay, so a handful of cases shows it reliably.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,38 +22,33 @@ from activities import CaseActivities
 from core.devserver import DevServer
 from store import Store
 from tests.casekit import CaseRun, case_input
-from tests.test_dev_server import dev_server
 from workflows.case import DigitalViolationCase
+
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
 
 CASES = 8
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
-    async with dev_server(tmp_path_factory.mktemp("start-time"), headless=True) as started:
-        yield started
-
-
-@pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(sqlite_url)
-    await store.create_schema()
-    yield store
-    await store.dispose()
-
-
 async def test_first_deadlines_agree_between_inbox_and_case_without_a_cache(
-    server: DevServer, store: Store, task_queue: str
+    dev_temporal: DevServer, store: Store, task_queue: str
 ) -> None:
-    client = await server.connect(data_converter=pydantic_data_converter)
+    client = await dev_temporal.connect(data_converter=pydantic_data_converter)
     env = WorkflowEnvironment.from_client(client)
     disagreements: list[str] = []
-    async with Worker(client, task_queue=task_queue, max_cached_workflows=0,
-                      workflows=[DigitalViolationCase], activities=CaseActivities(store).all()):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        max_cached_workflows=0,
+        workflows=[DigitalViolationCase],
+        activities=CaseActivities(store).all(),
+    ):
         for _ in range(CASES):
             case = case_input(datetime.now(UTC)).model_copy(update={"procedure_version": "demo"})
             handle = await client.start_workflow(
-                DigitalViolationCase.run, case, id=f"case-{case.case_number}",
+                DigitalViolationCase.run,
+                case,
+                id=f"case-{case.case_number}",
                 task_queue=task_queue,
             )
             run = CaseRun(env=env, handle=handle, store=store, case=case)
@@ -65,6 +58,7 @@ async def test_first_deadlines_agree_between_inbox_and_case_without_a_cache(
                 if (row.opened_at, row.due_at) != (view.opened_at, view.due_at):
                     disagreements.append(
                         f"{case.case_number} {key}: inbox {row.opened_at}/{row.due_at}, "
-                        f"case {view.opened_at}/{view.due_at}")
+                        f"case {view.opened_at}/{view.due_at}"
+                    )
             await handle.terminate("test finished")
     assert not disagreements, "\n".join(disagreements)

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,7 @@ from tests import storekit as kit
 
 TABLES = {"cases", "tasks", "timeline_events", "outbox"}
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = Store.from_url(database_url)
-    await store.create_schema()
-    try:
-        yield store
-    finally:
-        await store.dispose()
+pytestmark = [pytest.mark.slow, pytest.mark.databases("sqlite", "postgresql")]
 
 
 def _schema_state(connection: Connection) -> tuple[set[str], str | None, list[object]]:
@@ -73,8 +59,15 @@ def test_the_alembic_command_migrates_an_empty_postgresql_database_to_the_models
     env = {**os.environ, "DATABASE_URL": postgres_url}
 
     def run(*command: str) -> str:
-        result = subprocess.run([alembic, *command], cwd=root, env=env, capture_output=True,
-                                text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [alembic, *command],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout + result.stderr
 
@@ -88,8 +81,9 @@ async def test_concurrent_schema_creation_is_safe(database_url: str) -> None:
     stores = [Store.from_url(database_url) for _ in range(3)]
     try:
         # All three to the end, even if one fails: none may run on into the next test.
-        results = await asyncio.gather(*(store.create_schema() for store in stores),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(store.create_schema() for store in stores), return_exceptions=True
+        )
         assert results == [None] * 3
         assert await stores[0].list_tasks() == []
     finally:
@@ -103,13 +97,20 @@ async def test_processes_starting_at_once_on_a_new_database_all_migrate_it(
     """Worker, API and a CLI starting together on an empty database, as after a deploy: each
     process migrates on start; the database's own lock lets one create the tables, the others
     find them at head."""
-    script = ("import asyncio, sys; from store import Store; "
-              "asyncio.run(Store.from_url(sys.argv[1]).create_schema())")
+    script = (
+        "import asyncio, sys; from store import Store; "
+        "asyncio.run(Store.from_url(sys.argv[1]).create_schema())"
+    )
     root = Path(__file__).parent.parent
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", script, database_url, cwd=root,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-c",
+            script,
+            database_url,
+            cwd=root,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         for _ in range(4)
     ]
@@ -300,8 +301,9 @@ async def test_participant_names_are_kept_per_case_and_can_be_corrected(store: S
 
 
 def effect_batch(case_number: str, seq: int = 1, **items: Any) -> EffectBatch:
-    return EffectBatch(workflow_id=kit.workflow_id(case_number), case_number=case_number,
-                       seq=seq, **items)
+    return EffectBatch(
+        workflow_id=kit.workflow_id(case_number), case_number=case_number, seq=seq, **items
+    )
 
 
 async def test_an_effect_batch_is_one_transaction_and_applying_it_again_changes_nothing(
@@ -309,8 +311,11 @@ async def test_an_effect_batch_is_one_transaction_and_applying_it_again_changes_
 ) -> None:
     case = "2026-0010"
     batch = effect_batch(
-        case, case=kit.case_record(case), opened=[kit.open_task(case)],
-        flags=[kit.reminded(case)], events=kit.timeline(case).events,
+        case,
+        case=kit.case_record(case),
+        opened=[kit.open_task(case)],
+        flags=[kit.reminded(case)],
+        events=kit.timeline(case).events,
         notifications=[kit.notification(case)],
     )
     await store.apply_effects(batch)
@@ -323,10 +328,12 @@ async def test_an_effect_batch_is_one_transaction_and_applying_it_again_changes_
     assert (await store.get_case(workflow)) is not None
 
     # The next batch closes the task; one with a bad item writes none of its items.
-    closing = effect_batch(case, 2, closed=[kit.close_task(case)],
-                           events=kit.timeline(case, range(4, 5)).events)
-    broken = closing.model_copy(update={"events": [
-        closing.events[0].model_copy(update={"at": datetime(2026, 3, 3, 9, 0)})]})
+    closing = effect_batch(
+        case, 2, closed=[kit.close_task(case)], events=kit.timeline(case, range(4, 5)).events
+    )
+    broken = closing.model_copy(
+        update={"events": [closing.events[0].model_copy(update={"at": datetime(2026, 3, 3, 9, 0)})]}
+    )
     with pytest.raises(NaiveDatetimeError):
         await store.apply_effects(broken)
     [task] = await store.list_tasks(workflow_id=workflow)
@@ -345,7 +352,8 @@ async def test_a_recomputed_batch_overwrites_what_a_lost_attempt_wrote(store: St
     await store.apply_effects(effect_batch(case, events=lost, opened=[kit.open_task(case)]))
     recorded_events = [e.model_copy(update={"text": f"recorded {e.seq}"}) for e in lost]
     later_due = kit.open_task(case).model_copy(
-        update={"due_at": kit.open_task(case).due_at + timedelta(minutes=1)})
+        update={"due_at": kit.open_task(case).due_at + timedelta(minutes=1)}
+    )
     await store.apply_effects(effect_batch(case, events=recorded_events, opened=[later_due]))
     events = await store.list_events(kit.workflow_id(case))
     assert [e.text for e in events] == ["recorded 1", "recorded 2"]
@@ -359,10 +367,14 @@ async def test_a_sync_brings_the_store_in_line_with_the_run(store: Store) -> Non
     case = "2026-0012"
     workflow = kit.workflow_id(case)
     kept, dropped = kit.open_task(case, "assess.uncover"), kit.open_task(case, "assess.evaluate")
-    await store.apply_effects(effect_batch(case, opened=[kept, dropped],
-                                           events=kit.timeline(case, range(1, 6)).events,
-                                           notifications=[kit.notification(case, "assess.evaluate"),
-                                                          kit.notification(case)]))
+    await store.apply_effects(
+        effect_batch(
+            case,
+            opened=[kept, dropped],
+            events=kit.timeline(case, range(1, 6)).events,
+            notifications=[kit.notification(case, "assess.evaluate"), kit.notification(case)],
+        )
+    )
     await store.close_task(kit.close_task(case, "assess.uncover"))  # the old run closed it
     sync = StoreSync(
         tasks=[TaskState(task_id=kept.task_id, status=TaskStatus.OPEN, due_at=kept.due_at)],
@@ -372,6 +384,10 @@ async def test_a_sync_brings_the_store_in_line_with_the_run(store: Store) -> Non
     await store.apply_effects(effect_batch(case, 2, run_id="run-2", sync=sync))
     [task] = await store.list_tasks(workflow_id=workflow)
     assert (task.task_id, task.status, task.closed_at, task.completed_by) == (
-        "assess.uncover", "open", None, None)
+        "assess.uncover",
+        "open",
+        None,
+        None,
+    )
     assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3]
     assert [r.key for r in await store.list_outbox(workflow)] == [kit.notification(case).key]

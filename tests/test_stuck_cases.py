@@ -35,6 +35,9 @@ from tests.apikit import (
 from tests.casekit import case_input, decision
 from tests.conftest import binary
 
+# The integration tier: see the `slow` marker in pyproject.toml.
+pytestmark = pytest.mark.slow
+
 SAGSFLOW = binary("sagsflow")
 NOT_PROCESSED_DA = "behandles ikke lige nu – drift er underrettet"
 NOT_PROCESSED_EN = "is not being processed – operators are alerted"
@@ -60,8 +63,9 @@ async def client(platform: ApiPlatform) -> Client:  # noqa: F811
     return await Client.connect(platform.address, data_converter=data_converter(None))
 
 
-async def call(http: httpx.AsyncClient, user: Any, method: str, path: str,
-               **kwargs: Any) -> httpx.Response:
+async def call(
+    http: httpx.AsyncClient, user: Any, method: str, path: str, **kwargs: Any
+) -> httpx.Response:
     return await http.request(method, f"/api/v1{path}", headers=user.headers, **kwargs)
 
 
@@ -73,8 +77,11 @@ async def sagsflow(platform: ApiPlatform, *args: str) -> tuple[int, str, str]:  
     }
     env.pop("COLUMNS", None)
     process = await asyncio.create_subprocess_exec(
-        SAGSFLOW, *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        SAGSFLOW,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
     assert process.returncode is not None
@@ -143,7 +150,8 @@ async def wait_gauge(http: httpx.AsyncClient, expected: float, timeout: float = 
 
 
 async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_the_case(
-    http: httpx.AsyncClient, platform: ApiPlatform,  # noqa: F811
+    http: httpx.AsyncClient,
+    platform: ApiPlatform,  # noqa: F811
 ) -> None:
     body = new_case_body()
     number = body["case_number"]
@@ -158,7 +166,10 @@ async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_t
     assert "assess.uncover" in {task["task_id"] for task in snapshot["open_tasks"]}
 
     completed = await call(
-        http, TEACHER, "POST", f"/cases/{number}/tasks/assess.uncover/complete",
+        http,
+        TEACHER,
+        "POST",
+        f"/cases/{number}/tasks/assess.uncover/complete",
         json={"decision": decision("assess.uncover", datetime.now(UTC))},
     )
     assert completed.status_code == 422, completed.text
@@ -166,14 +177,26 @@ async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_t
         "Opgaven 'assess.uncover' er ikke åben endnu / Task 'assess.uncover' is not open yet"
     )
     reassigned = await call(
-        http, LEADER, "POST", f"/cases/{number}/tasks/assess.uncover/reassign",
+        http,
+        LEADER,
+        "POST",
+        f"/cases/{number}/tasks/assess.uncover/reassign",
         json={"assignee": "kontaktlaerer7b"},
     )
     assert reassigned.status_code == 422, reassigned.text
     assert "ikke åben endnu" in reassigned.json()["detail"]
     code, _, stderr = await sagsflow(
-        platform, "task", "complete", number, "assess.uncover", "--actor", "lhj",
-        "--role", "case_owner", "--decision", '{"what": "x", "where": "y", "involved": ["P1"]}',
+        platform,
+        "task",
+        "complete",
+        number,
+        "assess.uncover",
+        "--actor",
+        "lhj",
+        "--role",
+        "case_owner",
+        "--decision",
+        '{"what": "x", "where": "y", "involved": ["P1"]}',
     )
     assert code == 1
     assert "ikke åben endnu" in stderr and "is not open yet" in stderr
@@ -191,7 +214,9 @@ async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_t
 
 
 async def test_a_case_whose_workflow_task_fails_gets_503_and_one_line_from_the_cli(
-    http: httpx.AsyncClient, platform: ApiPlatform, client: Client,  # noqa: F811
+    http: httpx.AsyncClient,
+    platform: ApiPlatform,
+    client: Client,  # noqa: F811
 ) -> None:
     async with stuck_case(client) as (number, _):
         page = await call(http, TEACHER, "GET", f"/cases/{number}")
@@ -201,20 +226,34 @@ async def test_a_case_whose_workflow_task_fails_gets_503_and_one_line_from_the_c
         )
         assert int(page.headers["Retry-After"]) > 0
         completed = await call(
-            http, TEACHER, "POST", f"/cases/{number}/tasks/assess.uncover/complete",
+            http,
+            TEACHER,
+            "POST",
+            f"/cases/{number}/tasks/assess.uncover/complete",
             json={"decision": decision("assess.uncover", datetime.now(UTC))},
         )
         assert completed.status_code == 503, completed.text
         assert NOT_PROCESSED_DA in completed.json()["detail"]
         assert "Retry-After" in completed.headers
-        note = await call(http, TEACHER, "POST", f"/cases/{number}/timeline/notes",
-                          json={"text": "Ny oplysning"})
+        note = await call(
+            http, TEACHER, "POST", f"/cases/{number}/timeline/notes", json={"text": "Ny oplysning"}
+        )
         assert note.status_code == 503, note.text
 
         for args in (
             ("case", "show", number),
-            ("task", "complete", number, "assess.uncover", "--actor", "lhj", "--role",
-             "case_owner", "--decision", '{"what": "x", "where": "y", "involved": ["P1"]}'),
+            (
+                "task",
+                "complete",
+                number,
+                "assess.uncover",
+                "--actor",
+                "lhj",
+                "--role",
+                "case_owner",
+                "--decision",
+                '{"what": "x", "where": "y", "involved": ["P1"]}',
+            ),
         ):
             code, stdout, stderr = await sagsflow(platform, *args)
             assert code == 1, (args, stdout, stderr)
@@ -227,8 +266,9 @@ async def test_an_ended_case_gets_409(http: httpx.AsyncClient) -> None:
     body = new_case_body()
     number = body["case_number"]
     assert (await call(http, TEACHER, "POST", "/cases", json=body)).status_code == 201
-    withdrawn = await call(http, LEADER, "POST", f"/cases/{number}/withdraw",
-                           json={"reason": "Grundløs"})
+    withdrawn = await call(
+        http, LEADER, "POST", f"/cases/{number}/withdraw", json={"reason": "Grundløs"}
+    )
     assert withdrawn.status_code == 202
     for _ in range(100):
         snapshot = (await call(http, OPERATOR, "GET", f"/cases/{number}")).json()
@@ -236,7 +276,10 @@ async def test_an_ended_case_gets_409(http: httpx.AsyncClient) -> None:
             break
         await asyncio.sleep(0.2)
     completed = await call(
-        http, TEACHER, "POST", f"/cases/{number}/tasks/assess.uncover/complete",
+        http,
+        TEACHER,
+        "POST",
+        f"/cases/{number}/tasks/assess.uncover/complete",
         json={"decision": decision("assess.uncover", datetime.now(UTC))},
     )
     assert completed.status_code == 409, completed.text
@@ -247,7 +290,8 @@ async def test_an_ended_case_gets_409(http: httpx.AsyncClient) -> None:
 
 
 async def test_a_case_with_a_failing_workflow_task_sets_the_gauge(
-    http: httpx.AsyncClient, client: Client,
+    http: httpx.AsyncClient,
+    client: Client,
 ) -> None:
     await wait_gauge(http, 0)
     async with stuck_case(client):

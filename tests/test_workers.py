@@ -13,16 +13,15 @@ import pytest
 import structlog
 from temporalio.testing import WorkflowEnvironment
 
-from store import DEFAULT_DATABASE_URL, Store
-from tests import storekit as kit
-from schemas.common import TaskStatus
-from tests.casekit import CaseRun, case_input
-from workflows.case import DigitalViolationCase
-from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
 from core.logs import configure_logging, drop_personal_fields
 from core.settings import Settings
+from schemas.common import TaskStatus
+from store import DEFAULT_DATABASE_URL, Store
+from tests import storekit as kit
+from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
+from tests.casekit import CaseRun, case_input
 from workers.worker import build_worker, run_worker
-
+from workflows.case import DigitalViolationCase
 
 
 def test_settings_default_to_the_embedded_setup() -> None:
@@ -63,8 +62,12 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
 
 @pytest.mark.parametrize(
     "variable, value",
-    [("SAGSFLOW_LOG_FORMAT", "xml"), ("SAGSFLOW_LOG_LEVEL", "LOUD"),
-     ("SAGSFLOW_CACHED_CASES", "0"), ("SAGSFLOW_CACHED_CASES", "many")],
+    [
+        ("SAGSFLOW_LOG_FORMAT", "xml"),
+        ("SAGSFLOW_LOG_LEVEL", "LOUD"),
+        ("SAGSFLOW_CACHED_CASES", "0"),
+        ("SAGSFLOW_CACHED_CASES", "many"),
+    ],
 )
 def test_bad_settings_name_their_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
@@ -108,6 +111,7 @@ def test_json_logs_are_one_object_a_line(
     assert "navn" not in record and "Ida" not in lines[0]
 
 
+@pytest.mark.slow
 async def test_the_worker_registers_the_case_workflow(
     env: WorkflowEnvironment, sqlite_url: str, task_queue: str
 ) -> None:
@@ -119,6 +123,7 @@ async def test_the_worker_registers_the_case_workflow(
         await store.dispose()
 
 
+@pytest.mark.slow
 async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_step(
     env: WorkflowEnvironment, sqlite_url: str, task_queue: str
 ) -> None:
@@ -132,8 +137,11 @@ async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_
             for _ in range(2):
                 case = case_input(await env.get_current_time())
                 handle = await env.client.start_workflow(
-                    DigitalViolationCase.run, case, id=f"case-{case.case_number}",
-                    task_queue=task_queue)
+                    DigitalViolationCase.run,
+                    case,
+                    id=f"case-{case.case_number}",
+                    task_queue=task_queue,
+                )
                 runs.append(CaseRun(env=env, handle=handle, store=store, case=case))
                 await runs[-1].wait_open("assess.uncover")
             first = runs[0]
@@ -147,6 +155,7 @@ async def test_a_case_the_worker_no_longer_holds_in_memory_still_takes_its_next_
         await store.dispose()
 
 
+@pytest.mark.slow
 async def test_run_worker_serves_cases_and_stops_cleanly_on_sigterm(
     env: WorkflowEnvironment, tmp_path: Path, task_queue: str, restore_logging: None
 ) -> None:
