@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 import structlog
+from _pytest.nodes import coerce_node_id
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.common import SearchAttributeKey
@@ -190,6 +191,7 @@ LONGEST_FILES = (
     "test_start_and_recovery.py",
     "test_container_entrypoints.py",
     "test_sagsflow_dev.py",
+    "test_api_fuzz.py",
     "test_api.py",
     "test_encrypted_history.py",
     "test_operator_integration.py",
@@ -208,6 +210,12 @@ def _file_rank(item: pytest.Item) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        # schemathesis gives the test of every API operation the same node id, and xdist then
+        # ran only one of them: the operation makes each id its own.
+        label = getattr(item, "operation_label", None)
+        if isinstance(label, str) and label not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}[{label}]")  # pytest's own id type
     items.sort(key=_file_rank)  # stable: each file's tests keep their order
     unmarked = [
         item.nodeid
