@@ -185,22 +185,22 @@ INTEGRATION_FIXTURES = frozenset(
 # --no-loadscope-reorder), so starting these first keeps one long file from finishing last
 # while the other worker idles. Only the order changes; a stale entry costs time, nothing else.
 LONGEST_FILES = (
-    "test_bounded_work.py",
     "test_cli_cases.py",
+    "test_bounded_work.py",
     "test_stuck_cases.py",
     "test_start_and_recovery.py",
     "test_container_entrypoints.py",
     "test_sagsflow_dev.py",
-    "test_api_fuzz.py",
     "test_api.py",
     "test_encrypted_history.py",
     "test_operator_integration.py",
+    "test_api_fuzz.py",
     "test_store.py",
     "test_crash_window.py",
+    "test_dev_server.py",
     "test_notify.py",
     "test_api_limits.py",
     "test_cli_startup.py",
-    "test_dev_server.py",
 )
 
 

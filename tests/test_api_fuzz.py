@@ -31,7 +31,7 @@ from tests.apikit import (
 # The integration tier: see the `slow` marker in pyproject.toml.
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 10
 
 
 @pytest.fixture(scope="module")

@@ -119,12 +119,20 @@ async def test_after_a_reset_to_before_a_completion_the_store_follows_the_new_ru
         uncover = await wait_open_row(store, case.case_number)
         while uncover.key != "assess.uncover":
             uncover = await wait_open_row(store, case.case_number, not_ids={uncover.task_id})
-        before = await service.handle(case.case_number).fetch_history()
-        reset_to = max(
-            e.event_id
-            for e in before.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        )
+        # The row is written inside the workflow task that opened the task; under load that
+        # task's completion reaches the history a moment later.
+        completed: list[int] = []
+        deadline = time.monotonic() + 20
+        while not completed and time.monotonic() < deadline:
+            before = await service.handle(case.case_number).fetch_history()
+            completed = [
+                e.event_id
+                for e in before.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            ]
+            if not completed:
+                await asyncio.sleep(0.1)
+        reset_to = max(completed)
         await service.submit_task(case.case_number, completion(uncover))
         await wait_done(store, case.case_number, uncover.task_id, 20)
         assert "assess.evaluate" in {
