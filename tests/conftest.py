@@ -181,7 +181,7 @@ INTEGRATION_FIXTURES = frozenset(
 
 
 # The longest test files, longest first (`--durations`, summed per file). `make test` hands
-# whole files to its two xdist workers in collection order (--dist loadfile
+# whole files to its xdist workers in collection order (--dist loadfile
 # --no-loadscope-reorder), so starting these first keeps one long file from finishing last
 # while the other worker idles. Only the order changes; a stale entry costs time, nothing else.
 LONGEST_FILES = (
