@@ -48,7 +48,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench import baseline as base
 from bench.history import count_history
-from core.devserver import DevServer, _die_with_parent
+from core.devserver import DevServer, die_with_parent
 from driver.decisions import (
     INTERNAL_ROUTE_TO_TREAT,
     actor_for,
@@ -187,7 +187,7 @@ class Children:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
         self.procs[name] = proc
         return proc.pid

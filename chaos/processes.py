@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -23,11 +22,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client
 
-from core.devserver import DevServer
+from core.devserver import DevServer, die_with_parent
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 40.0  # server or worker start on a loaded 2-core machine
@@ -50,24 +48,6 @@ def clean_environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED_PREFIXES)}
     env.update(extra)
     return env
-
-
-def _die_with_parent() -> Any:
-    """preexec_fn: the kernel SIGKILLs the child if the suite dies without cleaning up."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
 
 
 class ChildProcesses:
@@ -130,7 +110,7 @@ class Child:
                 env=self.env,
                 cwd=str(self.cwd),
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         ChildProcesses.add(self.process.pid)
 

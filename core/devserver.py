@@ -134,7 +134,7 @@ def _proto_type(key: SearchAttributeKey[Any]) -> IndexedValueType.ValueType:
     return IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{key.indexed_value_type.name}")
 
 
-def _die_with_parent() -> Any:
+def die_with_parent() -> Any:
     """A preexec_fn that makes the kernel SIGKILL the server when its parent dies (Linux).
 
     The libc function is looked up here, in the parent: the child, between fork and exec, only
@@ -291,7 +291,7 @@ class DevServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: we stop the whole group
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(),
             )
         atexit.register(self._kill_at_exit)
         try:

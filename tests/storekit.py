@@ -21,15 +21,17 @@ from schemas.common import (
     Severity,
     StaffRole,
     TaskStatus,
+    case_workflow_id,
 )
 from schemas.snapshot import EventKind, TimelineEvent
+from tests.activity_probe_workflow import InboxProbe
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 SCHOOL = "vibeke-skolen"
 
 
 def workflow_id(case_number: str) -> str:
-    return f"case-{case_number}"
+    return case_workflow_id(case_number)
 
 
 def case_record(case_number: str, phase: Phase = Phase.ASSESS) -> CaseRecord:
@@ -112,4 +114,16 @@ def notification(case_number: str, task_id: str = "assess.uncover-1") -> Notific
         subject=f"Ny opgave i sag {case_number}",
         body="Frist: 03.03.2026 kl. 09:30",
         created_at=T0,
+    )
+
+
+def inbox_probe(case_number: str) -> InboxProbe:
+    """Every kind of inbox write of one case, for the probe workflow to make."""
+    return InboxProbe(
+        case=case_record(case_number),
+        task=open_task(case_number),
+        reminder=reminded(case_number),
+        timeline=timeline(case_number),
+        notification=notification(case_number),
+        close=close_task(case_number),
     )

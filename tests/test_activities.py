@@ -28,7 +28,6 @@ from schemas.common import Route, Severity
 from store import Store
 from tests import storekit as kit
 from tests.activity_probe_workflow import (
-    InboxProbe,
     InboxProbeWorkflow,
     LoadProcedureProbeWorkflow,
 )
@@ -90,17 +89,6 @@ def _new_case_number() -> str:
     return f"T-{uuid.uuid4().hex[:10]}"
 
 
-def inbox_probe(case_number: str) -> InboxProbe:
-    return InboxProbe(
-        case=kit.case_record(case_number),
-        task=kit.open_task(case_number),
-        reminder=kit.reminded(case_number),
-        timeline=kit.timeline(case_number),
-        notification=kit.notification(case_number),
-        close=kit.close_task(case_number),
-    )
-
-
 def test_every_activity_is_registered_under_its_contract_name(sqlite_url: str) -> None:
     activities = CaseActivities(Store.from_url(sqlite_url))
     # The case workflow calls activities by these names; renaming one breaks running cases.
@@ -132,7 +120,7 @@ async def test_a_retry_after_success_leaves_exactly_one_row(
         async with worker:
             await env.client.execute_workflow(
                 InboxProbeWorkflow.run,
-                inbox_probe(case_number),
+                kit.inbox_probe(case_number),
                 id=workflow_id,
                 task_queue=task_queue,
             )

@@ -25,7 +25,7 @@ from core.settings import ApiSettings, Settings
 from schemas.common import StaffRole, TaskStatus
 from store import Store
 from tests import storekit as kit
-from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
+from tests.activity_probe_workflow import InboxProbeWorkflow
 from tests.apikit import write_tokens
 from tests.test_dev_server import free_port
 from workers.worker import run_worker
@@ -244,14 +244,7 @@ async def test_the_worker_serves_the_sdk_metrics(
     )
     running = asyncio.create_task(run_worker(settings, workflows=[InboxProbeWorkflow]))
     case_number = f"W-{uuid.uuid4().hex[:8]}"
-    probe = InboxProbe(
-        case=kit.case_record(case_number),
-        task=kit.open_task(case_number),
-        reminder=kit.reminded(case_number),
-        timeline=kit.timeline(case_number),
-        notification=kit.notification(case_number),
-        close=kit.close_task(case_number),
-    )
+    probe = kit.inbox_probe(case_number)
     try:
         await asyncio.wait_for(
             env.client.execute_workflow(

@@ -32,7 +32,7 @@ from schemas.activities import NotificationKind, NotificationRequest
 from schemas.common import StaffRole
 from store import Store
 from tests import storekit as kit
-from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
+from tests.activity_probe_workflow import InboxProbeWorkflow
 from workers.notify import Dispatcher, message_id
 from workers.worker import run_worker
 
@@ -572,14 +572,7 @@ async def test_the_worker_runs_the_dispatcher_when_smtp_is_configured(
         run_worker(settings, workflows=[InboxProbeWorkflow], notify_settings=notify_settings(port))
     )
     case_number = f"W-{uuid.uuid4().hex[:8]}"
-    probe = InboxProbe(
-        case=kit.case_record(case_number),
-        task=kit.open_task(case_number),
-        reminder=kit.reminded(case_number),
-        timeline=kit.timeline(case_number),
-        notification=kit.notification(case_number),
-        close=kit.close_task(case_number),
-    )
+    probe = kit.inbox_probe(case_number)
     try:
         await asyncio.wait_for(
             env.client.execute_workflow(

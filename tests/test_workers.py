@@ -18,7 +18,7 @@ from core.settings import Settings
 from schemas.common import TaskStatus
 from store import DEFAULT_DATABASE_URL, Store
 from tests import storekit as kit
-from tests.activity_probe_workflow import InboxProbe, InboxProbeWorkflow
+from tests.activity_probe_workflow import InboxProbeWorkflow
 from tests.casekit import CaseRun, case_input
 from workers.worker import build_worker, run_worker
 from workflows.case import DigitalViolationCase
@@ -168,14 +168,7 @@ async def test_run_worker_serves_cases_and_stops_cleanly_on_sigterm(
     )
     running = asyncio.create_task(run_worker(settings, workflows=[InboxProbeWorkflow]))
     case_number = f"W-{uuid.uuid4().hex[:8]}"
-    probe = InboxProbe(
-        case=kit.case_record(case_number),
-        task=kit.open_task(case_number),
-        reminder=kit.reminded(case_number),
-        timeline=kit.timeline(case_number),
-        notification=kit.notification(case_number),
-        close=kit.close_task(case_number),
-    )
+    probe = kit.inbox_probe(case_number)
     try:
         # Completes only once run_worker has migrated the store and is polling.
         await asyncio.wait_for(
