@@ -12,6 +12,7 @@ from cli.service import (
     DatabaseUrlOption,
     NamespaceOption,
     TaskQueueOption,
+    process_settings,
 )
 
 
@@ -50,20 +51,15 @@ def api(
     from core.codec import PayloadKeyError
     from core.connection import configured_payload_keys
     from core.logs import configure_logging
-    from core.settings import ApiSettings, Settings
+    from core.settings import ApiSettings
 
     try:
         settings = ApiSettings.from_env().with_overrides(
             host=host, port=port, tokens_file=tokens_file
         )
-        worker_settings = Settings.from_env().with_overrides(
-            temporal_address=address,
-            temporal_namespace=namespace,
-            task_queue=task_queue,
-            database_url=database_url,
-        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    worker_settings = process_settings(address, namespace, task_queue, database_url)
     configure_logging(worker_settings.log_format, worker_settings.log_level)
     try:
         # Read here, before serving: the codec server and the client need the same keys.

@@ -69,18 +69,10 @@ def worker(
 
     Kør workeren, der driver sagsforløbene. Stop med Ctrl+C.
     """
-    from core.settings import Settings
+    from cli.service import process_settings
     from workers.worker import TemporalUnreachable
 
-    try:
-        settings = Settings.from_env().with_overrides(
-            temporal_address=address,
-            temporal_namespace=namespace,
-            task_queue=task_queue,
-            database_url=database_url,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    settings = process_settings(address, namespace, task_queue, database_url)
     try:
         asyncio.run(run_worker(settings))
     except TemporalUnreachable as exc:

@@ -114,6 +114,25 @@ def settings(ctx: typer.Context, address: str | None, namespace: str | None) -> 
         fail(str(exc), EXIT_INVALID)
 
 
+def process_settings(
+    address: str | None, namespace: str | None, task_queue: str | None, database_url: str | None
+) -> Settings:
+    """A process's settings (worker, API): the environment, then the command's options."""
+    import typer
+
+    from core.settings import Settings
+
+    try:
+        return Settings.from_env().with_overrides(
+            temporal_address=address,
+            temporal_namespace=namespace,
+            task_queue=task_queue,
+            database_url=database_url,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     from cli import render
 

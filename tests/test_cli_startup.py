@@ -8,9 +8,9 @@ import check is the robust part; the timing is generous, for a loaded CI machine
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -90,10 +90,12 @@ def test_help_imports_no_temporal_fastapi_or_sqlalchemy(args: list[str]) -> None
 
 
 def test_sagsflow_help_takes_well_under_a_second() -> None:
+    """Measured in CPU time (the child's user + system), which the rest of a parallel test
+    run cannot stretch the way it stretches the wall clock."""
     assert SAGSFLOW.exists(), f"{SAGSFLOW}: the package is not installed in this environment"
     times = []
     for _ in range(3):
-        started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         ran = subprocess.run(
             [str(SAGSFLOW), "--help"],
             cwd=ROOT,
@@ -102,7 +104,8 @@ def test_sagsflow_help_takes_well_under_a_second() -> None:
             text=True,
             timeout=60,
         )
-        times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         assert ran.returncode == 0, ran.stderr
         assert "case" in ran.stdout and "worker" in ran.stdout
-    assert min(times) < 1.0, f"`sagsflow --help` took {min(times):.2f} s at best"
+    assert min(times) < 1.0, f"`sagsflow --help` took {min(times):.2f} s of CPU at best"

@@ -31,6 +31,7 @@ from temporalio.worker import Replayer, Worker
 from activities import CaseActivities
 from core.codec import worker_data_converter
 from core.devserver import DevServer
+from driver.decisions import INTERNAL_ROUTE_TO_TREAT
 from schemas.activities import CloseTaskRequest
 from schemas.case import CaseInput
 from schemas.common import TaskStatus
@@ -126,20 +127,7 @@ async def test_an_update_delivered_with_the_timer_that_opens_its_task_replays(
             task_queue=task_queue,
         )
         run = CaseRun(env=env, handle=handle, store=store, case=case)
-        await run.complete_all(
-            "assess.involve_custody",
-            "assess.uncover",
-            "assess.evaluate",
-            "assess.involve_leadership",
-            "assess.involve_tk",
-            "document.preserve",
-            "document.note",
-            "stop.cooperate",
-            "stop.action_plan",
-            "report.insurance",
-            "treat.help",
-            "treat.surroundings",
-        )
+        await run.complete_all(*INTERNAL_ROUTE_TO_TREAT)
         snap = await run.wait_for(lambda s: s.next_timer is not None, "the evaluation timer")
         assert snap.next_timer is not None
         evaluation_at = snap.next_timer.at
