@@ -16,7 +16,6 @@ import atexit
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,18 +25,13 @@ from pathlib import Path
 from temporalio.client import Client
 
 from core.devserver import DevServer, die_with_parent
+from driver.net import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 40.0  # server or worker start on a loaded 2-core machine
 STOP_TIMEOUT = 15.0  # SIGTERM → exit; the worker's graceful shutdown allows 10 s
 # Variables of the parent that must not leak into the children: the suite sets its own.
 _CLEARED_PREFIXES = ("TEMPORAL_", "SAGSFLOW_", "DATABASE_URL", "OTEL_")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def clean_environment(**extra: str) -> dict[str, str]:

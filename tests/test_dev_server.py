@@ -24,16 +24,11 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.devserver import DevServer, PortInUseError
+from driver.net import free_port
 from tests.conftest import binary
 from workflows import search_attributes
 
 TEMPORAL = binary("temporal")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def dev_server(data_dir: Path, **options: Any) -> DevServer:
