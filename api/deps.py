@@ -21,9 +21,10 @@ from api.errors import CaseEnded
 from api.limits import admit_message
 from api.policy import Denial
 from api.staff import Staff
+from core.timeouts import QUERY_TIMEOUT_SECONDS
 from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber
 from schemas.snapshot import CaseSnapshot
-from service.cases import QUERY_TIMEOUT_SECONDS, CaseFacts, CaseNotProgressing, CaseService
+from service.cases import CaseFacts, CaseNotProgressing, CaseService
 from store import Store, TaskRow
 
 CASE_NUMBER_PATTERN = next(

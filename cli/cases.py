@@ -23,14 +23,13 @@ from cli.service import (
 
 # The options' choices only (enums): the rest is imported by the command that runs, so that
 # `sagsflow --help` loads neither Temporal nor the API nor the store.
+from core.timeouts import QUERY_TIMEOUT_SECONDS
 from schemas.common import CaseStatus, Phase, StaffRole, ViolationType
 
 if TYPE_CHECKING:
     from schemas.snapshot import CaseSnapshot
     from service.cases import CaseService, CaseSummary
 
-# A query is answered by a worker: without one it would wait for the RPC's own deadline.
-QUERY_TIMEOUT_SECONDS = 20.0
 
 app = typer.Typer(
     name="case",

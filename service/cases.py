@@ -32,6 +32,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.task_queue import TASK_QUEUE
+from core.timeouts import QUERY_TIMEOUT_SECONDS, UPDATE_TIMEOUT_SECONDS
 from schemas.case import CaseInput
 from schemas.common import (
     Actor,
@@ -59,10 +60,6 @@ from store import Store, TaskRow
 from workflows import search_attributes as sa
 from workflows.case import DigitalViolationCase
 
-# A query or update is answered by a worker: a case whose workflow task keeps failing (or that
-# no worker serves) would otherwise hold the caller until the RPC's own deadline.
-QUERY_TIMEOUT_SECONDS = 20.0
-UPDATE_TIMEOUT_SECONDS = 30.0
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 # Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
