@@ -10,7 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,7 +144,7 @@ class Store:
         with _unwrapped_naive_datetimes():
             async with self._write_turn:
                 if self._batch_writer is not None:
-                    await asyncio.to_thread(_write_all, self._batch_writer, statements)
+                    await _to_the_end(asyncio.to_thread(_write_all, self._batch_writer, statements))
                     return
                 async with self._sessions.begin() as session:
                     for statement in statements:
@@ -746,6 +754,19 @@ def _claimable_outbox(now: datetime) -> tuple[Any, ...]:
             OutboxRow.next_attempt_at <= now,
         ),
     )
+
+
+async def _to_the_end(write: Awaitable[None]) -> None:
+    """Awaits a write on its thread; if the caller is cancelled (the activity timed out), still
+    waits for the thread before giving up its turn: a thread cannot be stopped, and a batch it
+    committed after the retry or the next batch would overwrite newer rows with older ones."""
+    running = asyncio.ensure_future(write)
+    try:
+        await asyncio.shield(running)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await running
+        raise
 
 
 def _write_all(engine: Engine, statements: Sequence[Any]) -> None:

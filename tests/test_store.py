@@ -391,3 +391,40 @@ async def test_a_sync_brings_the_store_in_line_with_the_run(store: Store) -> Non
     )
     assert [e.seq for e in await store.list_events(workflow)] == [1, 2, 3]
     assert [r.key for r in await store.list_outbox(workflow)] == [kit.notification(case).key]
+
+
+async def test_a_write_given_up_on_never_lands_after_the_next_one(sqlite_url: str) -> None:
+    """A store activity that times out is cancelled while its batch waits for SQLite's lock
+    (held here by another process's writer). Its retry and the next batch come after it, so
+    whatever the abandoned attempt still commits can never overwrite the newer state."""
+    import sqlite3
+
+    store = Store.from_url(sqlite_url)
+    await store.create_schema()
+    case = "2026-0042"
+    try:
+        await store.apply_effects(effect_batch(case, case=kit.case_record(case, Phase.ASSESS)))
+        other = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=30)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's one write lock
+        older = asyncio.create_task(
+            store.apply_effects(effect_batch(case, 2, case=kit.case_record(case, Phase.DOCUMENT)))
+        )
+        # Long enough that SQLite's busy wait for it polls at its slowest (every 100 ms).
+        await asyncio.sleep(1.0)
+        older.cancel()  # the activity's timeout: the worker gives up on this attempt
+        newer = asyncio.create_task(
+            store.apply_effects(
+                effect_batch(case, 3, case=kit.case_record(case, Phase.STOP_REPORT))
+            )
+        )
+        await asyncio.sleep(0.05)
+        other.rollback()  # the lock is free: both waiting batches may now write
+        other.close()
+        await newer
+        with pytest.raises(asyncio.CancelledError):
+            await older
+        await asyncio.sleep(0.5)  # anything still in flight has landed by now
+        row = await store.get_case(kit.workflow_id(case))
+        assert row is not None and row.phase == Phase.STOP_REPORT.value
+    finally:
+        await store.dispose()
