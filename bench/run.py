@@ -493,13 +493,14 @@ def plan_from(timings: list[StepTiming]) -> list[base.BaselineStep]:
 
 
 def evidence_guard() -> dict[str, Any]:
-    from schemas.evidence import material_kind
+    # The scan a text gets the first time it is seen; after that its verdict is remembered.
+    from schemas.evidence import _kind as material_kind
 
     sentence = (
         "P2 har delt krænkende beskeder om P1 i en klassegruppe på Snapchat; "
         "forældrene er inddraget, og skolen har lavet en handlingsplan. "
     )
-    out: dict[str, Any] = {"function": "schemas.evidence.material_kind"}
+    out: dict[str, Any] = {"function": "schemas.evidence.material_kind (first sight: the scan)"}
     per_kb = []
     for kb in (1, 10, 100):
         text = (sentence * (kb * 1024 // len(sentence) + 1))[: kb * 1024]
@@ -608,7 +609,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{guard['us_per_kb']} µs per KB of text (1, 10, 100 KB: "
             f"{guard['us_per_kb_at_1kb']}, {guard['us_per_kb_at_10kb']}, "
             f"{guard['us_per_kb_at_100kb']}); a 2,000-character note: "
-            f"{guard['note_2000_chars_us']} µs.",
+            f"{guard['note_2000_chars_us']} µs. Times of the scan a text gets when first seen; "
+            "its verdict is then remembered by a digest of the text.",
             "",
         ]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import unicodedata
 import urllib.parse
@@ -53,10 +54,30 @@ _ESCAPED_BYTES = re.compile(r"(?:\\(?:x[0-9a-fA-F]{2}|u00[0-9a-fA-F]{2}|[0-7]{3}
 _MIN_BLOB_BYTES = 96
 
 
+# A case's texts are validated again and again as they travel (API, workflow, store batch):
+# verdicts are remembered by a digest of the text, so the scan runs once per text and no text
+# is kept in memory by the cache. Cleared when full; dict operations are safe across threads.
+_VERDICTS: dict[bytes, str | None] = {}
+_VERDICTS_MAX = 8192
+
+
 def material_kind(text: str) -> str | None:
     """What kind of evidence material `text` carries, or None when it is plain text."""
     if not text:
         return None
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    try:
+        return _VERDICTS[digest]
+    except KeyError:
+        pass
+    kind = _kind(text)
+    if len(_VERDICTS) >= _VERDICTS_MAX:
+        _VERDICTS.clear()
+    _VERDICTS[digest] = kind
+    return kind
+
+
+def _kind(text: str) -> str | None:
     normalised = unicodedata.normalize("NFKC", text)
     for candidate in _unwrapped(normalised):
         found = _scan(candidate)

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Select, and_, delete, func, insert, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -40,6 +39,7 @@ from schemas.activities import (
 )
 from schemas.common import CaseStatus, StaffRole, TaskStatus
 from schemas.retention import ANONYMISED_TEXT, RetentionCaseEntry
+from store.batch import BatchStatements, Step, dialect_insert
 from store.engine import DEFAULT_DATABASE_URL, create_engine, sqlite_batch_writer
 from store.migrate import upgrade_to_head
 from store.models import (
@@ -89,6 +89,7 @@ class Store:
             asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
         self._batch_writer = sqlite_batch_writer(engine)
+        self._prepared = BatchStatements(engine.dialect.name)
 
     @classmethod
     def from_url(cls, url: str = DEFAULT_DATABASE_URL) -> Store:
@@ -126,38 +127,30 @@ class Store:
         last recorded attempt wins); closing keeps the first close's time and completer, and a
         notification key is written once.
         """
-        statements: list[Any] = []
+        prepared = self._prepared
+        steps: list[Step] = []
         if batch.sync is not None:
-            statements += self._sync_statements(batch.workflow_id, batch.run_id, batch.sync)
+            steps += [
+                (statement, None)
+                for statement in self._sync_statements(batch.workflow_id, batch.run_id, batch.sync)
+            ]
         if batch.case is not None:
-            statements.append(self._case_upsert(batch.case))
-        statements += [self._task_upsert(request, batch.run_id) for request in batch.opened]
-        statements += [s for s in map(self._flags_update, batch.flags) if s is not None]
-        statements += [self._close_update(request) for request in batch.closed]
-        if batch.events:
-            statements.append(
-                self._events_upsert(
-                    batch.workflow_id, batch.case_number, batch.events, batch.run_id
-                )
-            )
-        statements += [self._outbox_insert(request) for request in batch.notifications]
+            steps.append(prepared.case(batch.case))
+        steps += prepared.opened(batch.opened, batch.run_id)
+        steps += [(s, None) for s in map(self._flags_update, batch.flags) if s is not None]
+        steps += prepared.closed(batch.closed)
+        steps += prepared.events(
+            _event_rows(batch.workflow_id, batch.case_number, batch.events, batch.run_id)
+        )
+        steps += prepared.notifications(batch.notifications)
         with _unwrapped_naive_datetimes():
             async with self._write_turn:
                 if self._batch_writer is not None:
-                    await _to_the_end(asyncio.to_thread(_write_all, self._batch_writer, statements))
+                    await _to_the_end(asyncio.to_thread(_write_all, self._batch_writer, steps))
                     return
-                async with self._sessions.begin() as session:
-                    for statement in statements:
-                        await session.execute(statement)
-
-    def _case_upsert(self, record: CaseRecord) -> Any:
-        values = record.model_dump(mode="python") | {"updated_at": datetime.now(UTC)}
-        insert = self._insert(CaseRow).values(values)
-        changing = ("phase", "status", "route", "severity", "closed_at", "updated_at")
-        return insert.on_conflict_do_update(
-            index_elements=[CaseRow.workflow_id],
-            set_={column: insert.excluded[column] for column in changing},
-        )
+                async with self.engine.begin() as connection:
+                    for statement, parameters in steps:
+                        await connection.execute(statement, parameters)
 
     def _sync_statements(self, workflow_id: str, run_id: str | None, sync: StoreSync) -> list[Any]:
         """Rows brought in line with the run: each task's state as the run has it, tasks and
@@ -204,19 +197,6 @@ class Store:
         )
         return statements
 
-    def _task_upsert(self, request: OpenTaskRequest, run_id: str | None = None) -> Any:
-        values = request.model_dump(mode="python") | {
-            "status": TaskStatus.OPEN.value,
-            "run_id": run_id,
-        }
-        insert = self._insert(TaskRow).values(values)
-        changing = ("title", "guidance", "role", "opened_at", "due_at", "run_id")
-        return insert.on_conflict_do_update(
-            index_elements=[TaskRow.workflow_id, TaskRow.task_id],
-            set_={column: insert.excluded[column] for column in changing},
-            where=TaskRow.status == TaskStatus.OPEN.value,
-        )
-
     def _close_update(self, request: CloseTaskRequest) -> Any:
         return (
             update(TaskRow)
@@ -248,17 +228,6 @@ class Store:
             .values(changes)
         )
 
-    def _events_upsert(
-        self, workflow_id: str, case_number: str, events: Sequence[Any], run_id: str | None = None
-    ) -> Any:
-        rows = _event_rows(workflow_id, case_number, events, run_id)
-        insert = self._insert(TimelineEventRow).values(rows)
-        changing = ("at", "kind", "text", "actor_id", "actor_role", "task_id", "reason", "run_id")
-        return insert.on_conflict_do_update(
-            index_elements=[TimelineEventRow.workflow_id, TimelineEventRow.seq],
-            set_={column: insert.excluded[column] for column in changing},
-        )
-
     def _outbox_insert(self, request: NotificationRequest) -> Any:
         values = request.model_dump(mode="python")
         values["kind"] = request.kind.value
@@ -270,7 +239,10 @@ class Store:
         )
 
     async def upsert_case(self, record: CaseRecord) -> None:
-        await self._execute(self._case_upsert(record))
+        statement, values = self._prepared.case(record)
+        with _unwrapped_naive_datetimes():
+            async with self.engine.begin() as connection:
+                await connection.execute(statement, values)
 
     async def open_task(self, request: OpenTaskRequest) -> bool:
         """Adds the task to the inbox; False when it was already there."""
@@ -471,13 +443,7 @@ class Store:
     # --- plumbing ------------------------------------------------------------------------
 
     def _insert(self, model: type[Base]) -> Any:
-        # Both dialects' Insert offer on_conflict_do_nothing/do_update with the same signature.
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            return postgresql.insert(model)
-        if dialect == "sqlite":
-            return sqlite.insert(model)
-        raise NotImplementedError(f"idempotent inserts are not implemented for {dialect}")
+        return dialect_insert(self.engine.dialect.name, model)
 
     async def _execute(self, statement: Any) -> None:
         with _unwrapped_naive_datetimes():
@@ -769,10 +735,10 @@ async def _to_the_end(write: Awaitable[None]) -> None:
         raise
 
 
-def _write_all(engine: Engine, statements: Sequence[Any]) -> None:
+def _write_all(engine: Engine, steps: Sequence[Step]) -> None:
     with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(statement)
+        for statement, parameters in steps:
+            connection.execute(statement, parameters)
 
 
 @contextmanager
