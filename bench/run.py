@@ -123,6 +123,8 @@ class Phase:
     update: list[float] = field(default_factory=list)
     # (task key, seconds until done) of each step: where in a case the slow steps fall
     keyed: list[tuple[str, float]] = field(default_factory=list)
+    # (completed task key, next task key, seconds until it was visible) of each timed next
+    keyed_next: list[tuple[str, str, float]] = field(default_factory=list)
     history: dict[str, float] = field(default_factory=dict)  # mean per case
     errors: list[str] = field(default_factory=list)
 
@@ -158,6 +160,7 @@ class Phase:
                 self.keyed.append((t.key, round(t.done_seconds, 4)))
             if t.next_seconds is not None and not t.next_timer_opened:
                 self.next.append(t.next_seconds)
+                self.keyed_next.append((t.key, t.next_key or "", round(t.next_seconds, 4)))
 
 
 # ------------------------------------------------------------------------ processes
@@ -737,9 +740,16 @@ async def run(options: Options) -> Path:
         "evidence_guard": evidence_guard(),
         "history_counting": "bench/history.py",
     }
-    # keyed holds (task key, seconds) pairs, the other measures plain seconds.
+    # keyed holds (task key, seconds) pairs, keyed_next (completed, next, seconds), the other
+    # measures plain seconds.
     raw: dict[str, dict[str, list[Any]]] = {
-        p.name: {"done": p.done, "next": p.next, "update": p.update, "keyed": p.keyed}
+        p.name: {
+            "done": p.done,
+            "next": p.next,
+            "update": p.update,
+            "keyed": p.keyed,
+            "keyed_next": p.keyed_next,
+        }
         for p in phases
     }
     options.out.mkdir(parents=True, exist_ok=True)

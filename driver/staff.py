@@ -74,13 +74,14 @@ class Inbox(Protocol):
 
 
 class StoreInbox:
-    """The store's inbox (`store.list_tasks`), what the platform shows staff."""
+    """The store's inbox rows of a case (`store.task_states`: the columns an inbox list shows,
+    as the bench's baseline reads its own)."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
 
     async def rows(self, workflow_id: str) -> list[Any]:
-        return list(await self.store.list_tasks(workflow_id=workflow_id))
+        return await self.store.task_states(workflow_id)
 
 
 # submit(case_number, completion JSON) → anything; raises on a refusal

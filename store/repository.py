@@ -333,6 +333,17 @@ class Store:
             query = query.where(TaskRow.school_id == school_id)
         return await self._all(query.order_by(TaskRow.due_at, TaskRow.id))
 
+    async def task_states(self, workflow_id: str) -> list[Any]:
+        """A case's tasks as an inbox list needs them (task id, key, role, status, due time),
+        earliest deadline first: a cheap read for polling, without titles and guidance."""
+        query = (
+            select(TaskRow.task_id, TaskRow.key, TaskRow.role, TaskRow.status, TaskRow.due_at)
+            .where(TaskRow.workflow_id == workflow_id)
+            .order_by(TaskRow.due_at, TaskRow.id)
+        )
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(query)).all())
+
     async def list_events(self, workflow_id: str) -> list[TimelineEventRow]:
         query = (
             select(TimelineEventRow)

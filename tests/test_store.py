@@ -291,6 +291,25 @@ async def test_inbox_lists_by_deadline_and_filters(store: Store) -> None:
     assert await store.list_tasks(status="done", school_id=kit.SCHOOL) == []
 
 
+async def test_task_states_are_a_case_inbox_by_deadline_with_aware_times(store: Store) -> None:
+    case_a, case_b = "2026-0012", "2026-0013"
+    await store.open_task(kit.open_task(case_a, "assess.uncover-1", due_in=timedelta(days=3)))
+    await store.open_task(
+        kit.open_task(case_a, "assess.involve_tk-1", due_in=timedelta(hours=2), role=StaffRole.TK)
+    )
+    await store.open_task(kit.open_task(case_b, "assess.uncover-1", due_in=timedelta(days=1)))
+    await store.close_task(kit.close_task(case_a, "assess.uncover-1"))
+
+    states = await store.task_states(kit.workflow_id(case_a))
+    assert [(s.task_id, s.key, s.role, s.status) for s in states] == [
+        ("assess.involve_tk-1", "assess.involve_tk", "tk", "open"),
+        ("assess.uncover-1", "assess.uncover", "case_owner", "done"),
+    ]
+    full = await store.list_tasks(workflow_id=kit.workflow_id(case_a))
+    assert [s.due_at for s in states] == [t.due_at for t in full]
+    assert all(s.due_at.tzinfo is not None for s in states)
+
+
 async def test_participant_names_are_kept_per_case_and_can_be_corrected(store: Store) -> None:
     await store.save_participant_names("case-A", "A", {"P1": "Anna Jensen", "P2": "Bo Holm"})
     await store.save_participant_names("case-B", "B", {"P1": "Carl Berg"})
