@@ -172,41 +172,42 @@ def run_side_by_side(*commands: tuple[list[str], float]) -> None:
                 process.wait()
 
 
+def _uv() -> str | None:
+    """uv beside this interpreter (`make install` puts it there), else on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.exists() else shutil.which("uv")
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean venv with the wheel installed as the Dockerfile installs it; its bin folder."""
+    """A clean venv with the wheel installed as the Dockerfile installs it; its bin folder.
+
+    The Dockerfile's steps with pip: build the wheel, make a venv, install the wheel with the
+    image's extras. uv takes the same steps in a fifth of the time where it is installed (it
+    builds and installs the same wheel from the same index); pip otherwise."""
     work = tmp_path_factory.mktemp("image")
     context = _build_context(work / "src")
     wheels = work / "wheels"
     venv = work / "venv"
+    uv = _uv()
+    if uv is not None:
+        build = [uv, "build", "--quiet", "--wheel", "--out-dir", str(wheels), str(context)]
+        make_venv = [uv, "venv", "--quiet", "--python", sys.executable, str(venv)]
+    else:
+        build = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+        build += ["--wheel-dir", str(wheels), str(context)]
+        make_venv = [sys.executable, "-m", "venv", str(venv)]
     # The Dockerfile's first two steps do not depend on each other: side by side here.
-    run_side_by_side(
-        (
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--no-deps",
-                "--wheel-dir",
-                str(wheels),
-                str(context),
-            ],
-            PIP_TIMEOUT,
-        ),
-        ([sys.executable, "-m", "venv", str(venv)], 120),
-    )
+    run_side_by_side((build, PIP_TIMEOUT), (make_venv, 120))
     [wheel] = wheels.glob("sagsflow-*.whl")
+    python = str(venv / "bin" / "python")
+    install = (
+        [uv, "pip", "install", "--quiet", "--python", python]
+        if uv is not None
+        else [python, "-m", "pip", "install", "--quiet"]
+    )
     subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            f"{wheel}{installed_extras()}",
-        ],
+        [*install, f"{wheel}{installed_extras()}"],
         check=True,
         timeout=PIP_TIMEOUT,
     )
