@@ -13,7 +13,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 # uv installs what pip would, from the same index, in a fraction of the time (README: "Why uv
 # installs the venv"); pip remains the fallback where uv cannot be had.
-INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python
+INSTALL = $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
