@@ -1,8 +1,10 @@
 """`sagsflow case …`, `task …` and `demo` against a REAL dev server and a worker.
 
-The commands run as the installed `sagsflow` program in a subprocess, with the connection in
-the environment, exactly as staff and operators run them; the worker runs in this process.
-Cases a test only needs as a starting point are opened through CaseService directly.
+The commands run in processes of their own, with the connection in the environment, as staff
+and operators run them: forked from a process that has imported the program once
+(tests/clikit.py), and the first test through the installed `sagsflow` program itself. The
+worker runs in this process. Cases a test only needs as a starting point are opened through
+CaseService directly.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind
 from service.cases import CaseService
 from store import Store
 from tests.casekit import LEADER, TEACHER, case_input, decision
+from tests.clikit import Ran, Zygote
 from tests.conftest import binary
 from tests.test_dev_server import dev_server
 from workers.worker import build_worker
@@ -49,25 +52,18 @@ GOOD_UNCOVER = {
 
 
 @dataclass
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass
 class Platform:
     env: dict[str, str]
     client: Client
     store: Store
     service: CaseService
+    zygote: Zygote
 
     async def sagsflow(self, *args: str, **env: str) -> Ran:
+        return await self.zygote.run(args, {**self.env, **env})
+
+    async def installed_sagsflow(self, *args: str, **env: str) -> Ran:
+        """The same command through the installed program (its console script)."""
         began = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             SAGSFLOW,
@@ -154,10 +150,13 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         }
         env.pop("SAGSFLOW_PROCEDURE_FILE", None)
         env.pop("COLUMNS", None)
+        zygote = Zygote()
         try:
             async with build_worker(client, store, settings.task_queue):
-                yield Platform(env, client, store, CaseService(client, store, settings.task_queue))
+                service = CaseService(client, store, settings.task_queue)
+                yield Platform(env, client, store, service, zygote)
         finally:
+            await zygote.close()
             await store.dispose()
 
 
@@ -204,7 +203,7 @@ def test_help_is_english_with_a_danish_line(args: list[str], english: str, danis
 @pytest.mark.slow
 async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> None:
     number = new_number()
-    opened = await platform.sagsflow(
+    opened = await platform.installed_sagsflow(
         "case",
         "open",
         "--case-number",
@@ -230,7 +229,7 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
     await platform.wait_open(number, "assess.uncover")
     await platform.wait_open(number, "assess.involve_custody")
     shown, as_json = await asyncio.gather(
-        platform.sagsflow("case", "show", number),
+        platform.installed_sagsflow("case", "show", number),
         platform.sagsflow("case", "show", number, "--json"),
     )
     assert shown.code == 0, shown.output

@@ -1,0 +1,119 @@
+"""`sagsflow` commands in their own processes, without paying the program's imports each time.
+
+A `sagsflow` process spends about 1.5 s of CPU importing Temporal, SQLAlchemy, pydantic and typer
+before its command runs; the CLI tests run dozens of commands. A *zygote* process imports
+`cli.main` once (importing starts no thread, so forking is safe), then forks one child per
+command. The child is a process of its own, as the installed program is: its own environment
+and argv, stdout and stderr into files, stdin from /dev/null, its exit status as the result,
+and `cli.main:app` — the console script's entry point — as what runs. `tests/test_cli_startup.py`
+runs the installed program itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_ZYGOTE = r"""
+import json, os, sys
+import cli.main
+
+for line in sys.stdin:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.environ.clear()
+            os.environ.update(request["env"])
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            sys.stdin = open(0, closefd=False)
+            sys.argv = ["sagsflow", *request["args"]]
+            try:
+                cli.main.app()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    print(json.dumps({"pid": pid}), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+"""
+
+
+@dataclass
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Zygote:
+    """Runs `sagsflow` commands one at a time; `close()` when done."""
+
+    def __init__(self) -> None:
+        self._process: asyncio.subprocess.Process | None = None
+        self._turn = asyncio.Lock()
+        self._folder = Path(tempfile.mkdtemp(prefix="sagsflow-cli-"))
+
+    async def _started(self) -> asyncio.subprocess.Process:
+        if self._process is None or self._process.returncode is not None:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                _ZYGOTE,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+        return self._process
+
+    async def run(self, args: tuple[str, ...], env: dict[str, str], timeout: float = 75) -> Ran:
+        async with self._turn:
+            process = await self._started()
+            assert process.stdin is not None and process.stdout is not None
+            out, err = self._folder / "stdout", self._folder / "stderr"
+            began = time.monotonic()
+            request = {"args": list(args), "env": env, "stdout": str(out), "stderr": str(err)}
+            process.stdin.write((json.dumps(request) + "\n").encode())
+            await process.stdin.drain()
+            pid = json.loads(await process.stdout.readline())["pid"]
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), timeout)
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                await process.stdout.readline()
+                raise AssertionError(f"sagsflow {' '.join(args)} ran past {timeout} s") from None
+            code = json.loads(line)["code"]
+            return Ran(code, out.read_text(), err.read_text(), time.monotonic() - began)
+
+    async def close(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            await self._process.wait()
+        for name in ("stdout", "stderr"):
+            (self._folder / name).unlink(missing_ok=True)
+        self._folder.rmdir()
