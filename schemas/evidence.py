@@ -52,6 +52,13 @@ _SPACED_HEX_RUN = re.compile(r"(?:(?:\\x|0x|%)?[0-9a-fA-F]{2}[\s,:]+){24,}")
 _PERCENT_RUN = re.compile(r"(?:%[0-9a-fA-F]{2}){40,}")
 _ESCAPED_BYTES = re.compile(r"(?:\\(?:x[0-9a-fA-F]{2}|u00[0-9a-fA-F]{2}|[0-7]{3})){24,}")
 _MIN_BLOB_BYTES = 96
+# Compiled once: a text is scanned word by word, and a pattern looked up by its string on every
+# call cost more than the scan (most of all inside the workflow sandbox).
+_ENTITY = re.compile(r"&#x?[0-9a-fA-F]+;|&[a-z]+;")
+_HEX_PREFIXES = re.compile(r"\\x|0x")
+_HEX_SEPARATORS = re.compile(r"\\x|0x|%|[\s,:]")
+_LINE_BREAKS = re.compile(r"\s|\\n")
+_SIGNATURES = re.compile(rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp")
 
 
 # A case's texts are validated again and again as they travel (API, workflow, store batch):
@@ -92,7 +99,7 @@ def _unwrapped(text: str) -> list[str]:
     unquoted = urllib.parse.unquote(text)
     if unquoted != text:
         layers.append(unquoted)
-    stripped = re.sub(r"&#x?[0-9a-fA-F]+;|&[a-z]+;", lambda m: _entity(m.group(0)), text)
+    stripped = _ENTITY.sub(lambda m: _entity(m.group(0)), text)
     if stripped != text:
         layers.append(stripped)
     return layers
@@ -115,14 +122,17 @@ def _scan(text: str) -> str | None:
     if _PERCENT_RUN.search(text):
         return "percent-encoded bytes"
     for match in _HEX_RUN.finditer(text):
-        return _magic(_from_hex(re.sub(r"\\x|0x", "", match.group(0)))) or "hex blob"
+        return _magic(_from_hex(_HEX_PREFIXES.sub("", match.group(0)))) or "hex blob"
     for match in _SPACED_HEX_RUN.finditer(text):
         # Spaced pairs could be a list of times or numbers: only a file signature counts.
-        kind = _magic(_from_hex(re.sub(r"\\x|0x|%|[\s,:]", "", match.group(0))))
+        kind = _magic(_from_hex(_HEX_SEPARATORS.sub("", match.group(0))))
         if kind:
             return kind
     for match in _BASE64_RUN.finditer(text):
-        blob = re.sub(r"\s|\\n", "", match.group(0))
+        run = match.group(0)
+        if len(run) < _MIN_BASE64_CHARS:  # removing line breaks only shortens it
+            continue
+        blob = _LINE_BREAKS.sub("", run)
         if len(blob) < _MIN_BASE64_CHARS:
             continue
         decoded = _from_base64(blob)
@@ -147,12 +157,7 @@ def _raw_magic(text: str) -> str | None:
 
 
 def _candidate_offsets(data: bytes) -> list[int]:
-    return [
-        m.start()
-        for m in re.finditer(
-            rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp", data
-        )
-    ]
+    return [m.start() for m in _SIGNATURES.finditer(data)]
 
 
 def _magic(data: bytes | None) -> str | None:
