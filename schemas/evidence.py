@@ -58,6 +58,11 @@ _ENTITY = re.compile(r"&#x?[0-9a-fA-F]+;|&[a-z]+;")
 _HEX_PREFIXES = re.compile(r"\\x|0x")
 _HEX_SEPARATORS = re.compile(r"\\x|0x|%|[\s,:]")
 _LINE_BREAKS = re.compile(r"\s|\\n")
+# Necessary conditions, each far cheaper than its pattern: a run of the characters a match is
+# made of, at least as long as the shortest match (prose has spaces and other letters in between).
+_HEX_CANDIDATE = re.compile(r"[0-9a-fA-Fx\\]{160}")  # _HEX_RUN: 80 pairs
+_SPACED_HEX_CANDIDATE = re.compile(r"[0-9a-fA-Fx\\%\s,:]{72}")  # _SPACED_HEX_RUN: 24 × 3
+_BASE64_CANDIDATE = re.compile(r"[A-Za-z0-9+/_=\\\r\n-]{160}")  # _BASE64_RUN, breaks included
 _SIGNATURES = re.compile(rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|RIFF|\x1aE\xdf\xa3|\x00\x00\x00.ftyp")
 
 
@@ -117,17 +122,22 @@ def _scan(text: str) -> str | None:
     raw_bytes = _raw_magic(text)
     if raw_bytes:
         return f"{raw_bytes}-bytes"
-    for match in _ESCAPED_BYTES.finditer(text):
-        return f"escaped bytes ({len(match.group(0))} chars)"
-    if _PERCENT_RUN.search(text):
+    if "\\" in text:  # every escaped byte starts with a backslash
+        for match in _ESCAPED_BYTES.finditer(text):
+            return f"escaped bytes ({len(match.group(0))} chars)"
+    if "%" in text and _PERCENT_RUN.search(text):
         return "percent-encoded bytes"
-    for match in _HEX_RUN.finditer(text):
-        return _magic(_from_hex(_HEX_PREFIXES.sub("", match.group(0)))) or "hex blob"
-    for match in _SPACED_HEX_RUN.finditer(text):
-        # Spaced pairs could be a list of times or numbers: only a file signature counts.
-        kind = _magic(_from_hex(_HEX_SEPARATORS.sub("", match.group(0))))
-        if kind:
-            return kind
+    if _HEX_CANDIDATE.search(text):
+        for match in _HEX_RUN.finditer(text):
+            return _magic(_from_hex(_HEX_PREFIXES.sub("", match.group(0)))) or "hex blob"
+    if _SPACED_HEX_CANDIDATE.search(text):
+        for match in _SPACED_HEX_RUN.finditer(text):
+            # Spaced pairs could be a list of times or numbers: only a file signature counts.
+            kind = _magic(_from_hex(_HEX_SEPARATORS.sub("", match.group(0))))
+            if kind:
+                return kind
+    if not _BASE64_CANDIDATE.search(text):
+        return None
     for match in _BASE64_RUN.finditer(text):
         run = match.group(0)
         if len(run) < _MIN_BASE64_CHARS:  # removing line breaks only shortens it
