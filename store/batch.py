@@ -92,29 +92,29 @@ class BatchStatements:
         return [(self.task_upsert, rows)]
 
     def closed(self, requests: Sequence[CloseTaskRequest]) -> list[Step]:
-        if not requests:
-            return []
-        rows = [
-            {
-                "b_workflow_id": request.workflow_id,
-                "b_task_id": request.task_id,
-                "b_status": request.status.value,
-                "b_closed_at": request.closed_at,
-                "b_completed_by": request.completed_by,
-            }
-            for request in requests
-        ]
-        return [(self.close_update, rows)]
+        return [(self.close_update, [close_row(r) for r in requests])] if requests else []
 
     def events(self, rows: list[dict[str, Any]]) -> list[Step]:
         return [(self.events_upsert, rows)] if rows else []
 
     def notifications(self, requests: Sequence[NotificationRequest]) -> list[Step]:
-        if not requests:
-            return []
-        rows = [
-            request.model_dump(mode="python")
-            | {"kind": request.kind.value, "role": request.role.value}
-            for request in requests
-        ]
-        return [(self.outbox_insert, rows)]
+        return [(self.outbox_insert, [notification_row(r) for r in requests])] if requests else []
+
+
+def close_row(request: CloseTaskRequest) -> dict[str, Any]:
+    """The parameters of BatchStatements.close_update for one task."""
+    return {
+        "b_workflow_id": request.workflow_id,
+        "b_task_id": request.task_id,
+        "b_status": request.status.value,
+        "b_closed_at": request.closed_at,
+        "b_completed_by": request.completed_by,
+    }
+
+
+def notification_row(request: NotificationRequest) -> dict[str, Any]:
+    """The outbox row of one notification."""
+    return request.model_dump(mode="python") | {
+        "kind": request.kind.value,
+        "role": request.role.value,
+    }

@@ -39,7 +39,7 @@ from schemas.activities import (
 )
 from schemas.common import CaseStatus, StaffRole, TaskStatus
 from schemas.retention import ANONYMISED_TEXT, RetentionCaseEntry
-from store.batch import BatchStatements, Step, dialect_insert
+from store.batch import BatchStatements, Step, close_row, dialect_insert, notification_row
 from store.engine import DEFAULT_DATABASE_URL, create_engine, sqlite_batch_writer
 from store.migrate import upgrade_to_head
 from store.models import (
@@ -197,21 +197,6 @@ class Store:
         )
         return statements
 
-    def _close_update(self, request: CloseTaskRequest) -> Any:
-        return (
-            update(TaskRow)
-            .where(
-                TaskRow.workflow_id == request.workflow_id,
-                TaskRow.task_id == request.task_id,
-                TaskRow.status == TaskStatus.OPEN.value,
-            )
-            .values(
-                status=request.status.value,
-                closed_at=request.closed_at,
-                completed_by=request.completed_by,
-            )
-        )
-
     def _flags_update(self, request: TaskFlagsRequest) -> Any | None:
         changes = request.model_dump(
             include={"reminded", "escalated", "assignee"}, exclude_none=True
@@ -226,16 +211,6 @@ class Store:
                 TaskRow.status == TaskStatus.OPEN.value,
             )
             .values(changes)
-        )
-
-    def _outbox_insert(self, request: NotificationRequest) -> Any:
-        values = request.model_dump(mode="python")
-        values["kind"] = request.kind.value
-        values["role"] = request.role.value
-        return (
-            self._insert(OutboxRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[OutboxRow.key])
         )
 
     async def upsert_case(self, record: CaseRecord) -> None:
@@ -258,9 +233,8 @@ class Store:
     async def close_task(self, request: CloseTaskRequest) -> bool:
         """Closes an open task; False when it is not open (already closed, or unknown).
         A retry must not overwrite the first close's time and completer."""
-        return bool(
-            await self._execute_returning(self._close_update(request).returning(TaskRow.id))
-        )
+        statement = self._prepared.close_update.returning(TaskRow.id)
+        return bool(await self._returning(statement, close_row(request)))
 
     async def update_task_flags(self, request: TaskFlagsRequest) -> bool:
         """Sets the given flags/assignee on an open task; False when no open task matched."""
@@ -289,9 +263,8 @@ class Store:
 
     async def enqueue_notification(self, request: NotificationRequest) -> bool:
         """Puts a notification in the outbox; False when its key was already there."""
-        return bool(
-            await self._execute_returning(self._outbox_insert(request).returning(OutboxRow.id))
-        )
+        statement = self._prepared.outbox_insert.returning(OutboxRow.id)
+        return bool(await self._returning(statement, notification_row(request)))
 
     async def save_participant_names(
         self, workflow_id: str, case_number: str, names: Mapping[str, str]
@@ -465,6 +438,12 @@ class Store:
         with _unwrapped_naive_datetimes():
             async with self._sessions.begin() as session:
                 return (await session.execute(statement)).scalars().all()
+
+    async def _returning(self, statement: Any, parameters: dict[str, Any]) -> Sequence[Any]:
+        """A prepared statement's RETURNING values for one row of parameters."""
+        with _unwrapped_naive_datetimes():
+            async with self.engine.begin() as connection:
+                return (await connection.execute(statement, parameters)).scalars().all()
 
     async def _first(self, query: Select[Any]) -> Any:
         async with self._sessions() as session:
