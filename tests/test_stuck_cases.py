@@ -22,7 +22,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from core.codec import data_converter
-from service.cases import CaseService
+from service.cases import CaseNotProgressing, CaseService
 from store import Store, TaskRow
 from tests.apikit import (
     LEADER,
@@ -104,6 +104,16 @@ async def delete_inbox_row(store: Store, workflow_id: str, task_id: str) -> None
         )
 
 
+async def wait_attempt(handle: WorkflowHandle, attempt: int) -> None:
+    """Until the case's pending workflow task is at this attempt or later."""
+    for _ in range(300):
+        described = await handle.describe()
+        if described.raw_description.pending_workflow_task.attempt >= attempt:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the broken case's workflow task never reached attempt {attempt}")
+
+
 @asynccontextmanager
 async def stuck_case(client: Client) -> AsyncIterator[tuple[str, WorkflowHandle]]:
     """A case (school, search attributes as usual) whose every workflow task fails; it is
@@ -113,13 +123,7 @@ async def stuck_case(client: Client) -> AsyncIterator[tuple[str, WorkflowHandle]
     async with Worker(client, task_queue=task_queue, workflows=[BrokenCase]):
         handle = await CaseService(client, None, task_queue).open_case(case)
         try:
-            for _ in range(200):
-                described = await handle.describe()
-                if described.raw_description.pending_workflow_task.attempt > 1:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the broken case's workflow task never failed")
+            await wait_attempt(handle, 2)
             yield case.case_number, handle
         finally:
             await handle.terminate("test over")
@@ -218,8 +222,18 @@ async def test_a_case_whose_workflow_task_fails_gets_503_and_one_line_from_the_c
     platform: ApiPlatform,
     client: Client,  # noqa: F811
 ) -> None:
-    async with stuck_case(client) as (number, _):
+    async with stuck_case(client) as (number, handle):
+        # Failed once, retried: no worker answers its query, and the caller's own limit
+        # (QUERY_TIMEOUT_SECONDS, 20 s; 1 s here) ends the wait with the same answer.
+        with pytest.raises(CaseNotProgressing):
+            await CaseService(client, None).snapshot(number, timeout=1.0)
+
+        # Failed twice in a row: the case counts as not progressing, and every caller is told
+        # so at once from the case's description, without waiting for a query.
+        await wait_attempt(handle, 3)
+        started = time.monotonic()
         page = await call(http, TEACHER, "GET", f"/cases/{number}")
+        assert time.monotonic() - started < 5, "answered by waiting for the query"
         assert page.status_code == 503, page.text
         assert page.json()["detail"] == (
             f"Sagen {number} {NOT_PROCESSED_DA} / The case {number} {NOT_PROCESSED_EN}"
