@@ -38,6 +38,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from store import Store
+from tests.clikit import Zygote
 from tests.fakes import MemoryRecords
 from workflows import search_attributes
 
@@ -113,6 +114,17 @@ async def dev_temporal(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         yield started
 
 
+@pytest.fixture(scope="session")
+def sagsflow_cli() -> Iterator[Zygote]:
+    """`sagsflow` commands, each in a process of its own, forked from one that has imported the
+    program (tests/clikit.py): one per test process, for every module that runs the CLI."""
+    zygote = Zygote()
+    try:
+        yield zygote
+    finally:
+        zygote.close()
+
+
 @pytest.fixture
 def task_queue() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
@@ -176,6 +188,7 @@ INTEGRATION_FIXTURES = frozenset(
         "platform",
         "dev_client",
         "image",
+        "sagsflow_cli",
     }
 )
 

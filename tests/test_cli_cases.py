@@ -129,7 +129,9 @@ class Platform:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
+async def platform(
+    tmp_path_factory: pytest.TempPathFactory, sagsflow_cli: Zygote
+) -> AsyncIterator[Platform]:
     data: Path = tmp_path_factory.mktemp("cli")
     async with dev_server(data, headless=True) as server:
         settings = Settings(
@@ -150,13 +152,11 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         }
         env.pop("SAGSFLOW_PROCEDURE_FILE", None)
         env.pop("COLUMNS", None)
-        zygote = Zygote()
         try:
             async with build_worker(client, store, settings.task_queue):
                 service = CaseService(client, store, settings.task_queue)
-                yield Platform(env, client, store, service, zygote)
+                yield Platform(env, client, store, service, sagsflow_cli)
         finally:
-            await zygote.close()
             await store.dispose()
 
 

@@ -27,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from schemas.snapshot import CaseSnapshot
 from tests.casekit import LEADER, TEACHER, decision
+from tests.clikit import Zygote
 from tests.conftest import binary
 from tests.test_dev_server import dev_server, free_port
 from workflows.case import DigitalViolationCase
@@ -35,7 +36,6 @@ from workflows.case import DigitalViolationCase
 pytestmark = pytest.mark.slow
 
 TEMPORAL = binary("temporal")
-SAGSFLOW = binary("sagsflow")
 NAMES = {"P1": "Astrid Testesen", "P2": "Bertram Prøvesen", "P3": "Clara Eksempelsen"}
 SCHOOL = "integrationsskolen"
 
@@ -48,6 +48,7 @@ class Platform:
     worker_log: Path
     server_log: Path
     client: Client
+    cli: Zygote
 
     def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -55,7 +56,8 @@ class Platform:
         )
 
     async def sagsflow(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(self.run, SAGSFLOW, *args)
+        ran = await self.cli.run(args, self.env, timeout=60)
+        return subprocess.CompletedProcess(["sagsflow", *args], ran.code, ran.stdout, ran.stderr)
 
     async def temporal(self, *args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(self.run, TEMPORAL, *args, "--address", self.address)
@@ -86,7 +88,9 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
+async def platform(
+    tmp_path_factory: pytest.TempPathFactory, sagsflow_cli: Zygote
+) -> AsyncIterator[Platform]:
     data = tmp_path_factory.mktemp("dev")
     server = dev_server(data)
     async with server:
@@ -103,7 +107,9 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
         try:
             assert server.ui_url is not None
-            yield Platform(server.address, server.ui_url, env, log, data / "temporal.log", client)
+            yield Platform(
+                server.address, server.ui_url, env, log, data / "temporal.log", client, sagsflow_cli
+            )
         finally:
             stop_worker(worker)
 
@@ -264,7 +270,7 @@ async def test_an_operator_finds_signals_and_reads_a_case_with_stock_tools(
 
 
 async def test_cases_and_their_timers_survive_a_restart_of_everything(
-    tmp_path: Path,
+    tmp_path: Path, sagsflow_cli: Zygote
 ) -> None:
     """Stop the dev server and the worker mid-case; start both again on the same data: the
     case is still there and its durable timer still fires (the demo card's 5 s evaluation)."""
@@ -323,6 +329,7 @@ async def test_cases_and_their_timers_survive_a_restart_of_everything(
                         tmp_path / "worker.log",
                         tmp_path / "temporal.log",
                         client,
+                        sagsflow_cli,
                     )
                 )
             finally:

@@ -33,6 +33,7 @@ from core.devserver import ensure_port_free
 from procedure.loader import DEFAULT_CARD
 from schemas.snapshot import CaseSnapshot, EventKind
 from tests.casekit import TEACHER, decision
+from tests.clikit import Zygote
 from tests.conftest import binary
 from tests.test_dev_server import free_port
 from workflows.case import DigitalViolationCase
@@ -41,7 +42,7 @@ SAGSFLOW = binary("sagsflow")
 NAME = "Astrid Testesen"
 # Long enough to stop before it is due (the stop comes 2-3 s after the underretning on an idle
 # machine, so 5x headroom), short enough to wait for: the test waits it out once.
-RECEIPT_SECONDS = 15
+RECEIPT_SECONDS = 11
 
 
 @pytest.fixture
@@ -74,8 +75,10 @@ def environment(tmp_path: Path) -> dict[str, str]:
 class Dev:
     """One `sagsflow dev` process on fixed free ports and a data folder."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], ports: tuple[int, int, int]) -> None:
-        self.data_dir, self.env = data_dir, env
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], ports: tuple[int, int, int], cli: Zygote
+    ) -> None:
+        self.data_dir, self.env, self._cli = data_dir, env, cli
         self.port, self.ui_port, self.api_port = ports
         self.output = data_dir.parent / "dev-output.txt"
 
@@ -137,9 +140,8 @@ class Dev:
             "SAGSFLOW_PAYLOAD_KEYS_FILE": str(self.data_dir / "payload-keys.json"),
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'sagsflow.db'}",
         }
-        return subprocess.run(
-            [SAGSFLOW, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        ran = self._cli.run_sync(args, env, timeout=60)
+        return subprocess.CompletedProcess(["sagsflow", *args], ran.code, ran.stdout, ran.stderr)
 
     async def client(self) -> Client:
         keys = PayloadKeys.from_file(self.data_dir / "payload-keys.json")
@@ -204,9 +206,9 @@ def test_the_readme_defaults_are_the_documented_ports() -> None:
 
 @pytest.mark.slow
 async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
-    data_dir: Path, environment: dict[str, str]
+    data_dir: Path, environment: dict[str, str], sagsflow_cli: Zygote
 ) -> None:
-    dev = Dev(data_dir, environment, (free_port(), free_port(), free_port()))
+    dev = Dev(data_dir, environment, (free_port(), free_port(), free_port()), sagsflow_cli)
     case_number = f"DEV-{uuid.uuid4().hex[:6].upper()}"
 
     with running(dev) as first:
@@ -318,7 +320,7 @@ async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
 
 @pytest.mark.slow
 def test_a_taken_api_port_is_refused_before_anything_starts(
-    data_dir: Path, environment: dict[str, str]
+    data_dir: Path, environment: dict[str, str], sagsflow_cli: Zygote
 ) -> None:
     import socket
 
@@ -326,7 +328,7 @@ def test_a_taken_api_port_is_refused_before_anything_starts(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         api_port = taken.getsockname()[1]
-        dev = Dev(data_dir, environment, (free_port(), free_port(), api_port))
+        dev = Dev(data_dir, environment, (free_port(), free_port(), api_port), sagsflow_cli)
         result = dev.cli(
             "dev",
             "--data-dir",

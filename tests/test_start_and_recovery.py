@@ -40,6 +40,7 @@ from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input, demo_decisio
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from service.cases import CaseService
 from store import Store, TaskRow
+from tests.clikit import Zygote
 from tests.conftest import POSTGRES_ADMIN_URL, binary
 from tests.test_dev_server import DevServer
 
@@ -97,7 +98,9 @@ def active_query(school: str, case_number: str | None = None) -> str:
     return query + (f' AND CaseNumber="{case_number}"' if case_number else "")
 
 
-async def test_a_started_case_is_listed_by_its_search_attributes_at_once(server: Server) -> None:
+async def test_a_started_case_is_listed_by_its_search_attributes_at_once(
+    server: Server, sagsflow_cli: Zygote
+) -> None:
     """No worker polls this task queue: nothing but the start can have set the attributes."""
     service = CaseService(server.client, None, new_queue())
     school = f"skole-{uuid.uuid4().hex[:6]}"
@@ -141,6 +144,7 @@ async def test_a_started_case_is_listed_by_its_search_attributes_at_once(server:
     assert ids == [handle.id]
     # … and `sagsflow case list`.
     listed_by_cli = await sagsflow(
+        sagsflow_cli,
         server,
         "case",
         "list",
@@ -154,7 +158,7 @@ async def test_a_started_case_is_listed_by_its_search_attributes_at_once(server:
     assert [row["case_number"] for row in json.loads(listed_by_cli)] == [case.case_number]
 
 
-async def sagsflow(server: Server, *args: str, task_queue: str) -> str:
+async def sagsflow(cli: Zygote, server: Server, *args: str, task_queue: str) -> str:
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": server.address,
@@ -162,25 +166,19 @@ async def sagsflow(server: Server, *args: str, task_queue: str) -> str:
         "SAGSFLOW_TASK_QUEUE": task_queue,
         "DATABASE_URL": f"sqlite+aiosqlite:///{server.data / 'cli.db'}",
     }
-    process = await asyncio.create_subprocess_exec(
-        SAGSFLOW,
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, (out + err).decode()
-    return out.decode()
+    ran = await cli.run(args, env, timeout=60)
+    assert ran.code == 0, ran.output
+    return ran.stdout
 
 
 async def test_sagsflow_case_open_without_a_worker_is_listed_as_it_returns(
-    server: Server,
+    server: Server, sagsflow_cli: Zygote
 ) -> None:
     queue = new_queue()
     school = f"skole-{uuid.uuid4().hex[:6]}"
     number = new_number("SACLI")
     await sagsflow(
+        sagsflow_cli,
         server,
         "case",
         "open",

@@ -33,12 +33,11 @@ from tests.apikit import (
     platform,  # noqa: F401 - the module's platform fixture
 )
 from tests.casekit import case_input, decision
-from tests.conftest import binary
+from tests.clikit import Zygote
 
 # The integration tier: see the `slow` marker in pyproject.toml.
 pytestmark = pytest.mark.slow
 
-SAGSFLOW = binary("sagsflow")
 NOT_PROCESSED_DA = "behandles ikke lige nu – drift er underrettet"
 NOT_PROCESSED_EN = "is not being processed – operators are alerted"
 
@@ -69,23 +68,15 @@ async def call(
     return await http.request(method, f"/api/v1{path}", headers=user.headers, **kwargs)
 
 
-async def sagsflow(platform: ApiPlatform, *args: str) -> tuple[int, str, str]:  # noqa: F811
+async def sagsflow(cli: Zygote, platform: ApiPlatform, *args: str) -> tuple[int, str, str]:  # noqa: F811
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": platform.address,
         "DATABASE_URL": f"sqlite+aiosqlite:///{platform.data_dir / 'sagsflow.db'}",
     }
     env.pop("COLUMNS", None)
-    process = await asyncio.create_subprocess_exec(
-        SAGSFLOW,
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    ran = await cli.run(args, env, timeout=90)
+    return ran.code, ran.stdout, ran.stderr
 
 
 async def wait_inbox_row(platform: ApiPlatform, workflow_id: str, task_id: str) -> None:  # noqa: F811
@@ -156,6 +147,7 @@ async def wait_gauge(http: httpx.AsyncClient, expected: float, timeout: float = 
 async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_the_case(
     http: httpx.AsyncClient,
     platform: ApiPlatform,  # noqa: F811
+    sagsflow_cli: Zygote,
 ) -> None:
     body = new_case_body()
     number = body["case_number"]
@@ -190,6 +182,7 @@ async def test_a_task_the_case_has_not_recorded_is_refused_and_nothing_reaches_t
     assert reassigned.status_code == 422, reassigned.text
     assert "ikke åben endnu" in reassigned.json()["detail"]
     code, _, stderr = await sagsflow(
+        sagsflow_cli,
         platform,
         "task",
         "complete",
@@ -221,6 +214,7 @@ async def test_a_case_whose_workflow_task_fails_gets_503_and_one_line_from_the_c
     http: httpx.AsyncClient,
     platform: ApiPlatform,
     client: Client,  # noqa: F811
+    sagsflow_cli: Zygote,
 ) -> None:
     async with stuck_case(client) as (number, handle):
         # Failed once, retried: no worker answers its query, and the caller's own limit
@@ -269,7 +263,7 @@ async def test_a_case_whose_workflow_task_fails_gets_503_and_one_line_from_the_c
                 '{"what": "x", "where": "y", "involved": ["P1"]}',
             ),
         ):
-            code, stdout, stderr = await sagsflow(platform, *args)
+            code, stdout, stderr = await sagsflow(sagsflow_cli, platform, *args)
             assert code == 1, (args, stdout, stderr)
             assert stderr.strip().splitlines() == [
                 f"Sagen {number} {NOT_PROCESSED_DA} / The case {number} {NOT_PROCESSED_EN}"
