@@ -1,10 +1,12 @@
 """Property-based fuzzing of the HTTP API from its own OpenAPI document (schemathesis),
 against the REAL dev server and worker: no request may cause a 500, and every response (its
 status code and body) must match the document. Bounded: a few examples per operation, as an
-operator or a teacher."""
+operator or a teacher; with SAGSFLOW_FUZZ_COVERAGE=1 (`make fuzz`) also every boundary case of
+the document."""
 
 from __future__ import annotations
 
+import os
 import zlib
 from typing import Any
 
@@ -59,6 +61,12 @@ class _NoAuthenticator:
 DOCUMENT = the_apps_document()
 # Loaded at import: schemathesis' lazy `from_fixture` does not work with pytest 9.
 schema = schemathesis.openapi.from_dict(DOCUMENT)
+# The coverage phase: schemathesis' deterministic boundary cases (each required field missing,
+# each wrong type, lengths at and past their limits, methods the document does not name),
+# added to every operation's test besides its random examples. They are made when the tests are
+# collected, in every test process, and cost as much CPU as the rest of the suite's fuzzing
+# together, so `make test` runs the random examples and `make fuzz` (in .ci/run) runs both.
+schema.config.phases.coverage.enabled = os.environ.get("SAGSFLOW_FUZZ_COVERAGE") == "1"
 
 
 def test_the_running_api_serves_the_fuzzed_document(platform: ApiPlatform) -> None:  # noqa: F811
