@@ -53,3 +53,12 @@ VIOLATION_DA = {
     "deepfake": "Deepfake",
     "other": "Andet",
 }
+# Evidence metadata in the drafted note (schemas.decisions.EvidenceItem's values).
+EVIDENCE_KIND_DA = {
+    "screenshot": "skærmbillede",
+    "video": "video",
+    "message": "besked",
+    "profile": "profil",
+    "other": "andet",
+}
+EVIDENCE_HOLDER_DA = {"victim": "den krænkede", "family": "familien", "police": "politiet"}

@@ -272,8 +272,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             )
             if s.withdrawal is not None or not s.press_queue or self._continue_now:
                 return
-            s.press_queue.pop(0)
-            self._case_jobs.append(asyncio.create_task(self._run_task("treat.press")))
+            inquiry = s.press_queue.pop(0)
+            self._case_jobs.append(
+                asyncio.create_task(
+                    self._run_task("treat.press", extra_guidance=texts.press_guidance(inquiry))
+                )
+            )
 
     async def _finish_case_jobs(self) -> None:
         """Before closing: every case-level task (press, underretning) must be done too."""

@@ -189,7 +189,8 @@ class CaseMessages(CaseRecords):
         self.state.press_queue.append(inquiry)
         self._event(
             EventKind.PRESS_INQUIRY,
-            f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages",
+            f"Pressehenvendelse fra {inquiry.medium}: kommunikationsafdelingen inddrages"
+            + (f". Spørgsmålet: {inquiry.summary}" if inquiry.summary else ""),
             actor=inquiry.received_by,
         )
 

@@ -44,6 +44,10 @@ CASE_LEVEL_TASKS = {
 }
 
 
+# The roles the card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT" speaks to.
+SCHOOL_STAFF = frozenset({StaffRole.CASE_OWNER, StaffRole.LEADERSHIP})
+
+
 class Reopened(Exception):
     """A new incident re-opened assessment: the current round stops where it is."""
 
@@ -123,8 +127,18 @@ class CaseSteps:
             f"Opgave åbnet: {spec.title} (frist {calendar.local_time(due, s.tz)})",
             task_id=task_id,
         )
-        guidance = (
-            spec.guidance if extra_guidance is None else f"{spec.guidance}\n\n{extra_guidance}"
+        guidance = "\n\n".join(
+            part
+            for part in (
+                spec.guidance,
+                extra_guidance,
+                # The card's contacts, where the school's staff do the work: text for the
+                # inbox only, so adding them changes no command of a running case.
+                texts.contacts_guidance(self._procedure().spec.contacts)
+                if spec.role in SCHOOL_STAFF
+                else None,
+            )
+            if part
         )
         case = s.case
         self.effects.opened.append(

@@ -10,11 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from procedure.calendar import local_time
+from procedure.models import Contacts
 from schemas.activities import NoteFacts, NotificationKind
 from schemas.case import CaseInput
 from schemas.common import Route, Severity
 from schemas.decisions import PreserveDecision, UncoverDecision
-from schemas.labels import PARTICIPANT_ROLE_DA
+from schemas.labels import EVIDENCE_HOLDER_DA, EVIDENCE_KIND_DA, PARTICIPANT_ROLE_DA
+from schemas.messages import PressInquiry
 from schemas.snapshot import NextTimer, Recommendation, TaskView
 
 NO_PERSONAL_DATA = " Se sagen på platformen. Beskeden indeholder ingen personoplysninger."
@@ -100,7 +102,8 @@ def note_facts(
         where=uncover.where,
         when_occurred=uncover.when_occurred,
         evidence=[
-            f"{item.kind}, opbevares af {item.held_by}, sikret {local_time(item.secured_at, tz)}"
+            f"{EVIDENCE_KIND_DA[item.kind].capitalize()}, opbevares af "
+            f"{EVIDENCE_HOLDER_DA[item.held_by]}, sikret {local_time(item.secured_at, tz)}"
             + (", brugernavne noteret" if item.usernames_noted else "")
             + (", tidspunkter noteret" if item.times_noted else "")
             for item in preserve.evidence
@@ -108,6 +111,23 @@ def note_facts(
         route=route,
         severity=severity,
     )
+
+
+def contacts_guidance(contacts: Contacts) -> str:
+    """The card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT", for the tasks of the school's staff."""
+    tk, consultant = contacts.tk, contacts.consultant
+    title = consultant.title or "Konsulent"
+    return (
+        f"Er du fortsat i tvivl, så kontakt {tk.name}, der kan bidrage med råd og vejledning: "
+        f"telefon {tk.phone}, mail {tk.mail}. {title}: {consultant.name}, "
+        f"telefon {consultant.phone}, mail {consultant.mail}."
+    )
+
+
+def press_guidance(inquiry: PressInquiry) -> str:
+    """What the journalist asked, for communications (pseudonyms only, as every message)."""
+    asked = f": {inquiry.summary}" if inquiry.summary else " (intet resumé af spørgsmålet)"
+    return f"Henvendelse fra {inquiry.medium}{asked}"
 
 
 def batch_summary(batch: Any) -> str:
