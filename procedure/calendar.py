@@ -67,6 +67,17 @@ def deadline_after(
     return naive.replace(tzinfo=tz).astimezone(start.tzinfo)
 
 
+def on_a_working_day(moment: datetime, non_working: Collection[date], tz: ZoneInfo) -> datetime:
+    """The moment itself on a working day; else the same wall-clock time on the next one."""
+    local = moment.astimezone(tz)
+    day = local.date()
+    if is_working_day(day, non_working):
+        return moment
+    day = add_working_days(day, 1, non_working)
+    naive = datetime.combine(day, local.time().replace(tzinfo=None))
+    return naive.replace(tzinfo=tz).astimezone(moment.tzinfo)
+
+
 def add_months(moment: datetime, months: int) -> datetime:
     month_index = moment.month - 1 + months
     year = moment.year + month_index // 12

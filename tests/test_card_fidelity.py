@@ -7,15 +7,21 @@ journalist asked, and the drafted note in Danish throughout.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
 from temporalio.testing import WorkflowEnvironment
 
+from procedure import calendar
 from procedure.loader import load_spec
 from schemas.common import StaffRole
-from tests.casekit import LEADER, case_input, running_case
+from tests.casekit import LEADER, CaseRun, case_input, running_case, save_history
 from tests.fakes import MemoryRecords
 from tests.test_case_workflow import through_assessment
 
 CARD = load_spec()
+CPH = ZoneInfo("Europe/Copenhagen")
 
 
 def card_contact_lines() -> list[str]:
@@ -85,3 +91,92 @@ async def test_the_drafted_note_is_danish_throughout(
             assert english not in guidance.lower(), english
         await run.complete("document.note")
         await run.wait_phase("stop_report")
+
+
+async def to_treat(run: CaseRun) -> None:
+    """The internal route through assessment, documentation and stop/report."""
+    await through_assessment(run)
+    await run.wait_phase("document")
+    await run.complete_all("document.preserve", "document.note")
+    await run.wait_phase("stop_report")
+    await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
+    await run.wait_phase("treat")
+
+
+async def test_the_evaluation_comes_after_the_help_and_its_timer_counts_from_then(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 8: the evaluation looks back on the help given, so it does not open while the
+    treat tasks are still open; its four weeks count from when they are done."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await to_treat(run)
+        await run.wait_for(lambda s: len(s.open_tasks) == 2, "the treat tasks")
+        await env.sleep(timedelta(weeks=4, days=2))
+        snap = await run.snapshot()
+        assert "close.evaluate" not in {t.key for t in snap.open_tasks}
+        assert snap.phase == "treat" and snap.next_timer is None
+
+        await run.complete_all("treat.help", "treat.surroundings")
+        helped = max(t.completed_at for t in (await run.snapshot()).done_tasks if t.completed_at)
+        timer = (
+            await run.wait_for(lambda s: s.next_timer is not None, "the evaluation timer")
+        ).next_timer
+        assert timer is not None and timer.what == "Evaluering"
+        assert timer.at == calendar.offset_after(helped, CARD.timers.evaluation_after, CPH)
+
+
+async def test_follow_ups_fall_on_working_days(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 8: two weeks after an evaluation done on a Saturday is a Saturday; the
+    follow-up comes the next working day instead, at the same time of day."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await to_treat(run)
+        await run.complete_all("treat.help", "treat.surroundings")
+        timer = (
+            await run.wait_for(
+                lambda s: s.next_timer is not None and s.next_timer.what == "Evaluering",
+                "the evaluation timer",
+            )
+        ).next_timer
+        assert timer is not None
+        await env.sleep(timer.at - await run.now() + timedelta(minutes=1))
+        evaluation = await run.wait_open("close.evaluate")
+        local = evaluation.opened_at.astimezone(CPH)
+        saturday = (local + timedelta(days=(5 - local.weekday()) % 7 or 7)).replace(
+            hour=11, minute=0, second=0, microsecond=0
+        )
+        await env.sleep(saturday - await run.now())
+        done = await run.complete("close.evaluate")
+        assert done.completed_at is not None
+        assert done.completed_at.astimezone(CPH).weekday() == 5
+
+        timer = (
+            await run.wait_for(
+                lambda s: s.next_timer is not None and s.next_timer.what == "Opfølgning 1",
+                "the first follow-up's timer",
+            )
+        ).next_timer
+        assert timer is not None
+        at = timer.at.astimezone(CPH)
+        dk = holidays.country_holidays("DK", years=[at.year])
+        assert at.weekday() < 5 and at.date() not in dk, at
+        two_weeks = done.completed_at.astimezone(CPH) + timedelta(weeks=2)
+        assert at.date() > two_weeks.date() and at.time() == two_weeks.time()
+        assert (at.date() - two_weeks.date()).days <= 4  # the next working day, not later
+
+        # A new incident while the follow-ups wait re-opens assessment; their timer is gone.
+        await run.handle.signal(
+            "new_incident",
+            {
+                "reported_by": LEADER.model_dump(mode="json"),
+                "description": "Nye billeder af P1 deles",
+                "reopen_assessment": True,
+            },
+        )
+        snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
+        assert snap.next_timer is None
+        assert "assess.uncover" in {t.key for t in snap.open_tasks}
+        await save_history(run.handle, "follow_up_on_a_working_day_then_reopened")

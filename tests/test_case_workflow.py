@@ -52,6 +52,17 @@ def working_days_later(start: datetime, count: int) -> datetime:
     return datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=CPH)
 
 
+def on_a_working_day(moment: datetime) -> datetime:
+    """The same wall-clock time on the first working day from the moment's own day."""
+    local = moment.astimezone(CPH)
+    dk = holidays.country_holidays("DK", years=range(local.year, local.year + 2))
+    while local.weekday() >= 5 or local.date() in dk:
+        local = datetime.combine(
+            local.date() + timedelta(days=1), local.time().replace(tzinfo=None), tzinfo=CPH
+        )
+    return local
+
+
 def months_later(start: datetime, months: int) -> datetime:
     """Same local wall-clock time, `months` calendar months on (day clamped to month end)."""
     local = start.astimezone(CPH)
@@ -99,18 +110,21 @@ async def skip_to(run: CaseRun, moment: datetime) -> None:
 
 async def treat_evaluate_and_follow_up(run: CaseRun, treat_keys: set[str]) -> None:
     """From the end of stop/report to the last follow-up, checking every timer's virtual time:
-    evaluation 4 weeks after stop/report are done, follow-ups 2 weeks and 2 months after the
-    evaluation; each task appears when its timer fires, not a minute before. Closes the case."""
+    evaluation 4 weeks after the treat tasks are done, follow-ups 2 weeks and 2 months after the
+    evaluation (on a working day); each task appears when its timer fires, not a minute before.
+    Closes the case."""
     snap = await run.wait_phase("treat")
-    assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
-    stop_report_done = max(t.completed_at for t in snap.done_tasks if t.completed_at)
-    evaluation_at = snap.next_timer.at
-    assert stop_report_done <= evaluation_at - timedelta(weeks=4) < stop_report_done + MINUTE
     await run.wait_for(lambda s: len(s.open_tasks) == len(treat_keys), "treat tasks")
     assert await open_keys(run) == treat_keys
+    assert (await run.snapshot()).next_timer is None  # no evaluation while help is under way
     opened = (await run.snapshot()).open_tasks[0].opened_at
     await assert_inbox(run, "treat.help", "case_owner", working_days_later(opened, 5))
     await run.complete_all(*sorted(treat_keys))
+    snap = await run.wait_for(lambda s: s.next_timer is not None, "the evaluation timer")
+    assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
+    treat_done = max(t.completed_at for t in snap.done_tasks if t.completed_at)
+    evaluation_at = snap.next_timer.at
+    assert treat_done <= evaluation_at - timedelta(weeks=4) < treat_done + MINUTE
 
     # The evaluation appears when the durable timer fires, four weeks later, not before.
     await skip_to(run, evaluation_at - MINUTE)
@@ -125,8 +139,8 @@ async def treat_evaluate_and_follow_up(run: CaseRun, treat_keys: set[str]) -> No
     done = await run.complete("close.evaluate")
     assert done.completed_at is not None
 
-    # Follow-ups 2 weeks and 2 months after the evaluation.
-    first_follow_up = done.completed_at + timedelta(weeks=2)
+    # Follow-ups 2 weeks and 2 months after the evaluation, on a working day.
+    first_follow_up = on_a_working_day(done.completed_at + timedelta(weeks=2))
     await skip_to(run, first_follow_up - MINUTE)
     assert "close.follow_up" not in await open_keys(run)
     await skip_to(run, first_follow_up + MINUTE)
@@ -140,7 +154,7 @@ async def treat_evaluate_and_follow_up(run: CaseRun, treat_keys: set[str]) -> No
         )
     ).next_timer
     assert second is not None
-    assert second.at == months_later(done.completed_at, 2)
+    assert second.at == on_a_working_day(months_later(done.completed_at, 2))
     await skip_to(run, second.at - MINUTE)
     assert "close.follow_up" not in await open_keys(run)
     await skip_to(run, second.at + MINUTE)
@@ -375,23 +389,18 @@ async def test_press_inquiry_in_the_stop_phase_opens_an_urgent_task_for_communic
         await run.wait_done("treat.press")
 
 
-async def test_new_incident_during_follow_up_reopens_assessment(
+async def test_new_incident_during_treatment_reopens_assessment(
     env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
+    """(A new incident during the follow-ups: tests/test_card_fidelity.py.)"""
     case = case_input(await env.get_current_time())
     async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await through_documentation(run)
         await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
-        snap = await run.wait_phase("treat")
-        await run.complete("treat.help")  # treat.surroundings still open: the timer runs on
-        assert snap.next_timer is not None
-        await skip_to(run, snap.next_timer.at + MINUTE)
-        await run.complete("close.evaluate")
-        await run.wait_for(
-            lambda s: s.next_timer is not None and "Opfølgning" in s.next_timer.what,
-            "follow-up timer",
-        )
+        await run.wait_phase("treat")
+        await run.complete("treat.help")  # treat.surroundings still open
+        await run.wait_open("treat.surroundings")
 
         await run.handle.signal(
             "new_incident",
@@ -412,7 +421,7 @@ async def test_new_incident_during_follow_up_reopens_assessment(
         # Custody holders were involved in round 1 and are not asked again.
         assert await open_keys(run) == {"assess.uncover"}
         assert snap.status == "active"
-        # The follow-up timer of round 1 is gone, and so is its unfinished treat task.
+        # The unfinished treat task of round 1 is superseded.
         assert snap.next_timer is None
         await run.wait_inbox("treat.surroundings", status="superseded")
         late = {

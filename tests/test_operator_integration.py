@@ -291,10 +291,17 @@ async def test_cases_and_their_timers_survive_a_restart_of_everything(
             ("stop.cooperate", TEACHER),
             ("stop.action_plan", LEADER),
             ("report.insurance", TEACHER),
+            ("treat.help", TEACHER),
+            ("treat.surroundings", TEACHER),
+            ("treat.same_school", LEADER),
         ]:
             await signal_completion(platform, case_number, key, actor)
-        snap = await platform.wait_for(case_number, lambda s: s.phase == "treat", "treat")
-        assert snap.next_timer is not None and snap.next_timer.what == "Evaluering"
+        # The evaluation's timer runs once the treat tasks are done.
+        snap = await platform.wait_for(
+            case_number, lambda s: s.next_timer is not None, "the evaluation timer"
+        )
+        assert snap.phase == "treat" and snap.next_timer is not None
+        assert snap.next_timer.what == "Evaluering"
         assert "close.evaluate" not in {t.key for t in snap.open_tasks}
 
     async def phase_two(platform: Platform) -> None:

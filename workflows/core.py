@@ -47,6 +47,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import CASE_LEVEL_TASKS, CaseSteps, Continuing, Reopened, Withdrawn
     from workflows.writer import STORE_RETRY, STORE_TIMEOUT, CaseWriter
 
+# Changes of what a case does, each recorded with a marker by the cases that run it
+# (docs/versioning.md): a case started before a change keeps replaying as it ran.
+EVALUATE_AFTER_TREAT = "evaluate-after-treat"
+FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
+
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
     def __init__(self, case: CaseInput) -> None:
@@ -218,6 +223,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             treat.append(self._run_task("treat.same_school"))
         treat_job = asyncio.create_task(self._all(*treat))
         self._round_jobs.append(treat_job)
+        if workflow.patched(EVALUATE_AFTER_TREAT):
+            # The evaluation looks back on the help given: it waits until the treat tasks are
+            # done, and its weeks count from then. Cases started before keep their timer.
+            await self._wait(treat_job.done, reopenable=True)
+            await treat_job  # raises what failed
+            evaluation_at = calendar.offset_after(self._now(), spec.timers.evaluation_after, s.tz)
         await self._sleep_until(evaluation_at, "Evaluering")
 
         self._set_phase(Phase.CLOSE)
@@ -226,9 +237,10 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         follow_ups = spec.timers.follow_ups
         for number, offset in enumerate(follow_ups, start=1):
             s.follow_ups_left = len(follow_ups) - number
-            await self._sleep_until(
-                calendar.offset_after(evaluated.completed_at, offset, s.tz), f"Opfølgning {number}"
-            )
+            follow_up_at = calendar.offset_after(evaluated.completed_at, offset, s.tz)
+            if workflow.patched(FOLLOW_UPS_ON_WORKING_DAYS):
+                follow_up_at = calendar.on_a_working_day(follow_up_at, s.non_working, s.tz)
+            await self._sleep_until(follow_up_at, f"Opfølgning {number}")
             outcome = s.decision(await self._run_task("close.follow_up"), FollowUpDecision).outcome
             if outcome == "close":
                 break
