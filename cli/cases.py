@@ -183,7 +183,7 @@ def open_case(
     Opret en sag. Børn angives med pseudonymer (P1, P2 …); navne gemmes kun i databasen.
     """
     from cli import render
-    from schemas.case import CaseInput
+    from schemas.case import CaseInput, reported_at_problem
 
     config = settings(ctx, address, namespace)
     parsed = [parse_participant(text) for text in participant or []]
@@ -207,6 +207,9 @@ def open_case(
         )
     except ValidationError as exc:
         invalid(exc, OPEN_OPTIONS)
+    problem = reported_at_problem(case.reported_at, datetime.now(UTC), "--reported-at")
+    if problem is not None:
+        fail(problem, EXIT_INVALID)
 
     async def work(service: CaseService) -> str:
         handle = await service.open_case(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.common import (
@@ -93,3 +95,20 @@ class CaseInput(Model):
         return any(v.same_school for v in self.victims()) and any(
             o.same_school for o in self.offenders()
         )
+
+
+# When a case is opened, through the API or the CLI alike: a clock a little ahead is tolerated;
+# a moment in the future or over a year back is a typo, and it would move every legal deadline.
+# (Not a validator of CaseInput: the workflow validates its input again on replay, where "now"
+# must not count.)
+REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
+REPORTED_AT_MAX_AGE = timedelta(days=366)
+
+
+def reported_at_problem(reported_at: datetime, now: datetime, field: str) -> str | None:
+    """What is wrong with a case's `reported_at` (Danish / English, naming the field)."""
+    if reported_at > now + REPORTED_AT_CLOCK_SKEW:
+        return f"{field} ligger i fremtiden / {field} is in the future"
+    if reported_at < now - REPORTED_AT_MAX_AGE:
+        return f"{field} ligger mere end et år tilbage / {field} is more than a year ago"
+    return None

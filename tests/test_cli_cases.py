@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +276,42 @@ async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> 
     assert "PSEUDONYM:ROLE:AGE" in bad_format.stderr
     assert unknown_case.code == 1
     assert "findes ikke" in unknown_case.stderr and "does not exist" in unknown_case.stderr
+
+
+@pytest.mark.slow
+async def test_reported_at_in_the_future_or_long_ago_is_refused_as_the_api_refuses_it(
+    platform: Platform,
+) -> None:
+    """Issue 13, finding 9: the CLI and the API accept the same moments; nothing is opened."""
+    number = new_number()
+    opening = (
+        "case",
+        "open",
+        "--case-number",
+        number,
+        "--school",
+        "vibeke-skolen",
+        "--opened-by",
+        "lhj",
+        "--violation",
+        "harassment",
+        "--participant",
+        "P1:victim:14:same",
+        "--reported-at",
+    )
+    now = datetime.now(UTC)
+    ahead, ancient = await asyncio.gather(
+        platform.sagsflow(*opening, (now + timedelta(days=180)).isoformat()),
+        platform.sagsflow(*opening, (now - timedelta(days=400)).isoformat()),
+    )
+    assert ahead.code == 2, ahead.output
+    assert ahead.stderr.strip() == (
+        "--reported-at ligger i fremtiden / --reported-at is in the future"
+    ), ahead.stderr
+    assert ancient.code == 2, ancient.output
+    assert "mere end et år tilbage" in ancient.stderr and "more than a year ago" in ancient.stderr
+    listed = [w async for w in platform.client.list_workflows(f"CaseNumber='{number}'")]
+    assert listed == []
 
 
 # ------------------------------------------------------------------------ task complete

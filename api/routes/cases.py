@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -37,17 +37,13 @@ from api.paging import InvalidPageToken, PageTokens
 from api.policy import Denial
 from api.routes import CASE_ERRORS, MESSAGE_ERRORS, RUNNING_CASE_ERRORS, received
 from api.staff import Staff
-from schemas.case import CaseInput, Participant
+from schemas.case import CaseInput, Participant, reported_at_problem
 from schemas.common import SCHOOL_ID_PATTERN, Actor, CaseStatus, Phase, StaffRole
 from schemas.messages import CaseNote, NewIncident, PressInquiry, Withdrawal
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView
 from service.cases import CaseService, CaseSummary
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-
-# A case is opened for what the school learned recently: a date far off is a typing error.
-REPORTED_AT_MAX_AGE = timedelta(days=366)
-REPORTED_AT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
@@ -70,13 +66,9 @@ def _actor(staff: Staff, *preferred: StaffRole) -> Actor:
     "TK of the school; operators anywhere).",
 )
 async def open_case(body: OpenCaseRequest, audit: AuditDep, service: ServiceDep) -> CaseOpened:
-    now = datetime.now(UTC)
-    if body.reported_at > now + REPORTED_AT_CLOCK_SKEW:
-        raise InvalidRequest("reported_at ligger i fremtiden / reported_at is in the future")
-    if body.reported_at < now - REPORTED_AT_MAX_AGE:
-        raise InvalidRequest(
-            "reported_at ligger mere end et år tilbage / reported_at is more than a year ago"
-        )
+    problem = reported_at_problem(body.reported_at, datetime.now(UTC), "reported_at")
+    if problem is not None:
+        raise InvalidRequest(problem)
     staff = audit.staff
     actor = _actor(staff, StaffRole.CASE_OWNER, StaffRole.LEADERSHIP, StaffRole.TK)
     case = CaseInput(
