@@ -7,14 +7,14 @@ journalist asked, and the drafted note in Danish throughout.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 from temporalio.testing import WorkflowEnvironment
 
 from procedure import calendar
-from procedure.loader import load_spec
+from procedure.loader import load_procedure, load_spec
 from schemas.common import StaffRole
 from tests.casekit import LEADER, CaseRun, case_input, running_case, save_history
 from tests.fakes import MemoryRecords
@@ -180,3 +180,39 @@ async def test_follow_ups_fall_on_working_days(
         assert snap.next_timer is None
         assert "assess.uncover" in {t.key for t in snap.open_tasks}
         await save_history(run.handle, "follow_up_on_a_working_day_then_reopened")
+
+
+async def test_the_action_plan_is_open_from_the_start_with_its_deadline(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 9: the written action plan (undervisningsmiljøloven § 1 c) is due 10 working
+    days after the school learned of the case, so leadership sees it from the first day, not
+    only once the stop phase begins; the stop phase still waits for it."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        plan = await run.wait_open("stop.action_plan")
+        assert (await run.snapshot()).phase == "assess"
+        row = await run.wait_inbox(plan.task_id)
+        assert row.role == StaffRole.LEADERSHIP
+        assert row.due_at == calendar.deadline_after(
+            case.reported_at,
+            CARD.tasks["stop.action_plan"].deadline,
+            records_non_working(case.reported_at.year),
+            CPH,
+        )
+        await through_assessment(run)
+        await run.wait_phase("document")
+        await run.complete_all("document.preserve", "document.note")
+        await run.wait_phase("stop_report")
+        await run.complete_all("stop.cooperate", "report.insurance")
+        await env.sleep(timedelta(hours=1))
+        assert (await run.snapshot()).phase == "stop_report"  # the plan is still to be made
+        await run.complete("stop.action_plan")
+        await run.wait_phase("treat")
+        ids = [t.task_id for t in (await run.snapshot()).done_tasks if t.key == "stop.action_plan"]
+        assert ids == ["stop.action_plan"]  # one plan, not a second one in the stop phase
+        await save_history(run.handle, "action_plan_from_the_start")
+
+
+def records_non_working(year: int) -> list[date]:
+    return load_procedure(year).non_working_days

@@ -169,8 +169,13 @@ async def test_internal_route_with_known_offender_to_closing(
     case = case_input(reported, same_school=True)
     async with running_case(env, case_store, task_queue, case) as run:
         # Custody holders "as soon as possible": from the very start, beside uncovering.
-        first = await run.wait_for(lambda s: len(s.open_tasks) == 2, "two first tasks")
-        assert {t.key for t in first.open_tasks} == {"assess.uncover", "assess.involve_custody"}
+        # ... and the action plan, due 10 working days after the school learned of it.
+        first = await run.wait_for(lambda s: len(s.open_tasks) == 3, "three first tasks")
+        assert {t.key for t in first.open_tasks} == {
+            "assess.uncover",
+            "assess.involve_custody",
+            "stop.action_plan",
+        }
         assert first.phase == "assess" and first.status == "active"
         opened = first.open_tasks[0].opened_at
         await assert_inbox(
@@ -419,7 +424,7 @@ async def test_new_incident_during_treatment_reopens_assessment(
         kinds = [e.kind for e in snap.timeline]
         assert EventKind.NEW_INCIDENT in kinds and EventKind.ASSESSMENT_REOPENED in kinds
         # Custody holders were involved in round 1 and are not asked again.
-        assert await open_keys(run) == {"assess.uncover"}
+        assert await open_keys(run) == {"assess.uncover", "stop.action_plan"}
         assert snap.status == "active"
         # The unfinished treat task of round 1 is superseded.
         assert snap.next_timer is None
@@ -481,6 +486,7 @@ async def test_withdrawal_ends_the_case_and_closes_its_tasks(
             "assess.uncover": "done",
             "assess.evaluate": TaskStatus.WITHDRAWN.value,
             "assess.involve_custody": TaskStatus.WITHDRAWN.value,
+            "stop.action_plan": TaskStatus.WITHDRAWN.value,
         }
         assert (await case_store.get_case(run.handle.id)).status == "withdrawn"
         events = await case_store.list_events(run.handle.id)
@@ -559,7 +565,7 @@ async def test_suspected_parents_are_involved_only_after_the_underretning(
     case = case_input(await env.get_current_time(), parents_suspected=True)
     async with running_case(env, records, task_queue, case) as run:
         await run.wait_open("assess.uncover")
-        assert await open_keys(run) == {"assess.uncover"}
+        assert await open_keys(run) == {"assess.uncover", "stop.action_plan"}
         await run.complete("assess.uncover")
         snap = await run.snapshot()
         assert snap.recommendation is not None and snap.recommendation.underretning
@@ -582,7 +588,7 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
     case = case_input(await env.get_current_time(), parents_suspected=True)
     async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.uncover")
-        assert await open_keys(run) == {"assess.evaluate"}
+        assert await open_keys(run) == {"assess.evaluate", "stop.action_plan"}
         # No underretning, against the recommendation: a deviation, so with a reason.
         evaluated = await run.complete(
             "assess.evaluate",

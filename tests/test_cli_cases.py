@@ -245,7 +245,11 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
     assert NAME not in shown.output
     assert as_json.code == 0, as_json.output
     snap = CaseSnapshot.model_validate_json(as_json.stdout)
-    assert {t.key for t in snap.open_tasks} == {"assess.uncover", "assess.involve_custody"}
+    assert {t.key for t in snap.open_tasks} == {
+        "assess.uncover",
+        "assess.involve_custody",
+        "stop.action_plan",
+    }
     assert snap.procedure_version != "demo"
 
 
@@ -425,6 +429,7 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
     number = case.case_number
     await platform.wait_inbox(number, "assess.uncover")
     await platform.wait_inbox(number, "assess.involve_custody")
+    await platform.wait_inbox(number, "stop.action_plan")
 
     leadership, table = await asyncio.gather(
         platform.sagsflow(
@@ -434,7 +439,11 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
     )
     assert leadership.code == 0, leadership.output
     rows = json.loads(leadership.stdout)
-    assert [(r["case_number"], r["task_id"]) for r in rows] == [(number, "assess.involve_custody")]
+    # Leadership's inbox by deadline: custody holders (24 hours), the action plan (10 days).
+    assert [(r["case_number"], r["task_id"]) for r in rows] == [
+        (number, "assess.involve_custody"),
+        (number, "stop.action_plan"),
+    ]
 
     assert table.code == 0, table.output
     assert "assess.uncover" in table.stdout and "assess.involve_custody" not in table.stdout

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
 # (docs/versioning.md): a case started before a change keeps replaying as it ran.
 EVALUATE_AFTER_TREAT = "evaluate-after-treat"
 FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
+ACTION_PLAN_FROM_START = "action-plan-from-start"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -65,6 +66,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._wake_at: datetime | None = None
         self._woken = False
         self._closing = False
+        self._action_plan_from_start = False
 
     # ------------------------------------------------------------------ run
 
@@ -86,6 +88,9 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # completion). The first steps therefore take their times from this first activation,
         # which every replay agrees on, so the inbox and the case show the same deadlines.
         self._held_time = workflow.now()
+        # Asked here, before the local activity, for the same reason: a marker recorded after it
+        # can fall into another workflow task on replay than in the first run.
+        self._action_plan_from_start = workflow.patched(ACTION_PLAN_FROM_START)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -166,6 +171,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         if not case.parents_suspected and not s.custody_opened:
             # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
             self._case_job(self._run_task("assess.involve_custody"))
+        action_plan: asyncio.Task[TaskView] | None = None
+        if self._action_plan_from_start:
+            # Undervisningsmiljøloven § 1 c: the plan is due 10 working days after the school
+            # learned of it, so leadership sees it from the first day; the stop phase waits.
+            action_plan = asyncio.create_task(self._run_task("stop.action_plan"))
+            self._round_jobs.append(action_plan)
         uncover = await self._run_task("assess.uncover")
         evaluation = s.decision(await self._run_task("assess.evaluate"), EvaluateDecision)
         s.route, s.severity = Route(evaluation.route), Severity(evaluation.severity)
@@ -203,7 +214,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             self._run_task(
                 "stop.cooperate" if s.route == Route.INTERNAL else "stop.police_handover"
             ),
-            self._run_task("stop.action_plan"),
+            self._run_task("stop.action_plan") if action_plan is None else action_plan,
         ]
         if not case.offender_known or uncovered.material_online:
             steps.append(self._run_task("stop.unknown_offender"))
