@@ -155,7 +155,7 @@ def decision(key: str, now: datetime, **overrides: Any) -> dict[str, Any]:
         "report.underretning": {"submitted_at": now.isoformat()},
         "report.underretning_receipt": {"received_at": now.isoformat()},
         "report.underretning_follow_up": {"municipality_contacted": True},
-        "treat.help": {"tk_contacted": True, "victim_help": ["tk"]},
+        "treat.help": {"tk_contacted": True, "victim_help": ["tk"], "offender_help": ["tk"]},
         "treat.surroundings": {
             "inform_classmates": True,
             "inform_parents": True,

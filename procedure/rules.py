@@ -11,7 +11,9 @@ from schemas.decisions import (
     CooperateDecision,
     EvaluateDecision,
     FollowUpDecision,
+    HelpDecision,
     InvolveCustodyDecision,
+    InvolveTkDecision,
     PoliceReportDecision,
     UncoverDecision,
 )
@@ -61,9 +63,23 @@ def recommend(case: CaseInput, uncover: UncoverDecision | None) -> Recommendatio
     return Recommendation(police_report=police, underretning=underretning, ssp=ssp, reasons=reasons)
 
 
-def deviations(decision: object, recommendation: Recommendation | None) -> list[str]:
-    """Danish descriptions of how a decision departs from advice; each needs a reason."""
+def deviations(
+    decision: object,
+    recommendation: Recommendation | None,
+    case: CaseInput | None = None,
+    *,
+    help_needs_reasons: bool = False,
+) -> list[str]:
+    """Danish descriptions of how a decision departs from advice; each needs a reason.
+
+    `help_needs_reasons` (cases started since the workflow's "reasons-for-help-not-given"
+    marker; the cases before keep the rules they started under): the card's help with Tryghed
+    og Kriminalitetsforebyggelse — sparring in the assessment, help for the victim and for a
+    known offender in the treatment — left out only with a reason.
+    """
     found: list[str] = []
+    if help_needs_reasons:
+        found += _help_not_given(decision, case)
     if isinstance(decision, EvaluateDecision) and recommendation is not None:
         if recommendation.police_report and decision.route != "police":
             found.append("Politianmeldelse anbefales, men sagen håndteres internt.")
@@ -89,4 +105,20 @@ def deviations(decision: object, recommendation: Recommendation | None) -> list[
             "Sagen afsluttes, selv om der fortsat er rygter, problemer i klassen eller "
             "manglende hjælp."
         )
+    return found
+
+
+def _help_not_given(decision: object, case: CaseInput | None) -> list[str]:
+    found: list[str] = []
+    if isinstance(decision, InvolveTkDecision) and not decision.tk_contacted:
+        found.append("Tryghed og Kriminalitetsforebyggelse er ikke kontaktet for sparring.")
+    elif isinstance(decision, HelpDecision):
+        if not decision.tk_contacted:
+            found.append("Tryghed og Kriminalitetsforebyggelse er ikke kontaktet om hjælp.")
+        if not decision.victim_help:
+            victims = ", ".join(p.pseudonym for p in case.victims()) if case else ""
+            found.append(f"Den krænkede ({victims or 'ukendt'}) får ingen hjælp.")
+        if case is not None and case.offender_known and not decision.offender_help:
+            offenders = ", ".join(p.pseudonym for p in case.offenders())
+            found.append(f"Krænkeren ({offenders or 'kendt'}) får ingen hjælp.")
     return found

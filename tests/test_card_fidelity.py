@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from procedure import calendar
@@ -216,3 +218,46 @@ async def test_the_action_plan_is_open_from_the_start_with_its_deadline(
 
 def records_non_working(year: int) -> list[date]:
     return load_procedure(year).non_working_days
+
+
+async def test_help_not_given_needs_a_reason_and_is_recorded(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 5: TK not contacted (for sparring, or about help) and no help for the victim or
+    a known offender are departures from the card: refused without a reason, recorded with one.
+    """
+    case = case_input(await env.get_current_time())
+    assert case.offender_known
+    async with running_case(env, records, task_queue, case) as run:
+        await run.complete_all("assess.involve_custody", "assess.uncover", "assess.evaluate")
+        await run.complete("assess.involve_leadership")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.complete("assess.involve_tk", tk_contacted=False)
+        assert "Tryghed og Kriminalitetsforebyggelse" in str(refused.value.cause)
+        sparring = await run.complete(
+            "assess.involve_tk", reason="TK er ikke nået; ringer igen i morgen", tk_contacted=False
+        )
+        assert sparring.deviations and sparring.reason
+
+        await run.wait_phase("document")
+        await run.complete_all("document.preserve", "document.note")
+        await run.wait_phase("stop_report")
+        await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
+        await run.wait_phase("treat")
+        for lacking in (
+            {"tk_contacted": False, "victim_help": ["tk"], "offender_help": ["tk"]},
+            {"tk_contacted": True, "victim_help": [], "offender_help": ["tk"]},
+            {"tk_contacted": True, "victim_help": ["tk"], "offender_help": []},
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await run.complete("treat.help", **lacking)
+            assert "reason" in str(refused.value.cause), lacking
+        helped = await run.complete(
+            "treat.help",
+            reason="P2's familie har selv fundet en psykolog",
+            tk_contacted=True,
+            victim_help=["tk", "psychologist"],
+            offender_help=[],
+        )
+        assert any("P2" in deviation for deviation in helped.deviations), helped.deviations
+        await save_history(run.handle, "help_not_given_with_reasons")

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
 EVALUATE_AFTER_TREAT = "evaluate-after-treat"
 FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
 ACTION_PLAN_FROM_START = "action-plan-from-start"
+REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -91,6 +92,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # Asked here, before the local activity, for the same reason: a marker recorded after it
         # can fall into another workflow task on replay than in the first run.
         self._action_plan_from_start = workflow.patched(ACTION_PLAN_FROM_START)
+        self._help_needs_reasons = workflow.patched(REASONS_FOR_HELP_NOT_GIVEN)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),

@@ -48,6 +48,8 @@ class CaseMessages(CaseRecords):
     def __init__(self, state: CaseState) -> None:
         super().__init__(state)
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
+        # Set by the run from its "reasons-for-help-not-given" marker (workflows/core.py).
+        self._help_needs_reasons = False
         self._in_hand = 0
         self._finished = False
 
@@ -312,7 +314,12 @@ class CaseMessages(CaseRecords):
             and self.state.follow_ups_left == 0
         ):
             raise rejections.no_follow_up_left()
-        deviations = rules.deviations(completion.decision, self.state.recommendation)
+        deviations = rules.deviations(
+            completion.decision,
+            self.state.recommendation,
+            self.state.case,
+            help_needs_reasons=self._help_needs_reasons,
+        )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)
         return completion, view, deviations
