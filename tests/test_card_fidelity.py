@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from procedure import calendar
 from procedure.loader import load_procedure, load_spec
-from schemas.common import StaffRole
+from schemas.common import StaffRole, ViolationType
 from tests.casekit import LEADER, CaseRun, case_input, running_case, save_history
 from tests.fakes import MemoryRecords
 from tests.test_case_workflow import through_assessment
@@ -261,3 +261,36 @@ async def test_help_not_given_needs_a_reason_and_is_recorded(
         )
         assert any("P2" in deviation for deviation in helped.deviations), helped.deviations
         await save_history(run.handle, "help_not_given_with_reasons")
+
+
+async def test_an_underretning_cannot_be_sent_in_the_future_or_before_the_case(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 3: `submitted_at` six months ahead moved the receipt check six months ahead; a
+    receipt cannot come before the underretning either. Refused, nothing recorded."""
+    case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
+    async with running_case(env, records, task_queue, case) as run:
+        await run.complete("assess.involve_custody")
+        await run.complete("assess.uncover", sexual_material_of_minor=True)
+        await run.complete("assess.evaluate", route="police", underretning=True, severity="high")
+        await run.wait_open("report.underretning")
+        now = await run.now()
+        for moment, words in (
+            (now + timedelta(days=180), "fremtiden"),
+            (case.reported_at - timedelta(days=1), "før skolen fik kendskab"),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await run.complete("report.underretning", submitted_at=moment.isoformat())
+            assert words in str(refused.value.cause), str(refused.value.cause)
+        assert "report.underretning" in {t.key for t in (await run.snapshot()).open_tasks}
+        sent = now
+        await run.complete("report.underretning", submitted_at=sent.isoformat())
+        await run.wait_open("report.underretning_receipt")
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.complete(
+                "report.underretning_receipt",
+                received_at=(sent - timedelta(minutes=5)).isoformat(),
+            )
+        assert "før underretningen" in str(refused.value.cause), str(refused.value.cause)
+        await run.complete("report.underretning_receipt", received_at=(await run.now()).isoformat())
+        await save_history(run.handle, "underretning_times_checked")

@@ -53,6 +53,7 @@ EVALUATE_AFTER_TREAT = "evaluate-after-treat"
 FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
 ACTION_PLAN_FROM_START = "action-plan-from-start"
 REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
+UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -93,6 +94,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # can fall into another workflow task on replay than in the first run.
         self._action_plan_from_start = workflow.patched(ACTION_PLAN_FROM_START)
         self._help_needs_reasons = workflow.patched(REASONS_FOR_HELP_NOT_GIVEN)
+        self._underretning_times_checked = workflow.patched(UNDERRETNING_TIMES_CHECKED)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),

@@ -48,8 +48,9 @@ class CaseMessages(CaseRecords):
     def __init__(self, state: CaseState) -> None:
         super().__init__(state)
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
-        # Set by the run from its "reasons-for-help-not-given" marker (workflows/core.py).
+        # Set by the run from its markers (workflows/core.py): the checks a case started with.
         self._help_needs_reasons = False
+        self._underretning_times_checked = False
         self._in_hand = 0
         self._finished = False
 
@@ -322,6 +323,15 @@ class CaseMessages(CaseRecords):
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)
+        if self._underretning_times_checked:
+            implausible = rejections.implausible_time(
+                completion.decision,
+                workflow.now(),
+                self.state.case.reported_at,
+                self.state.underretning_submitted_at,
+            )
+            if implausible is not None:
+                raise implausible
         return completion, view, deviations
 
     def _resolve_open_task(self, key: str, task_id: str | None) -> TaskView:

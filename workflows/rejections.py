@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN
+from schemas.decisions import UnderretningDecision, UnderretningReceiptDecision
 
 M = TypeVar("M", bound=BaseModel)
 _KEY_SHAPE = re.compile(TASK_ID_PATTERN)
@@ -110,3 +112,33 @@ def being_opened(task_id: str) -> Rejection:
         f"Opgaven '{task_id}' er ved at blive åbnet – prøv igen om et øjeblik / "
         f"Task '{task_id}' is being opened – try again in a moment"
     )
+
+
+# A staff member's clock a little ahead of the workflow's is no error.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def implausible_time(
+    decision: object, now: datetime, reported_at: datetime, submitted_at: datetime | None
+) -> Rejection | None:
+    """An underretning sent in the future or before the school knew of the case, or a receipt
+    before the underretning: each would move the municipality's 6-weekday receipt period."""
+    if isinstance(decision, UnderretningDecision):
+        field, moment = "submitted_at", decision.submitted_at
+        if moment < reported_at:
+            return Rejection(
+                f"'{field}' ligger før skolen fik kendskab til sagen / "
+                f"'{field}' is before the school learned of the case"
+            )
+    elif isinstance(decision, UnderretningReceiptDecision):
+        field, moment = "received_at", decision.received_at
+        if submitted_at is not None and moment < submitted_at:
+            return Rejection(
+                f"'{field}' ligger før underretningen blev sendt / "
+                f"'{field}' is before the underretning was sent"
+            )
+    else:
+        return None
+    if moment > now + CLOCK_SKEW:
+        return Rejection(f"'{field}' ligger i fremtiden / '{field}' is in the future")
+    return None
