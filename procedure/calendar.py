@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,10 @@ def local_time(
     )
 
 
+# Where a deadline is "the end of the working day" (Deadline.end_of_working_day).
+END_OF_WORKING_DAY = time(23, 59)
+
+
 def is_working_day(day: date, non_working: Collection[date]) -> bool:
     return day.weekday() < 5 and day not in non_working
 
@@ -60,6 +64,12 @@ def deadline_after(
         return start + timedelta(hours=deadline.hours)
     if deadline.seconds is not None:
         return start + timedelta(seconds=deadline.seconds)
+    if deadline.end_of_working_day:
+        local = start.astimezone(tz)
+        day = local.date()
+        if not is_working_day(day, non_working):
+            day = add_working_days(day, 1, non_working)
+        return datetime.combine(day, END_OF_WORKING_DAY, tzinfo=tz).astimezone(start.tzinfo)
     assert deadline.working_days is not None
     local = start.astimezone(tz)
     day = add_working_days(local.date(), deadline.working_days, non_working)

@@ -25,15 +25,23 @@ class Deadline(Strict):
     hours: int | None = Field(default=None, ge=0)
     working_days: int | None = Field(default=None, ge=1)
     seconds: int | None = Field(default=None, ge=0)
+    # "Straks" that leaves the working day to act in: due at the end of the day the task opens
+    # (of the next working day if it opens on another day), so no reminder comes before.
+    end_of_working_day: Literal[True] | None = None
 
     @model_validator(mode="after")
     def _one_unit(self) -> Deadline:
-        given = [unit for unit in (self.hours, self.working_days, self.seconds) if unit is not None]
+        units = (self.hours, self.working_days, self.seconds, self.end_of_working_day)
+        given = [unit for unit in units if unit is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'hours', 'working_days' or 'seconds'")
+            raise ValueError(
+                "give exactly one of 'hours', 'working_days', 'seconds' or 'end_of_working_day'"
+            )
         return self
 
     def describe(self) -> str:
+        if self.end_of_working_day:
+            return "straks (samme arbejdsdag)"
         if self.hours == 0 or self.seconds == 0:
             return "straks"
         if self.hours is not None:

@@ -7,7 +7,7 @@ journalist asked, and the drafted note in Danish throughout.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -294,3 +294,65 @@ async def test_an_underretning_cannot_be_sent_in_the_future_or_before_the_case(
         assert "før underretningen" in str(refused.value.cause), str(refused.value.cause)
         await run.complete("report.underretning_receipt", received_at=(await run.now()).isoformat())
         await save_history(run.handle, "underretning_times_checked")
+
+
+def end_of_day(moment: datetime) -> datetime:
+    """23:59 Copenhagen time of the moment's day, or of the next working day if it is not one."""
+    local = moment.astimezone(CPH)
+    day = local.date()
+    dk = holidays.country_holidays("DK", years=[day.year, day.year + 1])
+    while day.weekday() >= 5 or day in dk:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(23, 59), tzinfo=CPH)
+
+
+async def test_the_underretning_opens_when_the_facts_call_for_it_and_is_due_that_day(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 3: Barnets lov § 133's "straks". Shared intimate images of a minor call for an
+    underretning from the moment the case is opened: the task opens then, not after the
+    evaluation, and is due at the end of that working day, with no reminder before."""
+    case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
+    async with running_case(env, records, task_queue, case) as run:
+        task = await run.wait_open("report.underretning")
+        snap = await run.snapshot()
+        assert snap.phase == "assess"
+        assert "assess.uncover" in {t.key for t in snap.open_tasks}  # before anything is done
+        assert task.due_at == end_of_day(task.opened_at)
+        await env.sleep(timedelta(minutes=30))
+        reminded = [
+            o for o in records.outbox.values() if o.task_id == task.task_id and o.kind == "reminder"
+        ]
+        assert reminded == []
+        await run.complete("report.underretning")
+        await run.wait_open("report.underretning_receipt")
+        await save_history(run.handle, "underretning_at_opening")
+
+
+async def test_an_uncovered_fact_opens_the_underretning_before_the_evaluation(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 3: harassment, an offender of 15: nothing calls for an underretning at opening;
+    once uncovering finds sexual material of a minor, it does, before the evaluation. An
+    evaluation that then decides against it (with a reason) withdraws the task."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await run.complete_all("assess.involve_custody")
+        assert "report.underretning" not in {t.key for t in (await run.snapshot()).open_tasks}
+        await run.complete("assess.uncover", sexual_material_of_minor=True)
+        task = await run.wait_open("report.underretning")
+        assert "assess.evaluate" in {t.key for t in (await run.snapshot()).open_tasks}
+        await run.complete(
+            "assess.evaluate",
+            reason="Billedet viste sig at være af en voksen; ingen bekymring for barnet",
+            route="internal",
+            underretning=False,
+        )
+        snap = await run.wait_for(
+            lambda s: task.task_id not in {t.task_id for t in s.open_tasks}, "the task withdrawn"
+        )
+        [closed] = [t for t in snap.done_tasks if t.task_id == task.task_id]
+        assert closed.status == "withdrawn"
+        await run.complete_all("assess.involve_leadership", "assess.involve_tk")
+        await run.wait_phase("document")
+        await save_history(run.handle, "underretning_after_uncover_withdrawn")

@@ -242,11 +242,15 @@ async def test_police_route_with_underretning_and_receipt_in_time(
         assert snap.recommendation.police_report and snap.recommendation.underretning
         await run.complete("assess.evaluate", route="police", underretning=True, severity="high")
 
-        # Underretning is due "straks": at once, not when the report phase comes.
+        # Underretning is due "straks": the same working day, not when the report phase comes.
         underretning = await run.wait_open("report.underretning")
-        assert underretning.due_at == underretning.opened_at
+        due = underretning.due_at.astimezone(CPH)
+        assert due > underretning.opened_at and (due.hour, due.minute) == (23, 59)
+        assert due.date() == working_days_later(underretning.opened_at, 0).date() or (
+            due.date() == working_days_later(underretning.opened_at, 1).date()
+        )
         assert (await run.snapshot()).phase == "assess"
-        await assert_inbox(run, "report.underretning", "case_owner", underretning.opened_at)
+        await assert_inbox(run, "report.underretning", "case_owner", underretning.due_at)
         submitted = await run.complete("report.underretning")
         receipt = await run.wait_open("report.underretning_receipt")
         assert submitted.completed_at is not None
@@ -565,12 +569,17 @@ async def test_suspected_parents_are_involved_only_after_the_underretning(
     case = case_input(await env.get_current_time(), parents_suspected=True)
     async with running_case(env, records, task_queue, case) as run:
         await run.wait_open("assess.uncover")
-        assert await open_keys(run) == {"assess.uncover", "stop.action_plan"}
+        # Suspected parents call for an underretning from the start (Barnets lov § 133).
+        await run.wait_open("report.underretning")
+        assert await open_keys(run) == {
+            "assess.uncover",
+            "stop.action_plan",
+            "report.underretning",
+        }
         await run.complete("assess.uncover")
         snap = await run.snapshot()
         assert snap.recommendation is not None and snap.recommendation.underretning
         await run.complete("assess.evaluate", underretning=True)
-        await run.wait_open("report.underretning")
         assert "assess.involve_custody" not in await open_keys(run)
         await run.complete("report.underretning")
         custody = await run.wait_open("assess.involve_custody")
@@ -588,8 +597,13 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
     case = case_input(await env.get_current_time(), parents_suspected=True)
     async with running_case(env, records, task_queue, case) as run:
         await run.complete("assess.uncover")
-        assert await open_keys(run) == {"assess.evaluate", "stop.action_plan"}
-        # No underretning, against the recommendation: a deviation, so with a reason.
+        assert await open_keys(run) == {
+            "assess.evaluate",
+            "stop.action_plan",
+            "report.underretning",
+        }
+        # No underretning, against the recommendation: a deviation, so with a reason; the
+        # underretning the facts called for is withdrawn.
         evaluated = await run.complete(
             "assess.evaluate",
             underretning=False,
@@ -601,7 +615,10 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
             run, "assess.involve_custody", "leadership", custody.opened_at + timedelta(hours=24)
         )
         snap = await run.snapshot()
-        assert not any(t.key == "report.underretning" for t in snap.open_tasks + snap.done_tasks)
+        assert not any(t.key == "report.underretning" for t in snap.open_tasks)
+        assert [t.status for t in snap.done_tasks if t.key == "report.underretning"] == [
+            "withdrawn"
+        ]
         await run.complete("assess.involve_custody")
         await run.complete("assess.involve_leadership")
         await run.complete("assess.involve_tk")

@@ -95,7 +95,7 @@ def test_plain_harassment_recommends_internal_handling() -> None:
 
 def test_card_has_a_danish_title_role_and_deadline_for_every_task() -> None:
     spec = load_spec()
-    assert spec.tasks["report.underretning"].deadline.describe() == "straks"
+    assert spec.tasks["report.underretning"].deadline.describe() == "straks (samme arbejdsdag)"
     assert spec.tasks["stop.action_plan"].deadline.working_days == 10
     assert spec.tasks["treat.press"].role == "communications"
     assert spec.timers.evaluation_after.weeks == 4

@@ -27,7 +27,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import CaseActivities
     from activities.note import render_note
-    from procedure import calendar
+    from procedure import calendar, rules
     from schemas.activities import LoadProcedureRequest
     from schemas.case import CaseInput
     from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
@@ -54,6 +54,7 @@ FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
 ACTION_PLAN_FROM_START = "action-plan-from-start"
 REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
 UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
+UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -69,6 +70,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._woken = False
         self._closing = False
         self._action_plan_from_start = False
+        self._underretning_when_facts_call = False
 
     # ------------------------------------------------------------------ run
 
@@ -95,6 +97,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._action_plan_from_start = workflow.patched(ACTION_PLAN_FROM_START)
         self._help_needs_reasons = workflow.patched(REASONS_FOR_HELP_NOT_GIVEN)
         self._underretning_times_checked = workflow.patched(UNDERRETNING_TIMES_CHECKED)
+        self._underretning_when_facts_call = workflow.patched(UNDERRETNING_WHEN_FACTS_CALL)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -181,7 +184,25 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             # learned of it, so leadership sees it from the first day; the stop phase waits.
             action_plan = asyncio.create_task(self._run_task("stop.action_plan"))
             self._round_jobs.append(action_plan)
+        underretning_done: asyncio.Future[TaskView] | None = None
+
+        def underretning_now() -> asyncio.Future[TaskView]:
+            # The duty arises "straks": it does not wait for the report phase.
+            done: asyncio.Future[TaskView] = asyncio.get_running_loop().create_future()
+            self._case_jobs.append(asyncio.create_task(self._underretning_flow(done)))
+            return done
+
+        if self._underretning_when_facts_call and rules.recommend(case, None).underretning:
+            # Barnets lov § 133: what the school knows from the start already calls for it.
+            underretning_done = underretning_now()
         uncover = await self._run_task("assess.uncover")
+        if (
+            self._underretning_when_facts_call
+            and underretning_done is None
+            and s.recommendation is not None
+            and s.recommendation.underretning
+        ):
+            underretning_done = underretning_now()  # what uncovering found calls for it
         evaluation = s.decision(await self._run_task("assess.evaluate"), EvaluateDecision)
         s.route, s.severity = Route(evaluation.route), Severity(evaluation.severity)
         s.underretning = evaluation.underretning
@@ -189,11 +210,14 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         if case.parents_suspected and not evaluation.underretning and not s.custody_opened:
             # With no underretning decided nothing else would ever involve them.
             self._case_job(self._run_task("assess.involve_custody"))
-        underretning_done: asyncio.Future[TaskView] | None = None
-        if evaluation.underretning:
-            # The duty arises "straks": it does not wait for the report phase.
-            underretning_done = asyncio.get_running_loop().create_future()
-            self._case_jobs.append(asyncio.create_task(self._underretning_flow(underretning_done)))
+        if evaluation.underretning and underretning_done is None:
+            underretning_done = underretning_now()
+        elif not evaluation.underretning and underretning_done is not None:
+            # Decided against, with a reason (a deviation): a task not yet done is withdrawn.
+            for view in s.open_tasks():
+                if view.key == "report.underretning" and view.round == s.round:
+                    self._close(view, TaskStatus.WITHDRAWN)
+            underretning_done = None
         await self._all(
             self._run_task("assess.involve_leadership"), self._run_task("assess.involve_tk")
         )
@@ -272,6 +296,8 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         s = self.state
         view = await self._run_task("report.underretning")
         submitted.set_result(view)
+        if view.status == TaskStatus.WITHDRAWN:
+            return  # the evaluation decided against it
         s.underretning_submitted_at = s.decision(view, UnderretningDecision).submitted_at
         if s.case.parents_suspected and not s.custody_opened:
             # Suspected parents are not contacted first: only now that the municipality knows.
