@@ -55,16 +55,11 @@ TaskIdPath = Annotated[
     Path(
         pattern=TASK_ID_PATTERN,
         max_length=TASK_ID_MAX,
-        description="A task instance: its key (e.g. 'assess.uncover'), or key and number "
-        "when the task occurs more than once (e.g. 'treat.press-2').",
+        description="A task instance: its key (e.g. 'assess.uncover'); in a later round the "
+        "key and the round (e.g. 'assess.uncover-r2'); with a number when the task occurs "
+        "more than once in its round (e.g. 'treat.press-2', 'treat.press-r2-2').",
     ),
 ]
-
-
-def task_key_of(task_id: str) -> str:
-    """'treat.press-2' → 'treat.press'."""
-    key, _, number = task_id.rpartition("-")
-    return key if key and number.isdigit() else task_id
 
 
 async def snapshot_of(service: CaseService, case_number: str) -> CaseSnapshot:

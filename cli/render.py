@@ -130,7 +130,21 @@ def snapshot_view(snap: CaseSnapshot) -> Group:
     )
     parts.append(Text(timer))
     parts.append(_timeline(snap))
+    contacts = _contacts(snap.procedure_version)
+    if contacts is not None and snap.status == "active":
+        parts.append(Text(contacts))
     return Group(*parts)
+
+
+def _contacts(version: str) -> str | None:
+    """The card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT", from the card the case runs on."""
+    from procedure.loader import ProcedureError, load_spec
+    from workflows.texts import contacts_guidance
+
+    try:
+        return contacts_guidance(load_spec(version=version).contacts)
+    except ProcedureError:
+        return None  # a card this installation does not have: the case is still shown
 
 
 def _header(snap: CaseSnapshot) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -49,10 +50,23 @@ MAX_PARTICIPANTS = 30
 MAX_EVIDENCE_ITEMS = 50
 # Identifiers of tasks (keys and instances, e.g. 'treat.press-2').
 TASK_ID_MAX = 80
-# Their shape: the key, and when the key occurs again in a case its number (workflows/steps.py
-# numbers them 2, 3, ...). Four digits, as the API has always accepted: the workflow's own
-# rules (workflows/rejections.py) must accept every id the API lets through.
-TASK_ID_PATTERN = r"^[a-z_]+\.[a-z_]+(-[0-9]{1,4})?$"
+# Their shape: the key; in a round after the first `-r<round>`; when the key occurs again in
+# its round, its number (workflows/steps.py numbers them 2, 3, ...; cases started before task
+# ids were numbered per round number a key across the case: `<key>-<n>`). Four digits, as the
+# API has always accepted: the workflow's own rules (workflows/rejections.py) must accept every
+# id the API lets through.
+_TASK_KEY = r"[a-z_]+\.[a-z_]+"
+_TASK_ID_SUFFIX = r"(-r[0-9]{1,4})?(-[0-9]{1,4})?"
+TASK_ID_PATTERN = f"^{_TASK_KEY}{_TASK_ID_SUFFIX}$"
+_TASK_ID_KEY = re.compile(f"({_TASK_KEY}){_TASK_ID_SUFFIX}")
+
+
+def task_key_of(task_id: str) -> str:
+    """'treat.press-2', 'treat.press-r2', 'treat.press-r2-3' → 'treat.press'."""
+    shape = _TASK_ID_KEY.fullmatch(task_id)
+    return shape.group(1) if shape else task_id
+
+
 # A procedure (card) version, e.g. 'ishoj-2026.1'.
 PROCEDURE_VERSION_MAX = 40
 

@@ -356,3 +356,34 @@ async def test_an_uncovered_fact_opens_the_underretning_before_the_evaluation(
         await run.complete_all("assess.involve_leadership", "assess.involve_tk")
         await run.wait_phase("document")
         await save_history(run.handle, "underretning_after_uncover_withdrawn")
+
+
+async def test_task_ids_are_numbered_per_round(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 8: in round two a task is `<key>-r2` (its second of the round `<key>-r2-2`),
+    so staff can tell from the id which round a task belongs to; round one keeps `<key>`,
+    `<key>-2`, as before."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await through_assessment(run)
+        await run.wait_phase("document")
+        await run.handle.signal(
+            "new_incident",
+            {
+                "reported_by": LEADER.model_dump(mode="json"),
+                "description": "Nye beskeder om P1 i klassegruppen",
+                "reopen_assessment": True,
+            },
+        )
+        await run.wait_for(lambda s: s.round == 2, "round 2")
+        again = await run.wait_open("assess.uncover")
+        assert again.task_id == "assess.uncover-r2", again.task_id
+        plan = await run.wait_open("stop.action_plan")
+        assert plan.task_id == "stop.action_plan-r2", plan.task_id
+        row = await run.wait_inbox("assess.uncover-r2")
+        assert row.key == "assess.uncover"
+        await run.complete("assess.uncover")
+        evaluate = await run.wait_open("assess.evaluate")
+        assert evaluate.task_id == "assess.evaluate-r2"
+        await save_history(run.handle, "task_ids_per_round")

@@ -421,7 +421,7 @@ async def test_new_incident_during_treatment_reopens_assessment(
         )
         snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
         again = await run.wait_open("assess.uncover")
-        assert again.task_id == "assess.uncover-2" and again.round == 2
+        assert again.task_id == "assess.uncover-r2" and again.round == 2
         await assert_inbox(
             run, "assess.uncover", "case_owner", working_days_later(again.opened_at, 1)
         )
@@ -458,14 +458,14 @@ async def test_new_incident_during_treatment_reopens_assessment(
             )
         ).open_tasks
         assert {t.task_id for t in evaluate} >= {
-            "assess.involve_leadership-2",
-            "assess.involve_tk-2",
+            "assess.involve_leadership-r2",
+            "assess.involve_tk-r2",
         }
         await run.complete("assess.involve_leadership")
         await run.complete("assess.involve_tk")
         await through_documentation(run)
         await run.wait_phase("stop_report")
-        assert "stop.action_plan-2" in {t.task_id for t in (await run.snapshot()).open_tasks}
+        assert "stop.action_plan-r2" in {t.task_id for t in (await run.snapshot()).open_tasks}
 
 
 @ON_FAKES_AND_STORE

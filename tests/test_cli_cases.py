@@ -240,6 +240,10 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
         "Vurder (assess)",
         "Tidslinje / timeline",
         "case_opened",
+        # The card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT" (issue 13, finding 6).
+        "Er du fortsat i tvivl",
+        "43 57 75 55",
+        "TK@ishoj.dk",
     ):
         assert expected in shown.stdout, expected
     assert NAME not in shown.output

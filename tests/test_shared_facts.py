@@ -19,6 +19,7 @@ from schemas.common import (
     SchoolId,
     case_number_of,
     case_workflow_id,
+    task_key_of,
 )
 from schemas.decisions import DECISION_TYPES
 from workflows import rejections
@@ -60,11 +61,21 @@ def test_the_case_number_is_read_back_from_the_workflow_id() -> None:
 
 
 def _produced_by_the_workflow() -> list[str]:
-    """Task ids as workflows/steps.py numbers them: the key, then key-2, key-3, ..."""
+    """Task ids as workflows/steps.py numbers them: the key, then key-2, key-3, ... in the
+    first round; key-r2, key-r2-2, ... in later ones."""
     ids = []
     for key in DECISION_TYPES:
         ids += [key] + [f"{key}-{count + 1}" for count in (1, 99, 999, 9998)]
+        ids += [f"{key}-r{round_}" for round_ in (2, 9999)]
+        ids += [f"{key}-r2-2", f"{key}-r9999-9999"]
     return ids
+
+
+@pytest.mark.parametrize(
+    "task_id", ["assess.uncover", "treat.press-2", "treat.press-r2", "treat.press-r12-3"]
+)
+def test_the_api_finds_a_tasks_key_in_its_id(task_id: str) -> None:
+    assert task_key_of(task_id) == task_id.split("-")[0]
 
 
 @pytest.mark.parametrize("task_id", _produced_by_the_workflow())

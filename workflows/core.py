@@ -55,6 +55,7 @@ ACTION_PLAN_FROM_START = "action-plan-from-start"
 REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
 UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
 UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
+TASK_IDS_PER_ROUND = "task-ids-per-round"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -71,6 +72,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._closing = False
         self._action_plan_from_start = False
         self._underretning_when_facts_call = False
+        self._ids_per_round = False
 
     # ------------------------------------------------------------------ run
 
@@ -98,6 +100,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._help_needs_reasons = workflow.patched(REASONS_FOR_HELP_NOT_GIVEN)
         self._underretning_times_checked = workflow.patched(UNDERRETNING_TIMES_CHECKED)
         self._underretning_when_facts_call = workflow.patched(UNDERRETNING_WHEN_FACTS_CALL)
+        self._ids_per_round = workflow.patched(TASK_IDS_PER_ROUND)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),

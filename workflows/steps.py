@@ -66,6 +66,7 @@ class CaseSteps:
     _claims: dict[tuple[int, str], int]
     _overdue: dict[str, Callable[[TaskView], Coroutine[Any, Any, None]]]
     _continue_now: bool
+    _ids_per_round: bool
     _event: Callable[..., None]
     _now: Callable[[], datetime]
     _procedure: Callable[[], Procedure]
@@ -105,8 +106,7 @@ class CaseSteps:
             if spec.escalate and spec.escalation_grace is not None
             else None
         )
-        count = sum(1 for view in s.tasks.values() if view.key == key)
-        task_id = key if count == 0 else f"{key}-{count + 1}"
+        task_id = self._new_task_id(key)
         view = TaskView(
             task_id=task_id,
             key=key,
@@ -161,6 +161,18 @@ class CaseSteps:
         )
         self._close(view, TaskStatus.DONE)
         return view
+
+    def _new_task_id(self, key: str) -> str:
+        """`<key>`, `<key>-2`, … in the first round; `<key>-r<round>`, `<key>-r<round>-2`, …
+        in later rounds (schemas.common.TASK_ID_PATTERN). Cases started before the
+        "task-ids-per-round" marker number a key across the whole case."""
+        s = self.state
+        if not self._ids_per_round:
+            count = sum(1 for view in s.tasks.values() if view.key == key)
+            return key if count == 0 else f"{key}-{count + 1}"
+        count = sum(1 for view in s.tasks.values() if view.key == key and view.round == s.round)
+        base = key if s.round == 1 else f"{key}-r{s.round}"
+        return base if count == 0 else f"{base}-{count + 1}"
 
     def _claim(self, key: str) -> TaskView | None:
         """The task this call of _run_task stands for, if an earlier run opened it: the n-th

@@ -16,7 +16,6 @@ from api.deps import (
     TaskParams,
     case_access,
     recorded,
-    task_key_of,
     task_params,
 )
 from api.errors import error_responses
@@ -24,7 +23,7 @@ from api.models import Accepted, CompleteTaskRequest, InboxPage, InboxTask, Reas
 from api.policy import Denial
 from api.routes import RUNNING_CASE_ERRORS, received
 from api.staff import Staff
-from schemas.common import Actor, StaffRole
+from schemas.common import Actor, StaffRole, task_key_of
 from schemas.messages import Reassignment, TaskCompletion
 from schemas.snapshot import TaskView
 from service.cases import CaseService, TaskRejected
