@@ -43,6 +43,11 @@ class UncoverDecision(Model):
         description="Sexual images/video of a person under 18 are involved (straffeloven § 235)."
     )
     material_online: bool = Field(description="Violating material is (still) online.")
+    material_shared: bool = Field(
+        default=False,
+        description="The material has been forwarded among pupils (in a class, a year group): "
+        "it is deleted and the class dealt with on every route.",
+    )
 
 
 class EvaluateDecision(Model):

@@ -387,3 +387,65 @@ async def test_task_ids_are_numbered_per_round(
         evaluate = await run.wait_open("assess.evaluate")
         assert evaluate.task_id == "assess.evaluate-r2"
         await save_history(run.handle, "task_ids_per_round")
+
+
+async def to_police_stop(run: CaseRun, **uncover: object) -> None:
+    await run.complete("assess.involve_custody")
+    await run.complete("assess.uncover", **uncover)
+    await run.complete(
+        "assess.evaluate", route="police", severity="high", reason="Politiet skal ind i sagen"
+    )
+    await run.complete_all("assess.involve_leadership", "assess.involve_tk")
+    await run.wait_phase("document")
+    await run.complete_all("document.preserve", "document.note")
+    await run.wait_phase("stop_report")
+
+
+async def test_when_the_police_do_not_take_over_the_school_stops_it_itself(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 2: the police route's fallback. The police not taking over leaves the school's
+    own stop step (cooperation, deletion, measures toward the class) to be done."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await to_police_stop(run)
+        assert "stop.cooperate" not in {t.key for t in (await run.snapshot()).open_tasks}
+        await run.complete("stop.police_handover", police_took_over=False)
+        cooperate = await run.wait_open("stop.cooperate")
+        assert cooperate.round == 1
+        await run.complete_all("stop.action_plan", "report.insurance", "report.police")
+        await env.sleep(timedelta(minutes=10))
+        assert (await run.snapshot()).phase == "stop_report"  # the school's stop step is due
+        await run.complete("stop.cooperate")
+        await run.wait_phase("treat")
+        await save_history(run.handle, "police_did_not_take_over")
+
+
+async def test_material_shared_among_pupils_is_deleted_on_the_police_route_too(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 2: material forwarded among pupils is deleted and the class is dealt with on
+    every route, beside the police's work."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await to_police_stop(run, material_shared=True)
+        await run.wait_for(
+            lambda s: {"stop.police_handover", "stop.cooperate"} <= {t.key for t in s.open_tasks},
+            "the handover and the school's own stop step",
+        )
+
+
+async def test_the_family_hears_of_the_police_report_on_the_internal_route_too(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 2: on the internal route the family is still told it may report to the police
+    itself, beside the insurance guidance."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await through_assessment(run)
+        await run.wait_phase("document")
+        await run.complete_all("document.preserve", "document.note")
+        insurance = await run.wait_open("report.insurance")
+        guidance = (await run.wait_inbox(insurance.task_id)).guidance
+        assert "forsikring" in guidance
+        assert "politi.dk/anmeld" in guidance and "114" in guidance, guidance

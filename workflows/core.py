@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.decisions import (
         EvaluateDecision,
         FollowUpDecision,
+        PoliceHandoverDecision,
         PreserveDecision,
         UncoverDecision,
         UnderretningDecision,
@@ -56,6 +57,7 @@ REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
 UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
 UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
 TASK_IDS_PER_ROUND = "task-ids-per-round"
+POLICE_ROUTE_FALLBACKS = "police-route-fallbacks"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -73,6 +75,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._action_plan_from_start = False
         self._underretning_when_facts_call = False
         self._ids_per_round = False
+        self._police_route_fallbacks = False
 
     # ------------------------------------------------------------------ run
 
@@ -101,6 +104,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._underretning_times_checked = workflow.patched(UNDERRETNING_TIMES_CHECKED)
         self._underretning_when_facts_call = workflow.patched(UNDERRETNING_WHEN_FACTS_CALL)
         self._ids_per_round = workflow.patched(TASK_IDS_PER_ROUND)
+        self._police_route_fallbacks = workflow.patched(POLICE_ROUTE_FALLBACKS)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -241,15 +245,27 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
 
         self._set_phase(Phase.STOP_REPORT)
         uncovered = s.decision(uncover, UncoverDecision)
-        steps: list[Awaitable[Any]] = [
-            self._run_task(
+        if s.route == Route.POLICE and self._police_route_fallbacks:
+            stop: Awaitable[Any] = self._police_stop(shared=uncovered.material_shared)
+        else:
+            stop = self._run_task(
                 "stop.cooperate" if s.route == Route.INTERNAL else "stop.police_handover"
-            ),
+            )
+        steps: list[Awaitable[Any]] = [
+            stop,
             self._run_task("stop.action_plan") if action_plan is None else action_plan,
         ]
         if not case.offender_known or uncovered.material_online:
             steps.append(self._run_task("stop.unknown_offender"))
-        steps.append(self._run_task("report.insurance"))
+        steps.append(
+            self._run_task(
+                "report.insurance",
+                # The family may still report to the police itself (the card's ANMELD).
+                extra_guidance=texts.POLICE_REPORT_BY_THE_FAMILY
+                if s.route == Route.INTERNAL
+                else None,
+            )
+        )
         if s.route == Route.POLICE:
             steps.append(self._run_task("report.police"))
         if underretning_done is not None:
@@ -293,6 +309,20 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._round_jobs.clear()
 
     # ------------------------------------------------------------ branches
+
+    async def _police_stop(self, *, shared: bool) -> None:
+        """The police take over the efforts to stop it; the school does its own part where
+        material went round among pupils (deletion, the class), and all of it if the police
+        do not take over."""
+        steps = [self._run_task("stop.police_handover")]
+        if shared:
+            steps.append(self._run_task("stop.cooperate"))
+        handover, *_ = await self._all(*steps)
+        if (
+            not shared
+            and not self.state.decision(handover, PoliceHandoverDecision).police_took_over
+        ):
+            await self._run_task("stop.cooperate")
 
     async def _underretning_flow(self, submitted: asyncio.Future[TaskView]) -> None:
         """Underretning "straks", then the municipality's receipt within 6 weekdays."""

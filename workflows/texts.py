@@ -113,6 +113,13 @@ def note_facts(
     )
 
 
+# The card's ANMELD KRÆNKELSEN, for the family on the internal route too.
+POLICE_REPORT_BY_THE_FAMILY = (
+    "Familien kan fortsat selv anmelde krænkelsen til politiet: på politistationen, ved at "
+    "ringe 114 eller på politi.dk/anmeld. Skolen kan støtte og anbefale en anmeldelse."
+)
+
+
 def contacts_guidance(contacts: Contacts) -> str:
     """The card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT", for the tasks of the school's staff."""
     tk, consultant = contacts.tk, contacts.consultant
