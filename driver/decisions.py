@@ -128,7 +128,10 @@ def decision(key: str, now: datetime, **overrides: Any) -> dict[str, Any]:
         },
         "assess.involve_leadership": {"course_agreed": True},
         "assess.involve_tk": {"tk_contacted": True},
-        "assess.involve_custody": {"custody_holders_informed": True, "for_participants": ["P1"]},
+        "assess.involve_custody": {
+            "custody_holders_informed": True,
+            "for_participants": ["P1", "P2"],
+        },
         "document.preserve": {
             "evidence": [
                 {

@@ -69,17 +69,21 @@ def deviations(
     case: CaseInput | None = None,
     *,
     help_needs_reasons: bool = False,
+    custody_for_each_child: bool = False,
 ) -> list[str]:
     """Danish descriptions of how a decision departs from advice; each needs a reason.
 
     `help_needs_reasons` (cases started since the workflow's "reasons-for-help-not-given"
     marker; the cases before keep the rules they started under): the card's help with Tryghed
     og Kriminalitetsforebyggelse — sparring in the assessment, help for the victim and for a
-    known offender in the treatment — left out only with a reason.
+    known offender in the treatment — left out only with a reason. `custody_for_each_child`
+    ("custody-for-each-child"): the custody holders of every victim and known offender, each.
     """
     found: list[str] = []
     if help_needs_reasons:
         found += _help_not_given(decision, case)
+    if custody_for_each_child:
+        found += _custody_not_informed(decision, case)
     if isinstance(decision, EvaluateDecision) and recommendation is not None:
         if recommendation.police_report and decision.route != "police":
             found.append("Politianmeldelse anbefales, men sagen håndteres internt.")
@@ -122,3 +126,22 @@ def _help_not_given(decision: object, case: CaseInput | None) -> list[str]:
             offenders = ", ".join(p.pseudonym for p in case.offenders())
             found.append(f"Krænkeren ({offenders or 'kendt'}) får ingen hjælp.")
     return found
+
+
+def custody_children(case: CaseInput) -> list[str]:
+    """Whose custody holders are informed: every victim, and every offender when known."""
+    children = [p.pseudonym for p in case.victims()]
+    if case.offender_known:
+        children += [p.pseudonym for p in case.offenders()]
+    return children
+
+
+def _custody_not_informed(decision: object, case: CaseInput | None) -> list[str]:
+    if not isinstance(decision, InvolveCustodyDecision) or case is None:
+        return []
+    if not decision.custody_holders_informed:
+        return []  # said of all of them: the rule above
+    missing = [c for c in custody_children(case) if c not in decision.for_participants]
+    if not missing:
+        return []
+    return [f"Forældremyndighedsindehaverne til {', '.join(missing)} er ikke inddraget."]

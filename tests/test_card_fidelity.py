@@ -449,3 +449,42 @@ async def test_the_family_hears_of_the_police_report_on_the_internal_route_too(
         guidance = (await run.wait_inbox(insurance.task_id)).guidance
         assert "forsikring" in guidance
         assert "politi.dk/anmeld" in guidance and "114" in guidance, guidance
+
+
+async def test_every_childs_custody_holders_are_informed_again_in_a_new_round(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 4: the custody holders of the victim and of a known offender, each; leaving one
+    out needs a reason and is recorded. A new incident asks again."""
+    case = case_input(await env.get_current_time())
+    victims = [p.pseudonym for p in case.victims()]
+    offenders = [p.pseudonym for p in case.offenders()]
+    assert case.offender_known and victims and offenders
+    async with running_case(env, records, task_queue, case) as run:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.complete("assess.involve_custody", for_participants=victims)
+        assert offenders[0] in str(refused.value.cause), str(refused.value.cause)
+        informed = await run.complete(
+            "assess.involve_custody", for_participants=victims + offenders
+        )
+        assert not informed.deviations
+        await through_assessment_after_custody(run)
+        await run.wait_phase("document")
+        await run.handle.signal(
+            "new_incident",
+            {
+                "reported_by": LEADER.model_dump(mode="json"),
+                "description": "P2 har delt nye billeder af P1",
+                "reopen_assessment": True,
+            },
+        )
+        await run.wait_for(lambda s: s.round == 2, "round 2")
+        again = await run.wait_open("assess.involve_custody")
+        assert again.round == 2 and again.task_id == "assess.involve_custody-r2"
+        await save_history(run.handle, "custody_for_every_child_each_round")
+
+
+async def through_assessment_after_custody(run: CaseRun) -> None:
+    await run.complete_all(
+        "assess.uncover", "assess.evaluate", "assess.involve_leadership", "assess.involve_tk"
+    )

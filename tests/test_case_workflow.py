@@ -427,8 +427,12 @@ async def test_new_incident_during_treatment_reopens_assessment(
         )
         kinds = [e.kind for e in snap.timeline]
         assert EventKind.NEW_INCIDENT in kinds and EventKind.ASSESSMENT_REOPENED in kinds
-        # Custody holders were involved in round 1 and are not asked again.
-        assert await open_keys(run) == {"assess.uncover", "stop.action_plan"}
+        # Custody holders are involved again: the new incident is news to them too.
+        assert await open_keys(run) == {
+            "assess.uncover",
+            "stop.action_plan",
+            "assess.involve_custody",
+        }
         assert snap.status == "active"
         # The unfinished treat task of round 1 is superseded.
         assert snap.next_timer is None

@@ -86,6 +86,9 @@ def restore(state: CaseState, effects: Effects, carried: CarriedCase) -> None:
     s.phases_entered, s.past_due = set(carried.phases_entered), set(carried.past_due)
     s.closed, s.notified = dict(carried.closed), set(carried.notified)
     s.custody_opened = any(v.key == "assess.involve_custody" for v in carried.tasks)
+    s.custody_round = max(
+        (v.round for v in carried.tasks if v.key == "assess.involve_custody"), default=0
+    )
     # Already in the store; the next event is numbered on from the last seq.
     s.timeline = list(carried.timeline_tail)
     s.timeline_offset = carried.timeline_offset

@@ -58,6 +58,7 @@ UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
 UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
 TASK_IDS_PER_ROUND = "task-ids-per-round"
 POLICE_ROUTE_FALLBACKS = "police-route-fallbacks"
+CUSTODY_FOR_EACH_CHILD = "custody-for-each-child"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -105,6 +106,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._underretning_when_facts_call = workflow.patched(UNDERRETNING_WHEN_FACTS_CALL)
         self._ids_per_round = workflow.patched(TASK_IDS_PER_ROUND)
         self._police_route_fallbacks = workflow.patched(POLICE_ROUTE_FALLBACKS)
+        self._custody_each_round = workflow.patched(CUSTODY_FOR_EACH_CHILD)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -182,7 +184,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         s, case = self.state, self.state.case
         s.reopen_pending = False
         self._set_phase(Phase.ASSESS)
-        if not case.parents_suspected and not s.custody_opened:
+        if not case.parents_suspected and self._custody_due():
             # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
             self._case_job(self._run_task("assess.involve_custody"))
         action_plan: asyncio.Task[TaskView] | None = None
@@ -214,7 +216,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         s.route, s.severity = Route(evaluation.route), Severity(evaluation.severity)
         s.underretning = evaluation.underretning
         self._record_case()
-        if case.parents_suspected and not evaluation.underretning and not s.custody_opened:
+        if case.parents_suspected and not evaluation.underretning and self._custody_due():
             # With no underretning decided nothing else would ever involve them.
             self._case_job(self._run_task("assess.involve_custody"))
         if evaluation.underretning and underretning_done is None:
@@ -332,7 +334,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         if view.status == TaskStatus.WITHDRAWN:
             return  # the evaluation decided against it
         s.underretning_submitted_at = s.decision(view, UnderretningDecision).submitted_at
-        if s.case.parents_suspected and not s.custody_opened:
+        if s.case.parents_suspected and self._custody_due():
             # Suspected parents are not contacted first: only now that the municipality knows.
             self._case_job(self._run_task("assess.involve_custody"))
         await self._run_task("report.underretning_receipt", on_overdue=self._receipt_missing)
@@ -393,7 +395,16 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
 
     def _case_job(self, step: Coroutine[Any, Any, Any]) -> None:
         self.state.custody_opened = True
+        self.state.custody_round = self.state.round
         self._case_jobs.append(asyncio.create_task(step))
+
+    def _custody_due(self) -> bool:
+        """Custody holders are involved once a case; since "custody-for-each-child", again in
+        each new round (a new incident is news to them too)."""
+        s = self.state
+        if self._custody_each_round:
+            return s.custody_round < s.round
+        return not s.custody_opened
 
     # -------------------------------------------------------------- phases
 

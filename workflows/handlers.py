@@ -51,6 +51,7 @@ class CaseMessages(CaseRecords):
         # Set by the run from its markers (workflows/core.py): the checks a case started with.
         self._help_needs_reasons = False
         self._underretning_times_checked = False
+        self._custody_each_round = False
         self._in_hand = 0
         self._finished = False
 
@@ -320,6 +321,7 @@ class CaseMessages(CaseRecords):
             self.state.recommendation,
             self.state.case,
             help_needs_reasons=self._help_needs_reasons,
+            custody_for_each_child=self._custody_each_round,
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)

@@ -54,6 +54,7 @@ class CaseState:
     follow_ups_left: int = 0
     round_started_at: datetime | None = None
     custody_opened: bool = False
+    custody_round: int = 0  # the last round whose custody task opened
     underretning_submitted_at: datetime | None = None
     # task id → when it was closed and by whom, as recorded (for the store's sync)
     closed: dict[str, tuple[datetime, str | None]] = field(default_factory=dict)
