@@ -70,6 +70,7 @@ def deviations(
     *,
     help_needs_reasons: bool = False,
     custody_for_each_child: bool = False,
+    both_ways: bool = False,
 ) -> list[str]:
     """Danish descriptions of how a decision departs from advice; each needs a reason.
 
@@ -78,6 +79,8 @@ def deviations(
     og Kriminalitetsforebyggelse — sparring in the assessment, help for the victim and for a
     known offender in the treatment — left out only with a reason. `custody_for_each_child`
     ("custody-for-each-child"): the custody holders of every victim and known offender, each.
+    `both_ways` ("deviations-both-ways"): choosing a police report, an underretning or SSP that
+    was not recommended departs from the advice as much as leaving one out.
     """
     found: list[str] = []
     if help_needs_reasons:
@@ -91,6 +94,13 @@ def deviations(
             found.append("Underretning anbefales, men der underrettes ikke.")
         if recommendation.ssp and not decision.ssp:
             found.append("SSP anbefales, men SSP inddrages ikke.")
+        if both_ways:
+            if not recommendation.police_report and decision.route == "police":
+                found.append("Politianmeldelse er ikke anbefalet, men sagen går til politiet.")
+            if not recommendation.underretning and decision.underretning:
+                found.append("Underretning er ikke anbefalet, men der underrettes.")
+            if not recommendation.ssp and decision.ssp:
+                found.append("SSP er ikke anbefalet, men SSP inddrages.")
     elif isinstance(decision, PoliceReportDecision):
         if not decision.recommended_to_family:
             found.append("Politianmeldelse er ikke anbefalet over for familien.")

@@ -488,3 +488,34 @@ async def through_assessment_after_custody(run: CaseRun) -> None:
     await run.complete_all(
         "assess.uncover", "assess.evaluate", "assess.involve_leadership", "assess.involve_tk"
     )
+
+
+async def test_a_departure_from_the_recommendation_in_either_direction_needs_a_reason(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 1: harassment by a 15-year-old recommends neither a police report, an
+    underretning nor SSP; choosing them is a departure too: refused without a reason, and
+    recorded with one."""
+    case = case_input(await env.get_current_time())
+    async with running_case(env, records, task_queue, case) as run:
+        await run.complete_all("assess.involve_custody", "assess.uncover")
+        advice = (await run.snapshot()).recommendation
+        assert advice is not None
+        assert not (advice.police_report or advice.underretning or advice.ssp)
+        for chosen, words in (
+            ({"route": "police"}, "Politianmeldelse er ikke anbefalet"),
+            ({"underretning": True}, "Underretning er ikke anbefalet"),
+            ({"ssp": True}, "SSP er ikke anbefalet"),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await run.complete("assess.evaluate", **chosen)
+            assert words in str(refused.value.cause), str(refused.value.cause)
+        evaluated = await run.complete(
+            "assess.evaluate",
+            reason="Truslerne fortsætter uden for skolen; politiet skal ind over",
+            route="police",
+        )
+        assert evaluated.deviations == [
+            "Politianmeldelse er ikke anbefalet, men sagen går til politiet."
+        ]
+        await save_history(run.handle, "police_route_not_recommended_with_reason")

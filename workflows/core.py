@@ -59,6 +59,7 @@ UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
 TASK_IDS_PER_ROUND = "task-ids-per-round"
 POLICE_ROUTE_FALLBACKS = "police-route-fallbacks"
 CUSTODY_FOR_EACH_CHILD = "custody-for-each-child"
+DEVIATIONS_BOTH_WAYS = "deviations-both-ways"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -107,6 +108,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._ids_per_round = workflow.patched(TASK_IDS_PER_ROUND)
         self._police_route_fallbacks = workflow.patched(POLICE_ROUTE_FALLBACKS)
         self._custody_each_round = workflow.patched(CUSTODY_FOR_EACH_CHILD)
+        self._deviations_both_ways = workflow.patched(DEVIATIONS_BOTH_WAYS)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),

@@ -52,6 +52,7 @@ class CaseMessages(CaseRecords):
         self._help_needs_reasons = False
         self._underretning_times_checked = False
         self._custody_each_round = False
+        self._deviations_both_ways = False
         self._in_hand = 0
         self._finished = False
 
@@ -322,6 +323,7 @@ class CaseMessages(CaseRecords):
             self.state.case,
             help_needs_reasons=self._help_needs_reasons,
             custody_for_each_child=self._custody_each_round,
+            both_ways=self._deviations_both_ways,
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)
