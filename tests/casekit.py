@@ -161,6 +161,17 @@ class CaseRun:
         await self.wait_inbox(view.task_id, status="done")
         return done
 
+    async def new_incident(self, description: str, by: Actor | None = None) -> None:
+        """A `new_incident` signal that re-opens assessment."""
+        await self.handle.signal(
+            "new_incident",
+            {
+                "reported_by": (by or TEACHER).model_dump(mode="json"),
+                "description": description,
+                "reopen_assessment": True,
+            },
+        )
+
     async def complete_all(self, *keys: str) -> None:
         for key in keys:
             await self.complete(key)

@@ -66,6 +66,17 @@ for line in sys.stdin:
 """
 
 
+def case_open_args(
+    number: str, school: str = "vibeke-skolen", participants: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """`sagsflow case open` of a harassment case opened by lhj, with these `--participant`s."""
+    args = ("case", "open", "--case-number", number, "--school", school, "--opened-by", "lhj")
+    args += ("--violation", "harassment")
+    for participant in participants:
+        args += ("--participant", participant)
+    return args
+
+
 @dataclass
 class Ran:
     code: int

@@ -98,6 +98,11 @@ async def test_the_drafted_note_is_danish_throughout(
 async def to_treat(run: CaseRun) -> None:
     """The internal route through assessment, documentation and stop/report."""
     await through_assessment(run)
+    await documented_and_stopped(run)
+
+
+async def documented_and_stopped(run: CaseRun) -> None:
+    """From the end of assessment on the internal route to the treatment phase."""
     await run.wait_phase("document")
     await run.complete_all("document.preserve", "document.note")
     await run.wait_phase("stop_report")
@@ -170,14 +175,7 @@ async def test_follow_ups_fall_on_working_days(
         assert (at.date() - two_weeks.date()).days <= 4  # the next working day, not later
 
         # A new incident while the follow-ups wait re-opens assessment; their timer is gone.
-        await run.handle.signal(
-            "new_incident",
-            {
-                "reported_by": LEADER.model_dump(mode="json"),
-                "description": "Nye billeder af P1 deles",
-                "reopen_assessment": True,
-            },
-        )
+        await run.new_incident("Nye billeder af P1 deles", LEADER)
         snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
         assert snap.next_timer is None
         assert "assess.uncover" in {t.key for t in snap.open_tasks}
@@ -239,11 +237,7 @@ async def test_help_not_given_needs_a_reason_and_is_recorded(
         )
         assert sparring.deviations and sparring.reason
 
-        await run.wait_phase("document")
-        await run.complete_all("document.preserve", "document.note")
-        await run.wait_phase("stop_report")
-        await run.complete_all("stop.cooperate", "stop.action_plan", "report.insurance")
-        await run.wait_phase("treat")
+        await documented_and_stopped(run)
         for lacking in (
             {"tk_contacted": False, "victim_help": ["tk"], "offender_help": ["tk"]},
             {"tk_contacted": True, "victim_help": [], "offender_help": ["tk"]},
@@ -368,14 +362,7 @@ async def test_task_ids_are_numbered_per_round(
     async with running_case(env, records, task_queue, case) as run:
         await through_assessment(run)
         await run.wait_phase("document")
-        await run.handle.signal(
-            "new_incident",
-            {
-                "reported_by": LEADER.model_dump(mode="json"),
-                "description": "Nye beskeder om P1 i klassegruppen",
-                "reopen_assessment": True,
-            },
-        )
+        await run.new_incident("Nye beskeder om P1 i klassegruppen", LEADER)
         await run.wait_for(lambda s: s.round == 2, "round 2")
         again = await run.wait_open("assess.uncover")
         assert again.task_id == "assess.uncover-r2", again.task_id
@@ -470,14 +457,7 @@ async def test_every_childs_custody_holders_are_informed_again_in_a_new_round(
         assert not informed.deviations
         await through_assessment_after_custody(run)
         await run.wait_phase("document")
-        await run.handle.signal(
-            "new_incident",
-            {
-                "reported_by": LEADER.model_dump(mode="json"),
-                "description": "P2 har delt nye billeder af P1",
-                "reopen_assessment": True,
-            },
-        )
+        await run.new_incident("P2 har delt nye billeder af P1", LEADER)
         await run.wait_for(lambda s: s.round == 2, "round 2")
         again = await run.wait_open("assess.involve_custody")
         assert again.round == 2 and again.task_id == "assess.involve_custody-r2"

@@ -411,14 +411,7 @@ async def test_new_incident_during_treatment_reopens_assessment(
         await run.complete("treat.help")  # treat.surroundings still open
         await run.wait_open("treat.surroundings")
 
-        await run.handle.signal(
-            "new_incident",
-            {
-                "reported_by": TEACHER.model_dump(mode="json"),
-                "description": "Nye billeder af P1 deles",
-                "reopen_assessment": True,
-            },
-        )
+        await run.new_incident("Nye billeder af P1 deles")
         snap = await run.wait_for(lambda s: s.round == 2 and s.phase == "assess", "round 2")
         again = await run.wait_open("assess.uncover")
         assert again.task_id == "assess.uncover-r2" and again.round == 2

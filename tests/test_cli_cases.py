@@ -35,7 +35,7 @@ from schemas.snapshot import CaseOutcome, CaseSnapshot, EventKind
 from service.cases import CaseService
 from store import Store
 from tests.casekit import LEADER, TEACHER, case_input, decision
-from tests.clikit import Ran, Zygote
+from tests.clikit import Ran, Zygote, case_open_args
 from tests.conftest import binary
 from tests.test_dev_server import dev_server
 from workers.worker import build_worker
@@ -259,19 +259,7 @@ async def test_case_open_then_show_lists_the_open_tasks(platform: Platform) -> N
 
 @pytest.mark.slow
 async def test_invalid_input_names_the_field_and_exits_2(platform: Platform) -> None:
-    opening = (
-        "case",
-        "open",
-        "--case-number",
-        new_number(),
-        "--school",
-        "vibeke-skolen",
-        "--opened-by",
-        "lhj",
-        "--violation",
-        "harassment",
-        "--participant",
-    )
+    opening = (*case_open_args(new_number()), "--participant")
     bad_pseudonym, bad_format, unknown_case = await asyncio.gather(
         platform.sagsflow(*opening, "Anna:victim:14:same"),
         platform.sagsflow(*opening, "P2:offender:15"),
@@ -292,21 +280,7 @@ async def test_reported_at_in_the_future_or_long_ago_is_refused_as_the_api_refus
 ) -> None:
     """Issue 13, finding 9: the CLI and the API accept the same moments; nothing is opened."""
     number = new_number()
-    opening = (
-        "case",
-        "open",
-        "--case-number",
-        number,
-        "--school",
-        "vibeke-skolen",
-        "--opened-by",
-        "lhj",
-        "--violation",
-        "harassment",
-        "--participant",
-        "P1:victim:14:same",
-        "--reported-at",
-    )
+    opening = (*case_open_args(number, participants=("P1:victim:14:same",)), "--reported-at")
     now = datetime.now(UTC)
     ahead, ancient = await asyncio.gather(
         platform.sagsflow(*opening, (now + timedelta(days=180)).isoformat()),

@@ -40,7 +40,7 @@ from driver.decisions import DEMO_VERSION, ROLE_ACTORS, case_input, demo_decisio
 from schemas.common import StaffRole, TaskStatus, case_workflow_id
 from service.cases import CaseService
 from store import Store, TaskRow
-from tests.clikit import Zygote
+from tests.clikit import Zygote, case_open_args
 from tests.conftest import POSTGRES_ADMIN_URL, binary
 from tests.test_dev_server import DevServer
 
@@ -180,18 +180,7 @@ async def test_sagsflow_case_open_without_a_worker_is_listed_as_it_returns(
     await sagsflow(
         sagsflow_cli,
         server,
-        "case",
-        "open",
-        "--case-number",
-        number,
-        "--school",
-        school,
-        "--opened-by",
-        "lhj",
-        "--violation",
-        "harassment",
-        "--participant",
-        "P1:victim:14:same",
+        *case_open_args(number, school, ("P1:victim:14:same",)),
         task_queue=queue,
     )
     assert await listed(server.client, active_query(school, number)) == [case_workflow_id(number)]
