@@ -74,13 +74,13 @@ def deviations(
 ) -> list[str]:
     """Danish descriptions of how a decision departs from advice; each needs a reason.
 
-    `help_needs_reasons` (cases started since the workflow's "reasons-for-help-not-given"
-    marker; the cases before keep the rules they started under): the card's help with Tryghed
+    `help_needs_reasons` (cases started since the workflow's "card-round-two" marker, as the
+    two below; the cases before keep the rules they started under): the card's help with Tryghed
     og Kriminalitetsforebyggelse — sparring in the assessment, help for the victim and for a
-    known offender in the treatment — left out only with a reason. `custody_for_each_child`
-    ("custody-for-each-child"): the custody holders of every victim and known offender, each.
-    `both_ways` ("deviations-both-ways"): choosing a police report, an underretning or SSP that
-    was not recommended departs from the advice as much as leaving one out.
+    known offender in the treatment — left out only with a reason. `custody_for_each_child`:
+    the custody holders of every victim and known offender, each. `both_ways`: choosing a police
+    report, an underretning or SSP that was not recommended departs from the advice as much as
+    leaving one out.
     """
     found: list[str] = []
     if help_needs_reasons:

@@ -48,18 +48,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.steps import CASE_LEVEL_TASKS, CaseSteps, Continuing, Reopened, Withdrawn
     from workflows.writer import STORE_RETRY, STORE_TIMEOUT, CaseWriter
 
-# Changes of what a case does, each recorded with a marker by the cases that run it
-# (docs/versioning.md): a case started before a change keeps replaying as it ran.
-EVALUATE_AFTER_TREAT = "evaluate-after-treat"
-FOLLOW_UPS_ON_WORKING_DAYS = "follow-ups-on-working-days"
-ACTION_PLAN_FROM_START = "action-plan-from-start"
-REASONS_FOR_HELP_NOT_GIVEN = "reasons-for-help-not-given"
-UNDERRETNING_TIMES_CHECKED = "underretning-times-checked"
-UNDERRETNING_WHEN_FACTS_CALL = "underretning-when-facts-call"
-TASK_IDS_PER_ROUND = "task-ids-per-round"
-POLICE_ROUTE_FALLBACKS = "police-route-fallbacks"
-CUSTODY_FOR_EACH_CHILD = "custody-for-each-child"
-DEVIATIONS_BOTH_WAYS = "deviations-both-ways"
+# What a case started by this build does differently from the cases before it (issue 13's
+# "card, law and a case worker's day": the evaluation after the help, follow-ups on working
+# days, the action plan from the start, reasons for help not given and for departures both ways,
+# the underretning when the facts call for it and its times checked, task ids per round, the
+# police route's fallbacks, custody holders of every child each round). One marker for them
+# all, recorded in the case's first workflow task before its first local activity (a marker
+# recorded after one can land in another workflow task on replay): a case started before keeps
+# running as it started (docs/versioning.md), and a case pays one history event, not ten.
+CARD_ROUND_TWO = "card-round-two"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -74,6 +71,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._wake_at: datetime | None = None
         self._woken = False
         self._closing = False
+        self._card_round_two = False  # set from CARD_ROUND_TWO in run()
         self._action_plan_from_start = False
         self._underretning_when_facts_call = False
         self._ids_per_round = False
@@ -99,16 +97,13 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # completion). The first steps therefore take their times from this first activation,
         # which every replay agrees on, so the inbox and the case show the same deadlines.
         self._held_time = workflow.now()
-        # Asked here, before the local activity, for the same reason: a marker recorded after it
-        # can fall into another workflow task on replay than in the first run.
-        self._action_plan_from_start = workflow.patched(ACTION_PLAN_FROM_START)
-        self._help_needs_reasons = workflow.patched(REASONS_FOR_HELP_NOT_GIVEN)
-        self._underretning_times_checked = workflow.patched(UNDERRETNING_TIMES_CHECKED)
-        self._underretning_when_facts_call = workflow.patched(UNDERRETNING_WHEN_FACTS_CALL)
-        self._ids_per_round = workflow.patched(TASK_IDS_PER_ROUND)
-        self._police_route_fallbacks = workflow.patched(POLICE_ROUTE_FALLBACKS)
-        self._custody_each_round = workflow.patched(CUSTODY_FOR_EACH_CHILD)
-        self._deviations_both_ways = workflow.patched(DEVIATIONS_BOTH_WAYS)
+        # Asked here, before the local activity, for the same reason (CARD_ROUND_TWO).
+        round_two = workflow.patched(CARD_ROUND_TWO)
+        self._card_round_two = self._action_plan_from_start = round_two
+        self._help_needs_reasons = self._underretning_times_checked = round_two
+        self._underretning_when_facts_call = self._ids_per_round = round_two
+        self._police_route_fallbacks = self._custody_each_round = round_two
+        self._deviations_both_ways = round_two
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -285,7 +280,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             treat.append(self._run_task("treat.same_school"))
         treat_job = asyncio.create_task(self._all(*treat))
         self._round_jobs.append(treat_job)
-        if workflow.patched(EVALUATE_AFTER_TREAT):
+        if self._card_round_two:
             # The evaluation looks back on the help given: it waits until the treat tasks are
             # done, and its weeks count from then. Cases started before keep their timer.
             await self._wait(treat_job.done, reopenable=True)
@@ -300,7 +295,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         for number, offset in enumerate(follow_ups, start=1):
             s.follow_ups_left = len(follow_ups) - number
             follow_up_at = calendar.offset_after(evaluated.completed_at, offset, s.tz)
-            if workflow.patched(FOLLOW_UPS_ON_WORKING_DAYS):
+            if self._card_round_two:
                 follow_up_at = calendar.on_a_working_day(follow_up_at, s.non_working, s.tz)
             await self._sleep_until(follow_up_at, f"Opfølgning {number}")
             outcome = s.decision(await self._run_task("close.follow_up"), FollowUpDecision).outcome
@@ -401,8 +396,8 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._case_jobs.append(asyncio.create_task(step))
 
     def _custody_due(self) -> bool:
-        """Custody holders are involved once a case; since "custody-for-each-child", again in
-        each new round (a new incident is news to them too)."""
+        """Custody holders are involved once a case; since "card-round-two", again in each new
+        round (a new incident is news to them too)."""
         s = self.state
         if self._custody_each_round:
             return s.custody_round < s.round

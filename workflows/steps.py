@@ -165,7 +165,7 @@ class CaseSteps:
     def _new_task_id(self, key: str) -> str:
         """`<key>`, `<key>-2`, … in the first round; `<key>-r<round>`, `<key>-r<round>-2`, …
         in later rounds (schemas.common.TASK_ID_PATTERN). Cases started before the
-        "task-ids-per-round" marker number a key across the whole case."""
+        "card-round-two" marker number a key across the whole case."""
         s = self.state
         if not self._ids_per_round:
             count = sum(1 for view in s.tasks.values() if view.key == key)
