@@ -71,11 +71,6 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._wake_at: datetime | None = None
         self._woken = False
         self._closing = False
-        self._card_round_two = False  # set from CARD_ROUND_TWO in run()
-        self._action_plan_from_start = False
-        self._underretning_when_facts_call = False
-        self._ids_per_round = False
-        self._police_route_fallbacks = False
 
     # ------------------------------------------------------------------ run
 
@@ -98,12 +93,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # which every replay agrees on, so the inbox and the case show the same deadlines.
         self._held_time = workflow.now()
         # Asked here, before the local activity, for the same reason (CARD_ROUND_TWO).
-        round_two = workflow.patched(CARD_ROUND_TWO)
-        self._card_round_two = self._action_plan_from_start = round_two
-        self._help_needs_reasons = self._underretning_times_checked = round_two
-        self._underretning_when_facts_call = self._ids_per_round = round_two
-        self._police_route_fallbacks = self._custody_each_round = round_two
-        self._deviations_both_ways = round_two
+        self._card_round_two = workflow.patched(CARD_ROUND_TWO)
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -185,7 +175,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
             self._case_job(self._run_task("assess.involve_custody"))
         action_plan: asyncio.Task[TaskView] | None = None
-        if self._action_plan_from_start:
+        if self._card_round_two:
             # Undervisningsmiljøloven § 1 c: the plan is due 10 working days after the school
             # learned of it, so leadership sees it from the first day; the stop phase waits.
             action_plan = asyncio.create_task(self._run_task("stop.action_plan"))
@@ -198,12 +188,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             self._case_jobs.append(asyncio.create_task(self._underretning_flow(done)))
             return done
 
-        if self._underretning_when_facts_call and rules.recommend(case, None).underretning:
+        if self._card_round_two and rules.recommend(case, None).underretning:
             # Barnets lov § 133: what the school knows from the start already calls for it.
             underretning_done = underretning_now()
         uncover = await self._run_task("assess.uncover")
         if (
-            self._underretning_when_facts_call
+            self._card_round_two
             and underretning_done is None
             and s.recommendation is not None
             and s.recommendation.underretning
@@ -244,7 +234,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
 
         self._set_phase(Phase.STOP_REPORT)
         uncovered = s.decision(uncover, UncoverDecision)
-        if s.route == Route.POLICE and self._police_route_fallbacks:
+        if s.route == Route.POLICE and self._card_round_two:
             stop: Awaitable[Any] = self._police_stop(shared=uncovered.material_shared)
         else:
             stop = self._run_task(
@@ -399,7 +389,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         """Custody holders are involved once a case; since "card-round-two", again in each new
         round (a new incident is news to them too)."""
         s = self.state
-        if self._custody_each_round:
+        if self._card_round_two:
             return s.custody_round < s.round
         return not s.custody_opened
 

@@ -48,11 +48,9 @@ class CaseMessages(CaseRecords):
     def __init__(self, state: CaseState) -> None:
         super().__init__(state)
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
-        # Set by the run from its markers (workflows/core.py): the checks a case started with.
-        self._help_needs_reasons = False
-        self._underretning_times_checked = False
-        self._custody_each_round = False
-        self._deviations_both_ways = False
+        # Set by the run from its marker (workflows/core.py CARD_ROUND_TWO): the rules a case
+        # started with.
+        self._card_round_two = False
         self._in_hand = 0
         self._finished = False
 
@@ -321,13 +319,13 @@ class CaseMessages(CaseRecords):
             completion.decision,
             self.state.recommendation,
             self.state.case,
-            help_needs_reasons=self._help_needs_reasons,
-            custody_for_each_child=self._custody_each_round,
-            both_ways=self._deviations_both_ways,
+            help_needs_reasons=self._card_round_two,
+            custody_for_each_child=self._card_round_two,
+            both_ways=self._card_round_two,
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)
-        if self._underretning_times_checked:
+        if self._card_round_two:
             implausible = rejections.implausible_time(
                 completion.decision,
                 workflow.now(),
