@@ -78,7 +78,7 @@ class DemoFailed(Exception):
 
 
 def demo_case(case_number: str, reported_at: datetime) -> CaseInput:
-    """8. årgang: P2 (14) has shared an intimate image of P1 (14); P3 saw it and told."""
+    """8. årgang: P2 (15) has shared an intimate image of P1 (14); P3 saw it and told."""
     return route_case_input(
         DEMO_ROUTE,
         reported_at,
@@ -368,7 +368,7 @@ class Demo:
             )
         )
         self.out.print(
-            "Historien: P2 (14 år) har delt et intimt billede af P1 (14 år) i en Snapchat-gruppe "
+            "Historien: P2 (15 år) har delt et intimt billede af P1 (14 år) i en Snapchat-gruppe "
             "for 8. årgang; P3 så det og fortalte det til kontaktlæreren. Kun pseudonymer.",
             markup=False,
         )

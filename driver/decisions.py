@@ -257,14 +257,14 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "police_underretning",
         (ViolationType.INTIMATE_IMAGES,),
-        14,
+        16,
         True,
         False,
         True,
         True,
         "police",
         True,
-        True,
+        False,
         late_receipt=True,
     ),
     Route(
@@ -307,7 +307,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "internal_unknown_offender",
-        (ViolationType.DEEPFAKE,),
+        (ViolationType.HARASSMENT,),
         None,
         False,
         False,
@@ -374,6 +374,9 @@ def route_decision(
             "underretning": route.underretning,
             "ssp": route.ssp,
         }
+    elif key == "stop.cooperate" and route.offender_age is not None and route.offender_age < 15:
+        # The police's advice on an offender under 15 (a bekymringssamtale) is recommended.
+        facts = {"actors": ["parents", "students", "ssp_teacher", "local_police"]}
     elif key == FOLLOW_UP:
         facts = {"outcome": "continue" if is_first_follow_up(task_id) else "close"}
     return decision(key, now, **{**facts, **overrides})
@@ -381,18 +384,20 @@ def route_decision(
 
 # ------------------------------------------------------------------------ the demo's story
 
-# 8. årgang: P2 (14) has shared an intimate image of P1 (14); P3 saw it and told.
+# 8. årgang: P2 (15) has shared an intimate image of P1 (14) in the year group's chat; P3 saw
+# it and told. Old enough to be punished, so the police route; forwarded among pupils, so the
+# school deletes it and deals with the class beside the police.
 DEMO_ROUTE = Route(
     "demo",
     (ViolationType.INTIMATE_IMAGES, ViolationType.HARASSMENT),
-    14,
+    15,
     True,
     False,
     True,
     True,
     "police",
     True,
-    True,
+    False,
     late_receipt=True,
     press=True,
 )
@@ -408,6 +413,7 @@ def demo_decision(key: str, task_id: str | None, now: datetime) -> dict[str, Any
             "og skrevet nedsættende kommentarer; P3 så det og fortalte det til en lærer",
             "where": "Snapchat, gruppe for 8. årgang",
             "involved": ["P1", "P2", "P3"],
+            "material_shared": True,
         },
         "assess.involve_leadership": {
             "note": "Politianmeldelse støttes; skolelederen tager forældresamtalerne",
@@ -435,7 +441,7 @@ def demo_decision(key: str, task_id: str | None, now: datetime) -> dict[str, Any
             ],
         },
         "document.note": {
-            "text": "P1 (14 år) er krænket: P2 (14 år, samme skole) har delt et intimt billede "
+            "text": "P1 (14 år) er krænket: P2 (15 år, samme skole) har delt et intimt billede "
             "af P1 i en Snapchat-gruppe for 8. årgang. P3 så det og sagde det til en lærer. "
             "Beviser er sikret hos familien og politiet. Politianmeldelse og underretning.",
         },

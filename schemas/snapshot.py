@@ -60,7 +60,16 @@ class Recommendation(Model):
     police_report: bool
     underretning: bool
     ssp: bool
+    police_advice: bool = Field(
+        default=False,
+        description="Ask the police for advice instead of a report: an offender under 15 cannot "
+        "be punished, but the police can hold a bekymringssamtale and have material removed.",
+    )
     reasons: list[str] = Field(description="Danish reasons, each citing its rule.")
+    rules: list[str] = Field(
+        default_factory=list,
+        description="The keys of the rules that applied (procedure/rules.py, docs/legal.md).",
+    )
 
 
 class TaskView(Model):

@@ -499,3 +499,93 @@ async def test_a_departure_from_the_recommendation_in_either_direction_needs_a_r
             "Politianmeldelse er ikke anbefalet, men sagen går til politiet."
         ]
         await save_history(run.handle, "police_route_not_recommended_with_reason")
+
+
+async def test_threats_by_a_13_year_old_advise_the_polices_help_instead_of_a_report(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 1: no police report beside "kan ikke straffes (§ 15)". The advice is the
+    police's help (a bekymringssamtale, removal of material), SSP and an underretning; the
+    school's cooperation includes the police, or says why not."""
+    case = case_input(
+        await env.get_current_time(), offender_age=13, violation_types=[ViolationType.THREATS]
+    )
+    async with running_case(env, records, task_queue, case) as run:
+        await run.complete_all("assess.involve_custody", "assess.uncover")
+        snapshot = await run.snapshot()
+        advice = snapshot.recommendation
+        assert advice is not None and not advice.police_report
+        assert advice.police_advice and advice.ssp and advice.underretning
+        [event] = [e for e in snapshot.timeline if e.kind == "recommendation"]
+        assert "politianmeldelse" not in event.text.lower(), event.text
+        assert event.reason and "§ 15" in event.reason and "§ 266" in event.reason
+        assert "bekymringssamtale" in event.reason and "anbefales:" not in event.reason
+        followed = await run.complete("assess.evaluate", underretning=True, ssp=True)
+        assert followed.deviations == []
+        await run.complete_all("assess.involve_leadership", "assess.involve_tk")
+        await run.wait_phase("document")
+        await run.complete_all("document.preserve", "document.note")
+        cooperate = await run.wait_open("stop.cooperate")
+        guidance = (await run.wait_inbox(cooperate.task_id)).guidance
+        assert "bekymringssamtale" in guidance and "SSP" in guidance, guidance
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.complete("stop.cooperate", actors=["parents", "ssp_teacher"])
+        assert "politiet indgår ikke" in str(refused.value.cause)
+        await run.complete("stop.cooperate", actors=["parents", "ssp_teacher", "local_police"])
+        await save_history(run.handle, "young_offender_police_advice")
+
+
+async def to_police_report(run: CaseRun, **evaluation: object) -> None:
+    """Threats by a 16-year-old (a police report is advised) to the stop/report phase."""
+    await run.complete_all("assess.involve_custody", "assess.uncover")
+    await run.complete("assess.evaluate", route="police", severity="high", **evaluation)
+    await run.complete_all("assess.involve_leadership", "assess.involve_tk")
+    await run.wait_phase("document")
+    await run.complete_all("document.preserve", "document.note")
+    await run.wait_phase("stop_report")
+
+
+async def test_without_a_filed_report_the_school_stops_it_itself(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 2: `report.police` with `filed: "unknown"` is not accepted silently: the police
+    act on a report, so the school's own cooperation opens, saying why."""
+    case = case_input(
+        await env.get_current_time(), offender_age=16, violation_types=[ViolationType.THREATS]
+    )
+    async with running_case(env, records, task_queue, case) as run:
+        await to_police_report(run)
+        open_keys = {t.key for t in (await run.snapshot()).open_tasks}
+        assert {"stop.police_handover", "report.police"} <= open_keys
+        assert "stop.cooperate" not in open_keys
+        await run.complete("report.police", filed="unknown")
+        cooperate = await run.wait_open("stop.cooperate")
+        guidance = (await run.wait_inbox(cooperate.task_id)).guidance
+        assert "Det vides ikke, om familien har anmeldt" in guidance, guidance
+        await run.complete_all("stop.police_handover", "stop.action_plan", "report.insurance")
+        await env.sleep(timedelta(minutes=10))
+        assert (await run.snapshot()).phase == "stop_report"
+        await run.complete("stop.cooperate")
+        await run.wait_phase("treat")
+        await save_history(run.handle, "police_report_not_known_school_cooperates")
+
+
+async def test_ssp_chosen_opens_the_ssp_cooperation_on_the_police_route(
+    env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
+) -> None:
+    """Finding 2: SSP chosen in the evaluation has an effect: the cooperation opens beside the
+    police's work and must include SSP (or say why not)."""
+    case = case_input(
+        await env.get_current_time(), offender_age=16, violation_types=[ViolationType.THREATS]
+    )
+    async with running_case(env, records, task_queue, case) as run:
+        await to_police_report(run, ssp=True, reason="P2 er i SSP's netværk i forvejen")
+        cooperate = await run.wait_open("stop.cooperate")
+        guidance = (await run.wait_inbox(cooperate.task_id)).guidance
+        assert "SSP er valgt" in guidance, guidance
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await run.complete("stop.cooperate", actors=["parents", "students"])
+        assert "SSP er valgt i vurderingen" in str(refused.value.cause)
+        done = await run.complete("stop.cooperate", actors=["parents", "ssp_consultant"])
+        assert done.deviations == []
+        await save_history(run.handle, "ssp_cooperation_on_the_police_route")

@@ -27,7 +27,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import CaseActivities
     from activities.note import render_note
-    from procedure import calendar, rules
+    from procedure import calendar
     from schemas.activities import LoadProcedureRequest
     from schemas.case import CaseInput
     from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         EvaluateDecision,
         FollowUpDecision,
         PoliceHandoverDecision,
+        PoliceReportDecision,
         PreserveDecision,
         UncoverDecision,
         UnderretningDecision,
@@ -57,6 +58,12 @@ with workflow.unsafe.imports_passed_through():
 # recorded after one can land in another workflow task on replay): a case started before keeps
 # running as it started (docs/versioning.md), and a case pays one history event, not ten.
 CARD_ROUND_TWO = "card-round-two"
+# What a case started by this build does beyond that ("card-round-three", issue 13 continued):
+# advice from rules with their legal basis (procedure/rules.py; earlier cases keep
+# procedure/earlier_rules.py), the school's own cooperation on the police route when SSP was
+# chosen or no report was filed, and the cooperation checked against SSP and the police's advice
+# on an offender under 15. A new case records only this marker: it implies the one before.
+CARD_ROUND_THREE = "card-round-three"
 
 
 class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
@@ -93,7 +100,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # which every replay agrees on, so the inbox and the case show the same deadlines.
         self._held_time = workflow.now()
         # Asked here, before the local activity, for the same reason (CARD_ROUND_TWO).
-        self._card_round_two = workflow.patched(CARD_ROUND_TWO)
+        # A case started by this build records only the newest marker, which implies the ones
+        # before it; a case started earlier replays the one it recorded (or none).
+        if workflow.patched(CARD_ROUND_THREE):
+            self._card_round = 3
+        elif workflow.patched(CARD_ROUND_TWO):
+            self._card_round = 2
         s.procedure = await workflow.execute_local_activity_method(
             CaseActivities.load_procedure,
             LoadProcedureRequest(year=case.reported_at.year, version=case.procedure_version),
@@ -175,7 +187,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
             self._case_job(self._run_task("assess.involve_custody"))
         action_plan: asyncio.Task[TaskView] | None = None
-        if self._card_round_two:
+        if self._card_round >= 2:
             # Undervisningsmiljøloven § 1 c: the plan is due 10 working days after the school
             # learned of it, so leadership sees it from the first day; the stop phase waits.
             action_plan = asyncio.create_task(self._run_task("stop.action_plan"))
@@ -188,12 +200,12 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             self._case_jobs.append(asyncio.create_task(self._underretning_flow(done)))
             return done
 
-        if self._card_round_two and rules.recommend(case, None).underretning:
+        if self._card_round >= 2 and self._advice(None).underretning:
             # Barnets lov § 133: what the school knows from the start already calls for it.
             underretning_done = underretning_now()
         uncover = await self._run_task("assess.uncover")
         if (
-            self._card_round_two
+            self._card_round >= 2
             and underretning_done is None
             and s.recommendation is not None
             and s.recommendation.underretning
@@ -234,8 +246,10 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
 
         self._set_phase(Phase.STOP_REPORT)
         uncovered = s.decision(uncover, UncoverDecision)
-        if s.route == Route.POLICE and self._card_round_two:
-            stop: Awaitable[Any] = self._police_stop(shared=uncovered.material_shared)
+        if self._card_round >= 3:
+            stop: Awaitable[Any] = self._stop_it(evaluation, uncovered)
+        elif s.route == Route.POLICE and self._card_round >= 2:
+            stop = self._police_stop(shared=uncovered.material_shared)
         else:
             stop = self._run_task(
                 "stop.cooperate" if s.route == Route.INTERNAL else "stop.police_handover"
@@ -255,8 +269,8 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
                 else None,
             )
         )
-        if s.route == Route.POLICE:
-            steps.append(self._run_task("report.police"))
+        if s.route == Route.POLICE and self._card_round < 3:
+            steps.append(self._run_task("report.police"))  # since round three: in _stop_it
         if underretning_done is not None:
             steps.append(self._wait(underretning_done.done, reopenable=True))
         await self._all(*steps)
@@ -270,7 +284,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             treat.append(self._run_task("treat.same_school"))
         treat_job = asyncio.create_task(self._all(*treat))
         self._round_jobs.append(treat_job)
-        if self._card_round_two:
+        if self._card_round >= 2:
             # The evaluation looks back on the help given: it waits until the treat tasks are
             # done, and its weeks count from then. Cases started before keep their timer.
             await self._wait(treat_job.done, reopenable=True)
@@ -285,7 +299,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         for number, offset in enumerate(follow_ups, start=1):
             s.follow_ups_left = len(follow_ups) - number
             follow_up_at = calendar.offset_after(evaluated.completed_at, offset, s.tz)
-            if self._card_round_two:
+            if self._card_round >= 2:
                 follow_up_at = calendar.on_a_working_day(follow_up_at, s.non_working, s.tz)
             await self._sleep_until(follow_up_at, f"Opfølgning {number}")
             outcome = s.decision(await self._run_task("close.follow_up"), FollowUpDecision).outcome
@@ -298,6 +312,51 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._round_jobs.clear()
 
     # ------------------------------------------------------------ branches
+
+    async def _stop_it(self, evaluation: EvaluateDecision, uncovered: UncoverDecision) -> None:
+        """Stopping the violation, with the police route's fallbacks ("card-round-three").
+
+        Internal route: the school's cooperation. Police route: the handover and the report,
+        and the school's own cooperation beside them when material went round among pupils,
+        when SSP was chosen (the SSP cooperation), when the police do not take over, or when no
+        report was filed (or nobody knows): the police act only on a report."""
+        s = self.state
+        advice = s.recommendation
+        needs: list[str] = []
+        if evaluation.ssp:
+            needs.append(texts.SSP_CHOSEN)
+        if advice is not None and advice.police_advice:
+            needs.append(texts.POLICE_ADVICE_FOR_A_YOUNG_OFFENDER)
+        if s.route == Route.INTERNAL:
+            await self._run_task("stop.cooperate", extra_guidance="\n\n".join(needs) or None)
+            return
+        if uncovered.material_shared:
+            needs.insert(0, texts.MATERIAL_SHARED_ON_THE_POLICE_ROUTE)
+        cooperation: list[asyncio.Task[TaskView]] = []
+
+        def cooperate(why: str) -> None:
+            if cooperation:
+                return  # one cooperation; the decision that also calls for it is on record
+            job = asyncio.create_task(self._run_task("stop.cooperate", extra_guidance=why))
+            self._round_jobs.append(job)
+            cooperation.append(job)
+
+        if needs:
+            cooperate("\n\n".join(needs))
+
+        async def handover() -> None:
+            view = await self._run_task("stop.police_handover")
+            if not s.decision(view, PoliceHandoverDecision).police_took_over:
+                cooperate(texts.POLICE_DID_NOT_TAKE_OVER)
+
+        async def report() -> None:
+            view = await self._run_task("report.police")
+            filed = s.decision(view, PoliceReportDecision).filed
+            if filed != "yes":
+                cooperate(texts.police_report_not_filed(filed))
+
+        await self._all(handover(), report())
+        await self._all(*cooperation)
 
     async def _police_stop(self, *, shared: bool) -> None:
         """The police take over the efforts to stop it; the school does its own part where
@@ -389,7 +448,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         """Custody holders are involved once a case; since "card-round-two", again in each new
         round (a new incident is news to them too)."""
         s = self.state
-        if self._card_round_two:
+        if self._card_round >= 2:
             return s.custody_round < s.round
         return not s.custody_opened
 

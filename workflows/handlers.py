@@ -17,10 +17,15 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from procedure import rules
+    from procedure import earlier_rules, rules
     from schemas.activities import TaskFlagsRequest
     from schemas.common import Actor, Phase, StaffRole, TaskStatus
-    from schemas.decisions import DECISION_TYPES, FollowUpDecision, UncoverDecision
+    from schemas.decisions import (
+        DECISION_TYPES,
+        EvaluateDecision,
+        FollowUpDecision,
+        UncoverDecision,
+    )
     from schemas.messages import (
         CaseNote,
         NewIncident,
@@ -29,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TaskCompletion,
         Withdrawal,
     )
-    from schemas.snapshot import EventKind, TaskView
+    from schemas.snapshot import EventKind, Recommendation, TaskView
     from workflows import inbound, rejections, texts
     from workflows.records import CaseRecords
     from workflows.rejections import Rejection
@@ -48,9 +53,9 @@ class CaseMessages(CaseRecords):
     def __init__(self, state: CaseState) -> None:
         super().__init__(state)
         self._mail: list[tuple[str, Sequence[RawValue]]] = []
-        # Set by the run from its marker (workflows/core.py CARD_ROUND_TWO): the rules a case
-        # started with.
-        self._card_round_two = False
+        # Set by the run from its markers (workflows/core.py CARD_ROUND_TWO, CARD_ROUND_THREE):
+        # the rules a case started with, 1 for a case started before either.
+        self._card_round = 1
         self._in_hand = 0
         self._finished = False
 
@@ -291,6 +296,11 @@ class CaseMessages(CaseRecords):
 
     # ----------------------------------------------------------- completion
 
+    def _advice(self, uncover: UncoverDecision | None) -> Recommendation:
+        """The recommendation under the rules the case started with."""
+        engine = rules if self._card_round >= 3 else earlier_rules
+        return engine.recommend(self.state.case, uncover)
+
     def _check_completion(self, raw: Any) -> tuple[TaskCompletion, TaskView, list[str]]:
         self._require_active()
         # Name an unknown task plainly, before complaining about its decision's shape.
@@ -319,13 +329,12 @@ class CaseMessages(CaseRecords):
             completion.decision,
             self.state.recommendation,
             self.state.case,
-            help_needs_reasons=self._card_round_two,
-            custody_for_each_child=self._card_round_two,
-            both_ways=self._card_round_two,
+            card_round=self._card_round,
+            evaluation=self.state.latest_decision_if_any("assess.evaluate", EvaluateDecision),
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)
-        if self._card_round_two:
+        if self._card_round >= 2:
             implausible = rejections.implausible_time(
                 completion.decision,
                 workflow.now(),
@@ -372,7 +381,7 @@ class CaseMessages(CaseRecords):
         )
         if isinstance(completion.decision, UncoverDecision):
             # Advice is recorded the moment the facts are in, before anyone evaluates.
-            advice = rules.recommend(self.state.case, completion.decision)
+            advice = self._advice(completion.decision)
             self.state.recommendation = advice
             text, reason = texts.recommendation_event(advice)
             self._event(EventKind.RECOMMENDATION, text, reason=reason)

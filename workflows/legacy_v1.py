@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from zoneinfo import ZoneInfo
 
-    from procedure import calendar, rules
+    from procedure import calendar, earlier_rules, rules
     from procedure.models import Procedure
     from schemas.activities import (
         CaseRecord,
@@ -912,7 +912,7 @@ class LegacyCase:
 
     def _recommend(self, uncover: UncoverDecision) -> None:
         """Advice is recorded the moment the facts are in, before anyone evaluates."""
-        advice = rules.recommend(self._case, uncover)
+        advice = earlier_rules.recommend(self._case, uncover)
         self._recommendation = advice
         advised = [
             label

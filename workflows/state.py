@@ -81,7 +81,15 @@ class CaseState:
         return decision
 
     def latest_decision(self, key: str, kind: type) -> Any:
+        found = self.latest_decision_if_any(key, kind)
+        if found is None:
+            raise ValueError(f"no decision for {key} yet")
+        return found
+
+    def latest_decision_if_any(self, key: str, kind: type) -> Any | None:
         done = [v for v in self.tasks.values() if v.key == key and v.task_id in self.decisions]
+        if not done:
+            return None
         return self.decision(max(done, key=lambda v: v.completed_at or v.opened_at), kind)
 
 

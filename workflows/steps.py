@@ -66,7 +66,7 @@ class CaseSteps:
     _claims: dict[tuple[int, str], int]
     _overdue: dict[str, Callable[[TaskView], Coroutine[Any, Any, None]]]
     _continue_now: bool
-    _card_round_two: bool
+    _card_round: int
     _event: Callable[..., None]
     _now: Callable[[], datetime]
     _procedure: Callable[[], Procedure]
@@ -167,7 +167,7 @@ class CaseSteps:
         in later rounds (schemas.common.TASK_ID_PATTERN). Cases started before the
         "card-round-two" marker number a key across the whole case."""
         s = self.state
-        if not self._card_round_two:
+        if self._card_round < 2:
             count = sum(1 for view in s.tasks.values() if view.key == key)
             return key if count == 0 else f"{key}-{count + 1}"
         count = sum(1 for view in s.tasks.values() if view.key == key and view.round == s.round)

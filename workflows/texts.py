@@ -71,6 +71,7 @@ def recommendation_event(advice: Recommendation) -> tuple[str, str]:
             ("politianmeldelse", advice.police_report),
             ("underretning", advice.underretning),
             ("SSP", advice.ssp),
+            ("politiets råd (bekymringssamtale)", advice.police_advice),
         )
         if on
     ]
@@ -118,6 +119,39 @@ POLICE_REPORT_BY_THE_FAMILY = (
     "Familien kan fortsat selv anmelde krænkelsen til politiet: på politistationen, ved at "
     "ringe 114 eller på politi.dk/anmeld. Skolen kan støtte og anbefale en anmeldelse."
 )
+
+
+# Why the school's own cooperation (stop.cooperate) opens beside the police route or carries
+# more than the card's text: staff see the reason in the task's guidance.
+SSP_CHOSEN = (
+    "SSP er valgt i vurderingen: inddrag SSP-lærer og/eller SSP-konsulent i samarbejdet "
+    "(retsplejeloven § 115)."
+)
+POLICE_ADVICE_FOR_A_YOUNG_OFFENDER = (
+    "Krænkeren er under 15 år og kan ikke straffes: kontakt politiet (lokalbetjenten) om en "
+    "bekymringssamtale og om at få materialet fjernet."
+)
+MATERIAL_SHARED_ON_THE_POLICE_ROUTE = (
+    "Materialet er delt blandt elever: det slettes, og der tages stilling til tiltag over for "
+    "klassen, side om side med politiets arbejde."
+)
+POLICE_DID_NOT_TAKE_OVER = (
+    "Politiet har ikke overtaget indsatsen: skolen stopper selv krænkelsen med de relevante "
+    "aktører."
+)
+
+
+def police_report_not_filed(filed: str) -> str:
+    """Guidance when the police route has no report behind it (the police act on a report)."""
+    if filed == "unknown":
+        return (
+            "Det vides ikke, om familien har anmeldt: følg op med familien. Indtil politiet har "
+            "en anmeldelse, stopper skolen selv krænkelsen med de relevante aktører."
+        )
+    return (
+        "Familien har ikke anmeldt krænkelsen: skolen stopper selv krænkelsen med de relevante "
+        "aktører. Familien kan fortsat anmelde (politistationen, 114 eller politi.dk/anmeld)."
+    )
 
 
 def contacts_guidance(contacts: Contacts) -> str:
