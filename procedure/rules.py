@@ -245,6 +245,7 @@ def deviations(
     *,
     card_round: int = 1,
     evaluation: EvaluateDecision | None = None,
+    for_child: str | None = None,
 ) -> list[str]:
     """Danish descriptions of how a decision departs from advice; each needs a reason.
 
@@ -255,12 +256,13 @@ def deviations(
     of every victim and known offender, each; and choosing a police report, an underretning or
     SSP that was not recommended departs from the advice as much as leaving one out. From 3
     ("card-round-three"): the cooperation includes SSP when the evaluation chose it
-    (`evaluation`), and the police when their advice on an offender under 15 was recommended.
+    (`evaluation`), and the police when their advice on an offender under 15 was recommended;
+    a custody task of one child (`for_child`) is about that child's custody holders.
     """
     found: list[str] = []
     if card_round >= 2:
         found += _help_not_given(decision, case)
-        found += _custody_not_informed(decision, case)
+        found += _custody_not_informed(decision, case, for_child)
     if card_round >= 3:
         found += _cooperation_short(decision, recommendation, evaluation)
     if isinstance(decision, EvaluateDecision) and recommendation is not None:
@@ -341,12 +343,15 @@ def custody_children(case: CaseInput) -> list[str]:
     return children
 
 
-def _custody_not_informed(decision: object, case: CaseInput | None) -> list[str]:
+def _custody_not_informed(
+    decision: object, case: CaseInput | None, for_child: str | None
+) -> list[str]:
     if not isinstance(decision, InvolveCustodyDecision) or case is None:
         return []
     if not decision.custody_holders_informed:
         return []  # said of all of them: the rule above
-    missing = [c for c in custody_children(case) if c not in decision.for_participants]
+    children = [for_child] if for_child is not None else custody_children(case)
+    missing = [c for c in children if c not in decision.for_participants]
     if not missing:
         return []
     return [f"Forældremyndighedsindehaverne til {', '.join(missing)} er ikke inddraget."]

@@ -16,7 +16,17 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.common import Actor, CaseStatus, Model, Phase, Route, Severity, StaffRole, TaskStatus
+from schemas.common import (
+    Actor,
+    CaseStatus,
+    Model,
+    Phase,
+    Pseudonym,
+    Route,
+    Severity,
+    StaffRole,
+    TaskStatus,
+)
 
 
 class EventKind(StrEnum):
@@ -80,6 +90,11 @@ class TaskView(Model):
     task_id: str
     key: str
     title: str
+    participant: Pseudonym | None = Field(
+        default=None,
+        description="The child a task of one per child is for (custody holders: every victim "
+        "and known offender, each).",
+    )
     role: StaffRole
     round: int
     status: TaskStatus

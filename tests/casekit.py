@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from driver.decisions import COMMS, LEADER, ROLE_ACTORS, TEACHER, case_input, completion, decision
+from procedure import rules
 from schemas.case import CaseInput
 from schemas.common import Actor, TaskStatus
 from schemas.snapshot import CaseSnapshot, TaskView
@@ -139,9 +140,15 @@ class CaseRun:
         return (await eventually(matching, bool, "a matching outbox row"))[0]
 
     async def complete(
-        self, key: str, reason: str | None = None, actor: Actor | None = None, **overrides: Any
+        self,
+        key: str,
+        reason: str | None = None,
+        actor: Actor | None = None,
+        view: TaskView | None = None,
+        **overrides: Any,
     ) -> TaskView:
-        view = await self.wait_open(key)
+        """Complete `view`, or the first open task of `key`, with the catalogue's decision."""
+        view = view or await self.wait_open(key)
         # At every step the inbox agrees with the case: the task's row is open, for the same
         # role and due time as the snapshot says.
         row = await self.wait_inbox(view.task_id)
@@ -171,6 +178,12 @@ class CaseRun:
                 "reopen_assessment": True,
             },
         )
+
+    async def inform_custody(self) -> list[TaskView]:
+        """Every child's custody task of the round (one per victim and known offender), done."""
+        return [
+            await self.complete("assess.involve_custody") for _ in rules.custody_children(self.case)
+        ]
 
     async def complete_all(self, *keys: str) -> None:
         for key in keys:

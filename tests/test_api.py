@@ -120,7 +120,8 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     teacher, leader, comms, operator = (Api(http, u) for u in (TEACHER, LEADER, COMMS, OPERATOR))
     case_number = await open_case(teacher)
 
-    await leader.complete(case_number, "assess.involve_custody")
+    for _child in ("P1", "P2"):  # one custody task per child: the victim, the offender
+        await leader.complete(case_number, "assess.involve_custody")
     await teacher.complete(case_number, "assess.uncover")
     await teacher.complete(case_number, "assess.evaluate")
     await leader.complete(case_number, "assess.involve_leadership")

@@ -245,12 +245,13 @@ async def test_a_long_case_continues_as_new_and_goes_on_as_before(
     async with build_worker(server.client, store, queue):
         await service.open_case(case)
         first_run = (await handle.describe()).run_id
-        custody = await wait_open_row(store, case.case_number)
-        passed: set[str] = set()
-        while custody.key != "assess.involve_custody":
-            passed.add(custody.task_id)
-            custody = await wait_open_row(store, case.case_number, not_ids=passed)
-        await service.submit_task(case.case_number, explained(completion(custody)))
+        for _child in ("P1", "P2"):  # custody holders: one task per child, each done
+            custody = await wait_open_row(store, case.case_number)
+            passed: set[str] = set()
+            while custody.key != "assess.involve_custody":
+                passed.add(custody.task_id)
+                custody = await wait_open_row(store, case.case_number, not_ids=passed)
+            await service.submit_task(case.case_number, explained(completion(custody)))
         before = await service.snapshot(case.case_number)
         author = ROLE_ACTORS[StaffRole.CASE_OWNER]
         for start in range(0, NOTES_TO_CONTINUE, 100):

@@ -39,7 +39,7 @@ async def test_the_school_staffs_tasks_carry_the_cards_contacts(
     done (the inbox row's guidance, which the API's task view and the CLI show)."""
     case = case_input(await env.get_current_time())
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         uncover = await run.wait_inbox("assess.uncover")
         await run.complete("assess.uncover")
         await run.complete("assess.evaluate")
@@ -227,7 +227,8 @@ async def test_help_not_given_needs_a_reason_and_is_recorded(
     case = case_input(await env.get_current_time())
     assert case.offender_known
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete_all("assess.involve_custody", "assess.uncover", "assess.evaluate")
+        await run.inform_custody()
+        await run.complete_all("assess.uncover", "assess.evaluate")
         await run.complete("assess.involve_leadership")
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await run.complete("assess.involve_tk", tk_contacted=False)
@@ -264,7 +265,7 @@ async def test_an_underretning_cannot_be_sent_in_the_future_or_before_the_case(
     receipt cannot come before the underretning either. Refused, nothing recorded."""
     case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         await run.complete("assess.uncover", sexual_material_of_minor=True)
         await run.complete("assess.evaluate", route="police", underretning=True, severity="high")
         await run.wait_open("report.underretning")
@@ -331,7 +332,7 @@ async def test_an_uncovered_fact_opens_the_underretning_before_the_evaluation(
     evaluation that then decides against it (with a reason) withdraws the task."""
     case = case_input(await env.get_current_time())
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete_all("assess.involve_custody")
+        await run.inform_custody()
         assert "report.underretning" not in {t.key for t in (await run.snapshot()).open_tasks}
         await run.complete("assess.uncover", sexual_material_of_minor=True)
         task = await run.wait_open("report.underretning")
@@ -377,7 +378,7 @@ async def test_task_ids_are_numbered_per_round(
 
 
 async def to_police_stop(run: CaseRun, **uncover: object) -> None:
-    await run.complete("assess.involve_custody")
+    await run.inform_custody()
     await run.complete("assess.uncover", **uncover)
     await run.complete(
         "assess.evaluate", route="police", severity="high", reason="Politiet skal ind i sagen"
@@ -438,30 +439,51 @@ async def test_the_family_hears_of_the_police_report_on_the_internal_route_too(
         assert "politi.dk/anmeld" in guidance and "114" in guidance, guidance
 
 
-async def test_every_childs_custody_holders_are_informed_again_in_a_new_round(
+async def test_every_childs_custody_holders_have_a_task_of_their_own_each_round(
     env: WorkflowEnvironment, records: MemoryRecords, task_queue: str
 ) -> None:
-    """Finding 4: the custody holders of the victim and of a known offender, each; leaving one
-    out needs a reason and is recorded. A new incident asks again."""
+    """Finding 4: one task per child — the victim's and the known offender's custody holders,
+    each (different families, often told by different people at different times). A task says
+    whose; leaving that child out needs a reason. A new incident asks every family again."""
     case = case_input(await env.get_current_time())
-    victims = [p.pseudonym for p in case.victims()]
-    offenders = [p.pseudonym for p in case.offenders()]
-    assert case.offender_known and victims and offenders
+    children = [p.pseudonym for p in case.victims()] + [p.pseudonym for p in case.offenders()]
+    assert children == ["P1", "P2"]
     async with running_case(env, records, task_queue, case) as run:
+        snapshot = await run.wait_for(
+            lambda s: sum(t.key == "assess.involve_custody" for t in s.open_tasks) == 2,
+            "a custody task for each child",
+        )
+        custody = {
+            t.participant: t for t in snapshot.open_tasks if t.key == "assess.involve_custody"
+        }
+        assert set(custody) == {"P1", "P2"}
+        offender = custody["P2"]
+        assert offender.title.endswith("(P2)")
+        guidance = (await run.wait_inbox(offender.task_id)).guidance
+        assert "forældremyndighedsindehaverne til P2 (krænker)" in guidance, guidance
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await run.complete("assess.involve_custody", for_participants=victims)
-        assert offenders[0] in str(refused.value.cause), str(refused.value.cause)
+            await run.complete("assess.involve_custody", view=offender, for_participants=["P1"])
+        assert "til P2 er ikke inddraget" in str(refused.value.cause), str(refused.value.cause)
         informed = await run.complete(
-            "assess.involve_custody", for_participants=victims + offenders
+            "assess.involve_custody", view=offender, for_participants=["P2"]
         )
         assert not informed.deviations
+        await run.complete("assess.involve_custody", view=custody["P1"], for_participants=["P1"])
         await through_assessment_after_custody(run)
         await run.wait_phase("document")
         await run.new_incident("P2 har delt nye billeder af P1", LEADER)
-        await run.wait_for(lambda s: s.round == 2, "round 2")
-        again = await run.wait_open("assess.involve_custody")
-        assert again.round == 2 and again.task_id == "assess.involve_custody-r2"
-        await save_history(run.handle, "custody_for_every_child_each_round")
+        again = await run.wait_for(
+            lambda s: (
+                s.round == 2 and sum(t.key == "assess.involve_custody" for t in s.open_tasks) == 2
+            ),
+            "round 2 with a custody task for each child",
+        )
+        assert sorted(
+            (t.task_id, t.participant)
+            for t in again.open_tasks
+            if t.key == "assess.involve_custody"
+        ) == [("assess.involve_custody-r2", "P1"), ("assess.involve_custody-r2-2", "P2")]
+        await save_history(run.handle, "custody_per_child_each_round")
 
 
 async def through_assessment_after_custody(run: CaseRun) -> None:
@@ -478,7 +500,8 @@ async def test_a_departure_from_the_recommendation_in_either_direction_needs_a_r
     recorded with one."""
     case = case_input(await env.get_current_time())
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete_all("assess.involve_custody", "assess.uncover")
+        await run.inform_custody()
+        await run.complete_all("assess.uncover")
         advice = (await run.snapshot()).recommendation
         assert advice is not None
         assert not (advice.police_report or advice.underretning or advice.ssp)
@@ -511,7 +534,8 @@ async def test_threats_by_a_13_year_old_advise_the_polices_help_instead_of_a_rep
         await env.get_current_time(), offender_age=13, violation_types=[ViolationType.THREATS]
     )
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete_all("assess.involve_custody", "assess.uncover")
+        await run.inform_custody()
+        await run.complete_all("assess.uncover")
         snapshot = await run.snapshot()
         advice = snapshot.recommendation
         assert advice is not None and not advice.police_report
@@ -537,7 +561,8 @@ async def test_threats_by_a_13_year_old_advise_the_polices_help_instead_of_a_rep
 
 async def to_police_report(run: CaseRun, **evaluation: object) -> None:
     """Threats by a 16-year-old (a police report is advised) to the stop/report phase."""
-    await run.complete_all("assess.involve_custody", "assess.uncover")
+    await run.inform_custody()
+    await run.complete_all("assess.uncover")
     await run.complete("assess.evaluate", route="police", severity="high", **evaluation)
     await run.complete_all("assess.involve_leadership", "assess.involve_tk")
     await run.wait_phase("document")

@@ -88,7 +88,7 @@ async def open_keys(run: CaseRun) -> set[str]:
 
 
 async def through_assessment(run: CaseRun, **evaluate: object) -> None:
-    await run.complete("assess.involve_custody")
+    await run.inform_custody()
     await run.complete("assess.uncover")
     reason = evaluate.pop("reason", None)
     await run.complete("assess.evaluate", reason=reason, **evaluate)  # type: ignore[arg-type]
@@ -170,7 +170,12 @@ async def test_internal_route_with_known_offender_to_closing(
     async with running_case(env, case_store, task_queue, case) as run:
         # Custody holders "as soon as possible": from the very start, beside uncovering.
         # ... and the action plan, due 10 working days after the school learned of it.
-        first = await run.wait_for(lambda s: len(s.open_tasks) == 3, "three first tasks")
+        # (one custody task per child: the victim P1 and the known offender P2)
+        first = await run.wait_for(lambda s: len(s.open_tasks) == 4, "four first tasks")
+        assert sorted(t.title for t in first.open_tasks if t.key == "assess.involve_custody") == [
+            "Inddrag forældremyndighedsindehavere (P1)",
+            "Inddrag forældremyndighedsindehavere (P2)",
+        ]
         assert {t.key for t in first.open_tasks} == {
             "assess.uncover",
             "assess.involve_custody",
@@ -183,7 +188,7 @@ async def test_internal_route_with_known_offender_to_closing(
         )
         await assert_inbox(run, "assess.uncover", "case_owner", working_days_later(opened, 1))
 
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         await run.complete("assess.uncover")
         snap = await run.snapshot()
         assert snap.recommendation is not None and not snap.recommendation.police_report
@@ -218,7 +223,9 @@ async def test_internal_route_with_known_offender_to_closing(
         await save_history(run.handle, "internal_route_closed")
         rows = await case_store.list_tasks(workflow_id=run.handle.id)
         assert rows and all(r.status == "done" for r in rows)
-        assert len(rows) == len({r.task_id for r in rows}) == 16  # 14 steps, 2 follow-ups
+        assert (
+            len(rows) == len({r.task_id for r in rows}) == 17
+        )  # 14 steps (custody per child: 2), 2 follow-ups
         assert {r.task_id for r in rows if r.key == "close.follow_up"} == {
             "close.follow_up",
             "close.follow_up-2",
@@ -235,7 +242,7 @@ async def test_police_route_with_underretning_and_receipt_in_time(
 ) -> None:
     case = case_input(await env.get_current_time(), violation_types=[ViolationType.INTIMATE_IMAGES])
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         await run.complete("assess.uncover", sexual_material_of_minor=True)
         snap = await run.snapshot()
         assert snap.recommendation is not None
@@ -306,7 +313,7 @@ async def test_missing_receipt_raises_a_follow_up_after_six_weekdays(
 ) -> None:
     case = case_input(await env.get_current_time(), offender_age=13)
     async with running_case(env, records, task_queue, case) as run:
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         await run.complete("assess.uncover")
         await run.complete("assess.evaluate", underretning=True, ssp=True)
         await run.complete("report.underretning")
@@ -616,7 +623,7 @@ async def test_suspected_parents_without_an_underretning_are_involved_after_the_
         assert [t.status for t in snap.done_tasks if t.key == "report.underretning"] == [
             "withdrawn"
         ]
-        await run.complete("assess.involve_custody")
+        await run.inform_custody()
         await run.complete("assess.involve_leadership")
         await run.complete("assess.involve_tk")
         await run.wait_phase("document")

@@ -417,9 +417,11 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
     )
     assert leadership.code == 0, leadership.output
     rows = json.loads(leadership.stdout)
-    # Leadership's inbox by deadline: custody holders (24 hours), the action plan (10 days).
+    # Leadership's inbox by deadline: custody holders of each child (24 hours), the action
+    # plan (10 days).
     assert [(r["case_number"], r["task_id"]) for r in rows] == [
         (number, "assess.involve_custody"),
+        (number, "assess.involve_custody-2"),
         (number, "stop.action_plan"),
     ]
 

@@ -138,7 +138,8 @@ async def test_a_closed_case_loses_its_personal_data_after_the_period_and_keeps_
         assert entry.timeline_identities_removed == sum(
             e.actor_id is not None or e.reason is not None for e in before_events
         )
-        assert entry.tasks_cleared == len(before_tasks) == 3  # uncover, custody, action plan
+        # uncover, custody (one per child: P1, P2), action plan
+        assert entry.tasks_cleared == len(before_tasks) == 4
         assert entry.outbox_deleted == len(before_outbox)
         # A dry run changes nothing.
         assert len(await store.participant_rows(workflow_id)) == 3

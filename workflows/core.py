@@ -27,7 +27,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities import CaseActivities
     from activities.note import render_note
-    from procedure import calendar
+    from procedure import calendar, rules
     from schemas.activities import LoadProcedureRequest
     from schemas.case import CaseInput
     from schemas.common import CaseStatus, Phase, Route, Severity, TaskStatus
@@ -61,8 +61,9 @@ CARD_ROUND_TWO = "card-round-two"
 # What a case started by this build does beyond that ("card-round-three", issue 13 continued):
 # advice from rules with their legal basis (procedure/rules.py; earlier cases keep
 # procedure/earlier_rules.py), the school's own cooperation on the police route when SSP was
-# chosen or no report was filed, and the cooperation checked against SSP and the police's advice
-# on an offender under 15. A new case records only this marker: it implies the one before.
+# chosen or no report was filed, the cooperation checked against SSP and the police's advice
+# on an offender under 15, and a custody task per child. A new case records only this marker:
+# it implies the one before.
 CARD_ROUND_THREE = "card-round-three"
 
 
@@ -185,7 +186,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._set_phase(Phase.ASSESS)
         if not case.parents_suspected and self._custody_due():
             # "Forældremyndighedsindehavere bør inddrages hurtigst muligt": from the start.
-            self._case_job(self._run_task("assess.involve_custody"))
+            self._involve_custody()
         action_plan: asyncio.Task[TaskView] | None = None
         if self._card_round >= 2:
             # Undervisningsmiljøloven § 1 c: the plan is due 10 working days after the school
@@ -217,7 +218,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         self._record_case()
         if case.parents_suspected and not evaluation.underretning and self._custody_due():
             # With no underretning decided nothing else would ever involve them.
-            self._case_job(self._run_task("assess.involve_custody"))
+            self._involve_custody()
         if evaluation.underretning and underretning_done is None:
             underretning_done = underretning_now()
         elif not evaluation.underretning and underretning_done is not None:
@@ -382,7 +383,7 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         s.underretning_submitted_at = s.decision(view, UnderretningDecision).submitted_at
         if s.case.parents_suspected and self._custody_due():
             # Suspected parents are not contacted first: only now that the municipality knows.
-            self._case_job(self._run_task("assess.involve_custody"))
+            self._involve_custody()
         await self._run_task("report.underretning_receipt", on_overdue=self._receipt_missing)
 
     async def _receipt_missing(self, receipt: TaskView) -> None:
@@ -439,10 +440,25 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             EventKind.ASSESSMENT_REOPENED, f"Ny hændelse: vurderingen genåbnes (runde {s.round})"
         )
 
-    def _case_job(self, step: Coroutine[Any, Any, Any]) -> None:
-        self.state.custody_opened = True
-        self.state.custody_round = self.state.round
-        self._case_jobs.append(asyncio.create_task(step))
+    def _involve_custody(self) -> None:
+        """The custody holders' task; since "card-round-three" one per child (every victim and
+        known offender): different families, often told by different people at other times."""
+        s = self.state
+        s.custody_opened = True
+        s.custody_round = s.round
+        if self._card_round < 3:
+            self._case_jobs.append(asyncio.create_task(self._run_task("assess.involve_custody")))
+            return
+        for child in rules.custody_children(s.case):
+            self._case_jobs.append(
+                asyncio.create_task(
+                    self._run_task(
+                        "assess.involve_custody",
+                        participant=child,
+                        extra_guidance=texts.custody_guidance(child, s.case),
+                    )
+                )
+            )
 
     def _custody_due(self) -> bool:
         """Custody holders are involved once a case; since "card-round-two", again in each new

@@ -331,6 +331,7 @@ class CaseMessages(CaseRecords):
             self.state.case,
             card_round=self._card_round,
             evaluation=self.state.latest_decision_if_any("assess.evaluate", EvaluateDecision),
+            for_child=view.participant,
         )
         if deviations and not completion.reason:
             raise rejections.reason_required(deviations)

@@ -77,8 +77,10 @@ class CaseSteps:
         *,
         extra_guidance: str | None = None,
         on_overdue: Callable[[TaskView], Coroutine[Any, Any, None]] | None = None,
+        participant: str | None = None,
     ) -> TaskView:
-        """Open a task and wait until it is done; the clock reminds and escalates."""
+        """Open a task and wait until it is done; the clock reminds and escalates.
+        `participant`: the child a task of one per child is for (its pseudonym, in the title)."""
         s = self.state
         claimed = self._claim(key)
         if claimed is not None:
@@ -107,10 +109,12 @@ class CaseSteps:
             else None
         )
         task_id = self._new_task_id(key)
+        title = spec.title if participant is None else f"{spec.title} ({participant})"
         view = TaskView(
             task_id=task_id,
             key=key,
-            title=spec.title,
+            title=title,
+            participant=participant,
             role=spec.role,
             round=s.round,
             status=TaskStatus.OPEN,
@@ -124,7 +128,7 @@ class CaseSteps:
             self._overdue[task_id] = on_overdue
         self._event(
             EventKind.TASK_OPENED,
-            f"Opgave åbnet: {spec.title} (frist {calendar.local_time(due, s.tz)})",
+            f"Opgave åbnet: {title} (frist {calendar.local_time(due, s.tz)})",
             task_id=task_id,
         )
         guidance = "\n\n".join(
@@ -148,7 +152,7 @@ class CaseSteps:
                 school_id=case.school_id,
                 task_id=task_id,
                 key=key,
-                title=spec.title,
+                title=title,
                 guidance=guidance,
                 role=spec.role,
                 opened_at=now,

@@ -154,6 +154,18 @@ def police_report_not_filed(filed: str) -> str:
     )
 
 
+def custody_guidance(child: str, case: CaseInput) -> str:
+    """Whose custody holders a task of one per child is about."""
+    role = next(
+        (PARTICIPANT_ROLE_DA[p.role] for p in case.participants if p.pseudonym == child), None
+    )
+    who = f"{child} ({role})" if role else child
+    return (
+        f"Denne opgave gælder forældremyndighedsindehaverne til {who}. Hvert barns "
+        "forældremyndighedsindehavere har deres egen opgave."
+    )
+
+
 def contacts_guidance(contacts: Contacts) -> str:
     """The card's "ER DU FORTSAT I TVIVL, SÅ KONTAKT", for the tasks of the school's staff."""
     tk, consultant = contacts.tk, contacts.consultant
