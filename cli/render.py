@@ -228,6 +228,8 @@ def _recommendation(snap: CaseSnapshot) -> Table:
     table.add_row("Politianmeldelse / police report", yes_no(advice.police_report))
     table.add_row("Underretning", yes_no(advice.underretning))
     table.add_row("SSP", yes_no(advice.ssp))
+    if advice.police_advice:
+        table.add_row("Politiets råd / police advice", "bekymringssamtale, fjernelse af materiale")
     for reason in advice.reasons:
         table.add_row("Begrundelse / reason", reason)
     return table
