@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.common import CaseStatus, Model, Phase, Route, Severity, StaffRole, TaskStatus
+from schemas.common import CaseStatus, Phase, Record, Route, Severity, StaffRole, TaskStatus
 from schemas.snapshot import TimelineEvent
 
 
-class CaseRecord(Model):
+class CaseRecord(Record):
     workflow_id: str
     case_number: str
     school_id: str
@@ -23,7 +23,7 @@ class CaseRecord(Model):
     closed_at: datetime | None = None
 
 
-class OpenTaskRequest(Model):
+class OpenTaskRequest(Record):
     workflow_id: str
     case_number: str
     school_id: str
@@ -37,7 +37,7 @@ class OpenTaskRequest(Model):
     due_at: datetime
 
 
-class CloseTaskRequest(Model):
+class CloseTaskRequest(Record):
     workflow_id: str
     task_id: str
     status: TaskStatus
@@ -45,7 +45,7 @@ class CloseTaskRequest(Model):
     completed_by: str | None = None
 
 
-class TaskFlagsRequest(Model):
+class TaskFlagsRequest(Record):
     """Changes an open task's state in the inbox: reminded, escalated or reassigned."""
 
     workflow_id: str
@@ -55,7 +55,7 @@ class TaskFlagsRequest(Model):
     assignee: str | None = None
 
 
-class TimelineBatch(Model):
+class TimelineBatch(Record):
     workflow_id: str
     case_number: str
     events: list[TimelineEvent]
@@ -67,7 +67,7 @@ class NotificationKind(StrEnum):
     ESCALATION = "escalation"
 
 
-class NotificationRequest(Model):
+class NotificationRequest(Record):
     """An outbox row. No personal data: case number, task title, deadline."""
 
     key: str = Field(description="Idempotency key: workflow id, task id and kind.")
@@ -83,7 +83,7 @@ class NotificationRequest(Model):
     created_at: datetime
 
 
-class NoteFacts(Model):
+class NoteFacts(Record):
     """The recorded facts the short note (who, what, where, when) is drafted from."""
 
     case_number: str
@@ -99,12 +99,12 @@ class NoteFacts(Model):
     severity: Severity
 
 
-class LoadProcedureRequest(Model):
+class LoadProcedureRequest(Record):
     year: int = Field(description="The year the case starts: the calendar covers it and after.")
     version: str | None = Field(default=None, description="Required version; current if empty.")
 
 
-class TaskState(Model):
+class TaskState(Record):
     """Where one task stands in the workflow, for bringing its inbox row in line."""
 
     task_id: str
@@ -117,7 +117,7 @@ class TaskState(Model):
     completed_by: str | None = None
 
 
-class StoreSync(Model):
+class StoreSync(Record):
     """The whole case as this run has it: sent with a run's first live store write, so that
     after a reset (or a worker that lost its place) the store follows the run, not whatever an
     earlier run wrote after the reset point."""
@@ -131,7 +131,7 @@ class StoreSync(Model):
     )
 
 
-class EffectBatch(Model):
+class EffectBatch(Record):
     """Everything one workflow activation changed in the case, for the store in ONE transaction.
 
     Each item is keyed (task id, timeline seq, notification key) and written as an upsert, so

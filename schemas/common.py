@@ -6,9 +6,18 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from schemas import evidence_earlier
 from schemas.evidence import RULE, material_kind
+from schemas.personal import CPR_RULE, cpr_number
 
 # Case-local pseudonyms (P1, P2, ...). Children are never named in workflow payloads.
 Pseudonym = Annotated[
@@ -76,20 +85,48 @@ ShortText = Annotated[
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX)]
 
 
+# Validation context for texts a case has already accepted: `RECORDED` (its own records,
+# checked when they came in: never checked again, so a stricter guard cannot make a running
+# case's state unreadable), `EARLIER_GUARD` (messages to a case started before the guard of
+# "card-round-three": they are judged as they were, so the case replays as it ran).
+GUARD = "guard"
+RECORDED = {GUARD: "recorded"}
+EARLIER_GUARD = {GUARD: "earlier"}
+
+
 class Model(BaseModel):
     """Base for every contract model: unknown fields are errors, not silently dropped, and no
-    text anywhere may carry evidence material (images, video, encoded blobs)."""
+    text anywhere may carry evidence material (images, video, encoded blobs) or a CPR number."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_evidence_material(cls, value: Any) -> Any:
+    def _no_evidence_material(cls, value: Any, info: ValidationInfo) -> Any:
+        guard = (info.context or {}).get(GUARD)
+        if guard == "recorded":
+            return value
         for text in _texts(value):
-            kind = material_kind(text)
+            if guard == "earlier":
+                kind = evidence_earlier.material_kind(text)
+            else:
+                kind = material_kind(text)
+                if kind is None and cpr_number(text):
+                    raise ValueError(CPR_RULE)
             if kind is not None:
                 # Name the kind, never echo the content.
                 raise ValueError(f"{RULE} ({kind})")
+        return value
+
+
+class Record(Model):
+    """What the system recorded itself (snapshots, store batches, a continued case's state):
+    made from messages the guard checked when they came in, so not checked again — a guard
+    grown stricter must never make a running case's own records unreadable."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_evidence_material(cls, value: Any, info: ValidationInfo) -> Any:
         return value
 
 

@@ -19,9 +19,9 @@ from pydantic import Field
 from schemas.common import (
     Actor,
     CaseStatus,
-    Model,
     Phase,
     Pseudonym,
+    Record,
     Route,
     Severity,
     StaffRole,
@@ -52,7 +52,7 @@ class EventKind(StrEnum):
     CASE_WITHDRAWN = "case_withdrawn"
 
 
-class TimelineEvent(Model):
+class TimelineEvent(Record):
     """One entry in a case's timeline, numbered by the workflow."""
 
     seq: int = Field(ge=1, description="Position in the case's timeline, from 1.")
@@ -64,7 +64,7 @@ class TimelineEvent(Model):
     reason: str | None = None
 
 
-class Recommendation(Model):
+class Recommendation(Record):
     """The system's recommendation after the uncovering, with the rules that led to it."""
 
     police_report: bool
@@ -82,7 +82,7 @@ class Recommendation(Model):
     )
 
 
-class TaskView(Model):
+class TaskView(Record):
     """A task of the case: what, for which role, when due, and — once done — by whom and with
     which decision.
     """
@@ -114,14 +114,14 @@ class TaskView(Model):
         return self.status == TaskStatus.OPEN and now >= self.due_at
 
 
-class NextTimer(Model):
+class NextTimer(Record):
     """The next durable timer of the case (e.g. the evaluation)."""
 
     what: str
     at: datetime
 
 
-class CaseSnapshot(Model):
+class CaseSnapshot(Record):
     """Where a case stands, from the workflow itself (the `snapshot` query)."""
 
     case_number: str
@@ -146,7 +146,7 @@ class CaseSnapshot(Model):
     as_of: datetime
 
 
-class CaseOutcome(Model):
+class CaseOutcome(Record):
     """The workflow's result."""
 
     case_number: str
@@ -156,7 +156,7 @@ class CaseOutcome(Model):
     reason: str | None = None
 
 
-class CarriedCase(Model):
+class CarriedCase(Record):
     """A case's state handed to its next run when it continues as new (a long life).
 
     Not part of the public contract: only the case workflow writes and reads it. The timeline is

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from schemas.common import RECORDED
 from schemas.decisions import Decision
 from schemas.snapshot import CarriedCase, EventKind
 from workflows.state import CaseState, Effects
@@ -75,7 +76,7 @@ def restore(state: CaseState, effects: Effects, carried: CarriedCase) -> None:
     s.underretning, s.recommendation = carried.underretning, carried.recommendation
     s.tasks = {view.task_id: view for view in carried.tasks}
     s.decisions = {
-        view.task_id: DECISION.validate_python(view.decision)
+        view.task_id: DECISION.validate_python(view.decision, context=RECORDED)
         for view in carried.tasks
         if view.decision is not None
     }

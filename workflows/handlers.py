@@ -169,7 +169,7 @@ class CaseMessages(CaseRecords):
 
     def _check_shape(self, raw: Any) -> None:
         self._require_active()
-        completion = rejections.parse(TaskCompletion, raw)
+        completion = rejections.parse(TaskCompletion, raw, earlier_guard=self._card_round < 3)
         key = completion.task_key
         if completion.decision.task != key:
             raise rejections.wrong_decision(key, completion.decision.task)
@@ -190,7 +190,7 @@ class CaseMessages(CaseRecords):
     async def _on_press_inquiry(self, raw: Any) -> None:
         try:
             self._require_active()
-            inquiry = rejections.parse(PressInquiry, raw)
+            inquiry = rejections.parse(PressInquiry, raw, earlier_guard=self._card_round < 3)
         except Rejection as rejection:
             self._reject("press_inquiry", rejection, raw)
             return
@@ -205,7 +205,7 @@ class CaseMessages(CaseRecords):
     async def _on_new_incident(self, raw: Any) -> None:
         try:
             self._require_active()
-            incident = rejections.parse(NewIncident, raw)
+            incident = rejections.parse(NewIncident, raw, earlier_guard=self._card_round < 3)
         except Rejection as rejection:
             self._reject("new_incident", rejection, raw)
             return
@@ -219,7 +219,7 @@ class CaseMessages(CaseRecords):
 
     async def _on_add_note(self, raw: Any) -> None:
         try:
-            note = rejections.parse(CaseNote, raw)
+            note = rejections.parse(CaseNote, raw, earlier_guard=self._card_round < 3)
         except Rejection as rejection:
             self._reject("add_note", rejection, raw)
             return
@@ -228,7 +228,7 @@ class CaseMessages(CaseRecords):
     async def _on_withdraw_case(self, raw: Any) -> None:
         try:
             self._require_active()
-            withdrawal = rejections.parse(Withdrawal, raw)
+            withdrawal = rejections.parse(Withdrawal, raw, earlier_guard=self._card_round < 3)
             if withdrawal.by.role not in (
                 StaffRole.LEADERSHIP,
                 StaffRole.OPERATOR,
@@ -247,7 +247,7 @@ class CaseMessages(CaseRecords):
         await self._until_task_present(raw)
         try:
             self._require_active()
-            change = rejections.parse(Reassignment, raw)
+            change = rejections.parse(Reassignment, raw, earlier_guard=self._card_round < 3)
             view = self._resolve_open_task(change.task_key, change.task_id)
         except Rejection as rejection:
             self._reject("reassign_task", rejection, raw)
@@ -310,7 +310,7 @@ class CaseMessages(CaseRecords):
             and raw["task_key"] not in DECISION_TYPES
         ):
             raise rejections.unknown_task(raw["task_key"])
-        completion = rejections.parse(TaskCompletion, raw)
+        completion = rejections.parse(TaskCompletion, raw, earlier_guard=self._card_round < 3)
         key = completion.task_key
         if key not in DECISION_TYPES:
             raise rejections.unknown_task(key)

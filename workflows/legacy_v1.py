@@ -718,7 +718,7 @@ class LegacyCase:
     async def _on_press_inquiry(self, raw: Any) -> None:
         try:
             self._require_active()
-            inquiry = rejections.parse(PressInquiry, raw)
+            inquiry = rejections.parse(PressInquiry, raw, earlier_guard=True)
         except Rejection as rejection:
             self._reject("press_inquiry", rejection, raw)
             return
@@ -732,7 +732,7 @@ class LegacyCase:
     async def _on_new_incident(self, raw: Any) -> None:
         try:
             self._require_active()
-            incident = rejections.parse(NewIncident, raw)
+            incident = rejections.parse(NewIncident, raw, earlier_guard=True)
         except Rejection as rejection:
             self._reject("new_incident", rejection, raw)
             return
@@ -746,7 +746,7 @@ class LegacyCase:
 
     async def _on_add_note(self, raw: Any) -> None:
         try:
-            note = rejections.parse(CaseNote, raw)
+            note = rejections.parse(CaseNote, raw, earlier_guard=True)
         except Rejection as rejection:
             self._reject("add_note", rejection, raw)
             return
@@ -755,7 +755,7 @@ class LegacyCase:
     async def _on_withdraw_case(self, raw: Any) -> None:
         try:
             self._require_active()
-            withdrawal = rejections.parse(Withdrawal, raw)
+            withdrawal = rejections.parse(Withdrawal, raw, earlier_guard=True)
             if withdrawal.by.role not in (StaffRole.LEADERSHIP, StaffRole.OPERATOR,
                                           StaffRole.CASE_OWNER):
                 raise rejections.Rejection(
@@ -771,7 +771,7 @@ class LegacyCase:
         await self._until_task_present(raw, guarded=True)
         try:
             self._require_active()
-            change = rejections.parse(Reassignment, raw)
+            change = rejections.parse(Reassignment, raw, earlier_guard=True)
             view = self._resolve_open_task(change.task_key, change.task_id)
         except Rejection as rejection:
             self._reject("reassign_task", rejection, raw)
@@ -853,7 +853,7 @@ class LegacyCase:
             # Name an unknown task plainly, before complaining about its decision's shape.
             if raw["task_key"] not in DECISION_TYPES:
                 raise rejections.unknown_task(raw["task_key"])
-        completion = rejections.parse(TaskCompletion, raw)
+        completion = rejections.parse(TaskCompletion, raw, earlier_guard=True)
         key = completion.task_key
         if key not in DECISION_TYPES:
             raise rejections.unknown_task(key)

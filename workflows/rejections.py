@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN
+from schemas.common import EARLIER_GUARD, TASK_ID_MAX, TASK_ID_PATTERN
 from schemas.decisions import UnderretningDecision, UnderretningReceiptDecision
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,12 +23,13 @@ class Rejection(Exception):
     """A message the case refuses; the text is shown to staff as it is."""
 
 
-def parse(model: type[M], raw: Any) -> M:
-    """Validate a raw message into its model, or refuse it naming each bad field."""
+def parse(model: type[M], raw: Any, *, earlier_guard: bool = False) -> M:
+    """Validate a raw message into its model, or refuse it naming each bad field.
+    `earlier_guard`: judge its texts as a case started before "card-round-three" did."""
     if raw is None:
         raise Rejection("Beskeden har intet indhold / The message has no content")
     try:
-        return model.model_validate(raw)
+        return model.model_validate(raw, context=EARLIER_GUARD if earlier_guard else None)
     except ValidationError as exc:
         raise Rejection(describe_errors(exc.errors())) from None
 
