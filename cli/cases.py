@@ -344,7 +344,8 @@ def _signal(
     from cli import render
 
     config = settings(ctx, address, namespace)
-    run(config, lambda service: getattr(service, send)(case_number, message))
+    # With the store: a text naming a participant is refused before the case sees it.
+    run(config, lambda service: getattr(service, send)(case_number, message), with_store=True)
     render.console().print(done)
     render.console().print(
         "Signaler besvares ikke: en afvist besked står i tidslinjen / signals do not answer: "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
+from typing import Any
 
 # A name part this short is as often a word ("Bo", "Li") as a name: only with the whole name.
 _MIN_PART = 3
@@ -57,6 +58,26 @@ def names_in(texts: Iterable[str], names: Mapping[str, str]) -> list[str]:
                 found.add(pseudonym)
                 break
     return sorted(found, key=lambda p: (len(p), p))
+
+
+# Who sent a message: a member of staff's id and role, not free text about the case.
+_ACTORS = frozenset({"actor", "author", "by", "received_by", "reported_by"})
+
+
+def free_texts(message: Any) -> list[str]:
+    """The texts of a message as JSON (a decision, a note, an inquiry …), without who sent it."""
+    if isinstance(message, str):
+        return [message]
+    if isinstance(message, Mapping):
+        return [
+            text
+            for key, value in message.items()
+            if key not in _ACTORS
+            for text in free_texts(value)
+        ]
+    if isinstance(message, list | tuple):
+        return [text for item in message for text in free_texts(item)]
+    return []
 
 
 def cpr_number(text: str) -> bool:

@@ -55,6 +55,7 @@ from schemas.messages import (
     TaskCompletion,
     Withdrawal,
 )
+from schemas.personal import NAME_RULE, free_texts, names_in
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
@@ -87,6 +88,14 @@ class CaseExists(CaseError):
 
 class TaskRejected(CaseError):
     pass
+
+
+class NameInText(CaseError):
+    """A text for a case names one of its participants: pseudonyms only (DESIGN.md)."""
+
+    def __init__(self, pseudonyms: list[str]) -> None:
+        self.pseudonyms = pseudonyms
+        super().__init__(NAME_RULE.format(pseudonyms=", ".join(pseudonyms)))
 
 
 class CaseHasEnded(CaseError):
@@ -275,6 +284,7 @@ class CaseService:
             if isinstance(completion, BaseModel)
             else dict(completion)
         )
+        await self._no_names(case_number, payload)
         try:
             return await asyncio.wait_for(
                 self.handle(case_number).execute_update(
@@ -375,9 +385,25 @@ class CaseService:
     async def reassign(self, case_number: str, change: Reassignment) -> None:
         await self._signal(case_number, "reassign_task", change)
 
+    async def _no_names(self, case_number: str, message: Mapping[str, Any]) -> None:
+        """Refuse a text that names a participant of the case, before the case sees it: the
+        names are in the store only, behind the pseudonyms staff write instead."""
+        if self.store is None:
+            return
+        texts = free_texts(message)
+        if not texts:
+            return
+        names = await self.store.participant_names(case_workflow_id(case_number))
+        named = names_in(texts, names)
+        if named:
+            raise NameInText(named)
+
     async def _signal(self, case_number: str, signal: Any, message: BaseModel) -> None:
+        payload = message.model_dump(mode="json")
+        if signal != "reassign_task":  # a staff id and a task key: no free text
+            await self._no_names(case_number, payload)
         try:
-            await self.handle(case_number).signal(signal, message.model_dump(mode="json"))
+            await self.handle(case_number).signal(signal, payload)
         except RPCError as exc:
             raise self._not_found(case_number, exc) from exc
 

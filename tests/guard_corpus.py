@@ -21,6 +21,7 @@ import urllib.parse
 import zipfile
 from collections.abc import Callable
 
+from hypothesis import strategies as st
 from PIL import Image
 
 # ----------------------------------------------------------------------- what staff write
@@ -393,3 +394,61 @@ def encodings() -> list[tuple[str, str]]:
         for name, data in media_files().items()
         for form, encode in ENCODERS.items()
     ]
+
+
+# ------------------------------------------------------- for hypothesis: any media, any way
+
+# Real file starts (of the files above): the bytes a file begins with.
+STARTS = [data[:24] for data in media_files().values()]
+PROPERTY_ENCODERS: dict[str, Callable[[bytes], str]] = {
+    "base64": lambda d: base64.b64encode(d).decode(),
+    "base64url": lambda d: base64.urlsafe_b64encode(d).decode().rstrip("="),
+    "base64 reversed": lambda d: base64.b64encode(d).decode()[::-1],
+    "base32": lambda d: base64.b32encode(d).decode(),
+    "base32 lower case": lambda d: base64.b32encode(d).decode().lower(),
+    "ascii85": lambda d: base64.a85encode(d).decode(),
+    "hex": lambda d: d.hex(),
+    "HEX": lambda d: d.hex().upper(),
+    "percent-encoded": lambda d: urllib.parse.quote_from_bytes(d),
+    "double percent-encoded": lambda d: urllib.parse.quote(urllib.parse.quote_from_bytes(d)),
+}
+# Whitespace of every kind, invisible characters, and mail quoting at the start of a line.
+INSERTS = [
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\n\n",
+    "\u00a0",
+    "\u2009",
+    "\u3000",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\n> ",
+    "\n> > ",
+    "\n>",
+]
+
+
+@st.composite
+def material(draw: st.DrawFn, most: int = 1200) -> str:
+    """Media bytes of at least 300 (at most `most`), encoded by any supported encoder, with any
+    whitespace, invisible characters or quoting inserted anywhere."""
+    start = draw(st.sampled_from(STARTS))
+    body = draw(st.binary(min_size=300 - len(start), max_size=most - len(start)))
+    data = start + body
+    text = PROPERTY_ENCODERS[draw(st.sampled_from(sorted(PROPERTY_ENCODERS)))](data)
+    for _ in range(draw(st.integers(min_value=0, max_value=40))):
+        at = draw(st.integers(min_value=0, max_value=len(text)))
+        text = text[:at] + draw(st.sampled_from(INSERTS)) + text[at:]
+    return text
+
+
+# A message's text holds at most 2,000 characters (a longer one is refused for its length):
+# 330 bytes fit in every encoding, double percent-encoding and insertions included.
+FITS = 330

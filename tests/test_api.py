@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
 from sqlalchemy.exc import OperationalError
 
 from tests.apikit import (
@@ -30,6 +31,7 @@ from tests.apikit import (
     platform,  # noqa: F401 - the module's platform fixture
 )
 from tests.casekit import decision
+from tests.guard_corpus import FITS, material
 
 NAMES = ("Astrid Testesen", "Bertram Prøvesen")
 
@@ -684,3 +686,86 @@ def test_tokens_for_sagsflow_dev_are_created_once(
     staff = read_tokens_file(path)
     assert {s.id for s in staff.values()} >= {"lhj", "skoleleder1", "komm1", "drift1"}
     assert dev_tokens_file(options) == (path, False)
+
+
+@pytest.mark.slow
+async def test_a_participants_name_is_refused_in_every_text_and_nothing_is_recorded(
+    http: httpx.AsyncClient,
+) -> None:
+    """Issue 14: a note, a decision, an incident and a press inquiry naming a child are
+    refused (422) with the pseudonym to write instead; the case records none of them."""
+    teacher, leader = Api(http, TEACHER), Api(http, LEADER)
+    case_number = await open_case(teacher)
+    uncover = await teacher.wait_task(case_number, "assess.uncover")
+    refused = [
+        await teacher.post(
+            f"/cases/{case_number}/timeline/notes",
+            {"text": "astrid var ked af det i frikvarteret"},
+            expect=422,
+        ),
+        await teacher.post(
+            f"/cases/{case_number}/tasks/{uncover['task_id']}/complete",
+            {
+                "decision": decision(
+                    "assess.uncover", datetime.now(UTC), what="Prøvesen delte billedet"
+                )
+            },
+            expect=422,
+        ),
+        await teacher.post(
+            f"/cases/{case_number}/incidents",
+            {"description": "Bertram Prøvesen har skrevet igen", "reopen_assessment": False},
+            expect=422,
+        ),
+        await leader.post(
+            f"/cases/{case_number}/press-inquiries",
+            {"medium": "Lokalavisen", "summary": "Spørger om Astrid er hjemme fra skole"},
+            expect=422,
+        ),
+    ]
+    pseudonyms = ["P1", "P2", "P2", "P1"]
+    for answer, pseudonym in zip(refused, pseudonyms, strict=True):
+        assert f"skriv {pseudonym} i stedet" in answer["detail"], answer
+        assert not any(part in answer["detail"] for part in ("Astrid", "Prøvesen", "Bertram"))
+    await teacher.post(
+        f"/cases/{case_number}/timeline/notes", {"text": "P1 var ked af det"}, expect=202
+    )
+    timeline = await wait_snapshot(
+        teacher,
+        case_number,
+        lambda s: any(e["kind"] == "note_added" for e in s["timeline"]),
+        "the note with the pseudonym",
+    )
+    assert not any(
+        e["kind"] in ("rejected", "new_incident", "press_inquiry") for e in timeline["timeline"]
+    )
+    recorded = str(await teacher.get(f"/cases/{case_number}/timeline"))
+    assert "P1 var ked af det" in recorded
+    assert not any(part in recorded for part in ("Astrid", "Prøvesen", "Bertram"))
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=material(FITS))
+async def test_a_note_carrying_media_is_refused_over_http(
+    http: httpx.AsyncClient, text: str
+) -> None:
+    """Issue 14's property over HTTP: any encoded media, anything inserted, is a 422."""
+    teacher = Api(http, TEACHER)
+    case_number = await shared_case(teacher)
+    answer = await teacher.post(f"/cases/{case_number}/timeline/notes", {"text": text}, expect=422)
+    assert "Gem aldrig materiale" in answer["detail"]
+
+
+_SHARED: dict[str, str] = {}
+
+
+async def shared_case(api: Api) -> str:
+    """One case for the examples of a property (opening one per example would be slow)."""
+    if "case" not in _SHARED:
+        _SHARED["case"] = await open_case(api)
+    return _SHARED["case"]

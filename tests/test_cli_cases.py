@@ -603,3 +603,66 @@ async def test_demo_on_a_worker_without_the_demo_card_says_why(
     assert ran.seconds < 20
     assert "the case workflow ended (failed)" in ran.stderr
     assert "procedure version 'demo' is not available" in ran.stderr
+
+
+@pytest.mark.slow
+async def test_a_participants_name_is_refused_through_the_cli(platform: Platform) -> None:
+    """Issue 14: a note, a decision, an incident and a press inquiry naming a child are
+    refused with the pseudonym to write instead, and the case records none of them."""
+    number = f"NAVN-{uuid.uuid4().hex[:6].upper()}"
+    opened = await platform.sagsflow(
+        *case_open_args(
+            number,
+            participants=(
+                "P1:victim:14:same:Astrid Testesen",
+                "P2:offender:15:same:Bertram Prøvesen",
+            ),
+        )
+    )
+    assert opened.code == 0, opened.output
+    await platform.wait_inbox(number, "assess.uncover")
+    staff = ("--by", "lhj", "--role", "case_owner")
+    refused = await asyncio.gather(
+        platform.sagsflow("case", "note", number, *staff, "--text", "Astrid græd i timen"),
+        platform.sagsflow(
+            "task",
+            "complete",
+            number,
+            "assess.uncover",
+            "--actor",
+            "lhj",
+            "--role",
+            "case_owner",
+            "--decision",
+            json.dumps({**GOOD_UNCOVER, "what": "BERTRAM delte billedet"}),
+        ),
+        platform.sagsflow(
+            "case", "incident", number, *staff, "--description", "Prøvesen har skrevet igen"
+        ),
+        platform.sagsflow(
+            "case",
+            "press-inquiry",
+            number,
+            "--by",
+            "ako",
+            "--role",
+            "leadership",
+            "--medium",
+            "Lokalavisen",
+            "--summary",
+            "Spørger om Astrid Testesen",
+        ),
+    )
+    for ran, pseudonym in zip(refused, ["P1", "P2", "P2", "P1"], strict=True):
+        assert ran.code == 1, ran.output
+        assert f"skriv {pseudonym} i stedet" in ran.stderr, ran.output
+        assert not any(part in ran.output for part in ("Astrid", "Bertram", "Prøvesen"))
+    snap = await platform.snapshot(number)
+    assert "assess.uncover" in {t.key for t in snap.open_tasks}
+    assert not any(
+        e.kind in (EventKind.NOTE_ADDED, EventKind.NEW_INCIDENT, EventKind.PRESS_INQUIRY)
+        or e.kind == EventKind.REJECTED
+        for e in snap.timeline
+    )
+    stored = " ".join(e.text for e in await platform.store.list_events(f"case-{number}"))
+    assert not any(part in stored for part in ("Astrid", "Bertram", "Prøvesen"))
