@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api.access import AccessLog
-from api.auth import Authenticator, build_authenticator
+from api.auth import Authenticator, StaffDirectory, build_authenticator
 from api.codec import CODEC_PREFIX, install_codec
 from api.codec import MAX_BODY_BYTES as CODEC_MAX_BODY_BYTES
 from api.errors import install_error_handlers
@@ -21,6 +21,7 @@ from api.metrics import install_metrics
 from api.openapi import install_openapi
 from api.paging import PageTokens
 from api.routes import cases, health, records, tasks
+from api.tokens import TokenFileAuthenticator
 from core.connection import connect_client
 from core.settings import ApiSettings, Settings
 from service.cases import CaseService
@@ -76,6 +77,11 @@ def create_app(
             app.state.store = own_store
             app.state.service = own_service
             app.state.access_log = AccessLog(own_store)
+            app.state.staff_directory = StaffDirectory(own_store)
+            if isinstance(authenticator, TokenFileAuthenticator):
+                # The file lists everyone: tasks may go to staff who have not signed in yet.
+                for member in authenticator.all_staff():
+                    await app.state.staff_directory.seen(member)
             yield
 
     app = FastAPI(

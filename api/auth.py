@@ -20,8 +20,10 @@ from api.staff import Staff
 from api.tokens import TokenFileAuthenticator, Unauthenticated
 from core.settings import ApiSettings
 from schemas.common import StaffRole
+from store import Store
 
 ALGORITHMS = ("RS256", "ES256")
+KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}  # the JWK key type each algorithm signs with
 CLOCK_LEEWAY_SECONDS = 30
 
 
@@ -77,11 +79,18 @@ class OidcAuthenticator:
             ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("Ukendt signeringsnøgle / Unknown signing key") from exc
+        if key.key_type != KEY_TYPES[header["alg"]]:
+            # A header naming one algorithm and the kid of a key of another type: the library
+            # would fail on the mismatch itself (a TypeError), so it is refused here, plainly.
+            raise Unauthenticated(
+                "Tokenets nøgle passer ikke til dets algoritme / "
+                "The token's key does not match its algorithm"
+            )
         try:
             claims = jwt.decode(
                 token,
                 key.key,
-                algorithms=list(ALGORITHMS),
+                algorithms=[header["alg"]],
                 audience=self.audience,
                 issuer=self.issuer,
                 leeway=CLOCK_LEEWAY_SECONDS,
@@ -89,7 +98,7 @@ class OidcAuthenticator:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("Tokenet er udløbet / The token has expired") from exc
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise Unauthenticated(f"Ugyldigt token / Invalid token ({type(exc).__name__})") from exc
         return self.staff_from_claims(claims)
 
@@ -152,6 +161,22 @@ def build_authenticator(settings: ApiSettings) -> Authenticator:
     return TokenFileAuthenticator(settings.tokens_file)
 
 
+class StaffDirectory:
+    """The store's directory of staff (roles and schools as their tokens say): the members of
+    staff a task may be given to. Written when someone is first seen or their token changed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._known: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+    async def seen(self, staff: Staff) -> None:
+        entry = (frozenset(role.value for role in staff.roles), staff.schools)
+        if self._known.get(staff.id) == entry:
+            return
+        await self.store.remember_staff(staff.id, entry[0], entry[1])
+        self._known[staff.id] = entry
+
+
 bearer_scheme = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
@@ -171,7 +196,11 @@ async def current_staff(
             "Authentication required: send 'Authorization: Bearer <token>'"
         )
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(credentials.credentials)
+    staff = await authenticator.authenticate(credentials.credentials)
+    directory: StaffDirectory | None = getattr(request.app.state, "staff_directory", None)
+    if directory is not None:
+        await directory.seen(staff)
+    return staff
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Annotated, Any, Generic, Protocol, TypeVar, get_args
+from typing import Annotated, Any, Generic, NoReturn, Protocol, TypeVar, get_args
 
 from fastapi import Depends, Path, Request
 from pydantic import StringConstraints
@@ -22,9 +22,9 @@ from api.limits import admit_message
 from api.policy import Denial
 from api.staff import Staff
 from core.timeouts import QUERY_TIMEOUT_SECONDS
-from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber
+from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber, StaffRole
 from schemas.snapshot import CaseSnapshot
-from service.cases import CaseFacts, CaseNotProgressing, CaseService
+from service.cases import CaseFacts, CaseNotFound, CaseNotProgressing, CaseService
 from store import Store, TaskRow
 
 CASE_NUMBER_PATTERN = next(
@@ -251,14 +251,23 @@ def case_access(
         # Not an Annotated hint: postponed, it would name a local that FastAPI cannot see.
         given: Any = Depends(params),  # noqa: B008
     ) -> CaseRequest[In]:
-        facts = await service.describe_case(given.case_number)
         named = detail(given) if callable(detail) else detail
+        try:
+            facts = await service.describe_case(given.case_number)
+        except CaseNotFound:
+            # Probes are in the access log too, and look exactly like a case of another school.
+            await audit.refused(action, given.case_number, named)
+            raise not_found(given.case_number) from None
         case = CaseRequest(params=given, facts=facts, audit=audit, action=action, detail=named)
         if check is not None:
             denial = await check(case, service)
         else:
             assert rule is not None
             denial = rule(audit.staff, facts.school_id)
+        if denial is not None and _not_theirs(audit.staff, facts.school_id):
+            # The same 404 as for no case at all (no existence oracle); logged as denied.
+            await audit.refused(action, case.case_number, named)
+            raise not_found(case.case_number)
         if not limited:
             await audit.check(denial, action, case.case_number, named)
             return case
@@ -272,6 +281,26 @@ def case_access(
         return case
 
     return access
+
+
+def not_found(case_number: str) -> CaseNotFound:
+    """The one answer for a case that does not exist and for one that is not the caller's."""
+    return CaseNotFound(f"Sag {case_number} findes ikke / Case {case_number} does not exist")
+
+
+async def hidden(case: CaseRequest[Any]) -> NoReturn:
+    """Refuse as if the case did not exist (404), logging the request as denied: for a caller
+    who is not to learn that it does."""
+    await case.audit.refused(case.action, case.case_number, case.detail)
+    raise not_found(case.case_number)
+
+
+def _not_theirs(staff: Staff, school_id: str) -> bool:
+    """A case of a school the caller does not work at. Communications handles press for every
+    school (its refusals stay refusals, 403); operators see everything."""
+    if staff.is_operator or StaffRole.COMMUNICATIONS in staff.roles:
+        return False
+    return not staff.works_at(school_id)
 
 
 OnCase = CaseRequest[CaseParams[None]]

@@ -83,13 +83,6 @@ def export_access_log(staff: Staff, school_id: str) -> Denial:
     )
 
 
-def press_inquiry(staff: Staff, school_id: str) -> Denial:
-    """Anyone at the school who got the inquiry, or the communications department."""
-    if StaffRole.COMMUNICATIONS in staff.roles:
-        return None
-    return act_on_case(staff, school_id)
-
-
 def read_press(staff: Staff, school_id: str, has_press_task: bool) -> Denial:
     if read_case(staff, school_id) is None:
         return None

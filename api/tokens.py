@@ -127,6 +127,11 @@ class TokenFileAuthenticator:
             raise Unauthenticated("Ukendt token / Unknown token")
         return staff
 
+    def all_staff(self) -> list[Staff]:
+        """Everyone the file lists (the staff directory starts with them)."""
+        self._reload_if_changed()
+        return list(self._staff.values())
+
     def _reload_if_changed(self) -> None:
         try:
             status = self.path.stat()

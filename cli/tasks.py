@@ -247,11 +247,12 @@ def reassign(
 
     async def work(service: CaseService) -> None:
         # As `task complete`: only a task with an open inbox row.
-        await service.require_progressing(case_number)
+        facts = await service.require_progressing(case_number)
         try:
             row = await service.recorded_task(case_number, task_key, task_id)
         except TaskRejected as exc:
             fail(f"Afvist / rejected: {exc}", EXIT_FAILED)
+        await service.check_assignee(assignee, facts.school_id, row.role)
         await service.reassign(case_number, change.model_copy(update={"task_id": row.task_id}))
 
     run(config, work, with_store=True)

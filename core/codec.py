@@ -38,6 +38,7 @@ _log = logging.getLogger("sagsflow.codec")
 ENCODING = b"binary/encrypted"
 KEY_ID_HEADER = "encryption-key-id"
 NONCE_BYTES = 12
+TAG_BYTES = 16  # AES-GCM's authentication tag, at the end of every sealed payload
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -137,20 +138,24 @@ class EncryptionCodec(PayloadCodec):
                 # Written before encryption was configured: passed through as it is.
                 opened.append(payload)
                 continue
-            key_id = payload.metadata.get(KEY_ID_HEADER, b"").decode()
+            try:
+                key_id = payload.metadata.get(KEY_ID_HEADER, b"").decode()
+            except UnicodeDecodeError as exc:
+                raise PayloadKeyError("payload key id is not UTF-8") from exc
             cipher = self._ciphers.get(key_id)
             if cipher is None:
-                raise PayloadKeyError(
-                    f"payload sealed with key '{key_id}', which is not configured"
-                )
+                shown = key_id if _KEY_ID.match(key_id) else "(not a key id)"  # never echo junk
+                raise PayloadKeyError(f"payload sealed with key '{shown}', which is not configured")
+            if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+                raise PayloadKeyError("payload data is too short to be sealed")
             nonce, ciphertext = payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:]
             try:
                 plain = cipher.decrypt(nonce, ciphertext, key_id.encode())
-            except InvalidTag as exc:
+                opened.append(Payload.FromString(plain))
+            except (InvalidTag, ValueError) as exc:  # DecodeError is a ValueError too
                 raise PayloadKeyError(
                     f"payload sealed with key '{key_id}' failed authentication"
                 ) from exc
-            opened.append(Payload.FromString(plain))
         return opened
 
 

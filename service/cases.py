@@ -98,6 +98,17 @@ class NameInText(CaseError):
         super().__init__(NAME_RULE.format(pseudonyms=", ".join(pseudonyms)))
 
 
+class UnknownAssignee(CaseError):
+    """A task given to someone who is not known to hold its role at the case's school."""
+
+    def __init__(self, role: str, school_id: str) -> None:
+        super().__init__(
+            f"Opgaven kan kun gives til en kendt medarbejder med rollen {role} på skolen "
+            f"{school_id} / The task can only go to known staff with the role {role} at the "
+            f"school {school_id}"
+        )
+
+
 class CaseHasEnded(CaseError):
     """The case's workflow has closed: nothing more can be done in it."""
 
@@ -384,6 +395,18 @@ class CaseService:
 
     async def reassign(self, case_number: str, change: Reassignment) -> None:
         await self._signal(case_number, "reassign_task", change)
+
+    async def check_assignee(self, assignee: str, school_id: str, role: str) -> None:
+        """A task goes only to a member of staff the directory knows (the API's tokens) with
+        the task's role at the case's school: else it would sit in no one's inbox."""
+        if self.store is None:
+            return
+        member = await self.store.staff_member(assignee)
+        if member is not None:
+            roles, schools = member.roles.split(","), member.schools.split(",")
+            if role in roles and (school_id in schools or "*" in schools):
+                return
+        raise UnknownAssignee(role, school_id)
 
     async def _no_names(self, case_number: str, message: Mapping[str, Any]) -> None:
         """Refuse a text that names a participant of the case, before the case sees it: the

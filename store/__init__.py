@@ -10,6 +10,7 @@ from store.models import (
     CaseRow,
     OutboxRow,
     ParticipantRow,
+    StaffRow,
     TaskRow,
     TimelineEventRow,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "NaiveDatetimeError",
     "OutboxRow",
     "ParticipantRow",
+    "StaffRow",
     "Store",
     "TaskRow",
     "TimelineEventRow",

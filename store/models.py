@@ -164,6 +164,18 @@ class ParticipantRow(Base):
     contact: Mapped[str | None] = mapped_column(Text)
 
 
+class StaffRow(Base):
+    """Staff the API has seen (their token's roles and schools) or the tokens file lists: who a
+    task may be given to. No names: the id, the roles and the schools are enough."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[str] = mapped_column(STAFF_ID, primary_key=True)
+    roles: Mapped[str] = mapped_column(String(200))  # comma-separated StaffRole values
+    schools: Mapped[str] = mapped_column(Text)  # comma-separated school ids; "*" every school
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class AccessLogRow(Base):
     """Who read or did what to which case, when and why. The data subject may see it all."""
 

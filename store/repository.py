@@ -48,6 +48,7 @@ from store.models import (
     CaseRow,
     OutboxRow,
     ParticipantRow,
+    StaffRow,
     TaskRow,
     TimelineEventRow,
 )
@@ -484,6 +485,31 @@ class Store:
         )
         [entry_id] = await self._execute_returning(statement)
         return int(entry_id)
+
+    async def remember_staff(
+        self, staff_id: str, roles: Collection[str], schools: Collection[str]
+    ) -> None:
+        """Records (or updates) a member of staff in the directory: who tasks may go to."""
+        values = {
+            "id": staff_id,
+            "roles": ",".join(sorted(roles)),
+            "schools": ",".join(sorted(schools)),
+            "seen_at": datetime.now(UTC),
+        }
+        insert_ = self._insert(StaffRow).values(values)
+        await self._execute(
+            insert_.on_conflict_do_update(
+                index_elements=[StaffRow.id],
+                set_={
+                    "roles": insert_.excluded.roles,
+                    "schools": insert_.excluded.schools,
+                    "seen_at": insert_.excluded.seen_at,
+                },
+            )
+        )
+
+    async def staff_member(self, staff_id: str) -> StaffRow | None:
+        return await self._first(select(StaffRow).where(StaffRow.id == staff_id))
 
     async def list_access(self, case_number: str) -> list[AccessLogRow]:
         """Every access-log entry about one case, oldest first (for the data subject)."""

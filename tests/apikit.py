@@ -55,7 +55,8 @@ TK = ApiUser("tk1", ["tk"], ["*"])
 COMMS = ApiUser("komm1", ["communications"], [])
 OPERATOR = ApiUser("drift1", ["operator"], ["*"])
 OTHER_TEACHER = ApiUser("laerer2", ["case_owner"], [OTHER_SCHOOL])
-ALL_STAFF = [TEACHER, LEADER, TK, COMMS, OPERATOR, OTHER_TEACHER]
+CLASS_TEACHER = ApiUser("kontaktlaerer7b", ["case_owner"], [SCHOOL])  # a task may go to them
+ALL_STAFF = [TEACHER, LEADER, TK, COMMS, OPERATOR, OTHER_TEACHER, CLASS_TEACHER]
 BY_ROLE = {"case_owner": TEACHER, "leadership": LEADER, "tk": TK, "communications": COMMS}
 
 

@@ -214,27 +214,28 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
 
 @pytest.mark.slow
 async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient, platform: ApiPlatform
 ) -> None:
     teacher, stranger = Api(http, TEACHER), Api(http, OTHER_TEACHER, "nysgerrig")
     case_number = await open_case(teacher)
     await teacher.wait_task(case_number, "assess.uncover")
 
-    refused = await stranger.get(f"/cases/{case_number}", expect=403)
-    assert refused["detail"] == (
-        f"Du har ikke adgang til sager på skolen {SCHOOL} / "
-        f"You have no access to cases of school {SCHOOL}"
-    )
-    await stranger.get(f"/cases/{case_number}/timeline", expect=403)
-    await stranger.get(f"/cases/{case_number}/participants", expect=403)
-    await stranger.get(f"/cases/{case_number}/notes/course", expect=403)
+    # Issue 15, finding 2: a case of another school answers exactly as no case does (404,
+    # naming no school), and both probes are in the access log.
+    refused = await stranger.get(f"/cases/{case_number}", expect=404)
+    nothing = await stranger.get("/cases/FINDES-IKKE-42", expect=404)
+    assert refused["detail"] == nothing["detail"].replace("FINDES-IKKE-42", case_number)
+    assert SCHOOL not in str(refused)
+    await stranger.get(f"/cases/{case_number}/timeline", expect=404)
+    await stranger.get(f"/cases/{case_number}/participants", expect=404)
+    await stranger.get(f"/cases/{case_number}/notes/course", expect=404)
     await stranger.post(
         f"/cases/{case_number}/tasks/assess.uncover/complete",
         {"decision": decision("assess.uncover", datetime.now(UTC))},
-        expect=403,
+        expect=404,
     )
-    await stranger.post(f"/cases/{case_number}/timeline/notes", {"text": "Hej"}, expect=403)
-    await stranger.post(f"/cases/{case_number}/withdraw", {"reason": "Nej"}, expect=403)
+    await stranger.post(f"/cases/{case_number}/timeline/notes", {"text": "Hej"}, expect=404)
+    await stranger.post(f"/cases/{case_number}/withdraw", {"reason": "Nej"}, expect=404)
     await stranger.post("/cases", new_case_body(), expect=403)  # opening at another school
     listed = await stranger.get("/cases", params={"page_size": 100})
     assert case_number not in {c["case_number"] for c in listed["cases"]}
@@ -266,6 +267,11 @@ async def test_a_teacher_of_another_school_is_refused_and_the_refusal_is_logged(
         if e["actor_id"] == OTHER_TEACHER.id
     }
     assert outcomes == {"denied"}
+    assert platform.store is not None  # no case to export the log of: read the store
+    probes = await platform.run(platform.store.list_access("FINDES-IKKE-42"))
+    assert [(e.actor_id, e.action, e.outcome) for e in probes] == [
+        (OTHER_TEACHER.id, "read_case", "denied")
+    ]
 
 
 @pytest.mark.slow
@@ -369,12 +375,12 @@ async def test_names_are_shown_only_to_those_allowed(http: httpx.AsyncClient) ->
         ("P1", "victim", "Astrid Testesen", "Mor: 11 22 33 44"),
         ("P2", "offender", "Bertram Prøvesen", None),
     ]
-    for user in (TK, COMMS, OTHER_TEACHER):
-        await Api(http, user).get(f"/cases/{case_number}/participants", expect=403)
+    for user, status in ((TK, 403), (COMMS, 403), (OTHER_TEACHER, 404)):
+        await Api(http, user).get(f"/cases/{case_number}/participants", expect=status)
         await Api(http, user).call(
             "PUT",
             f"/cases/{case_number}/participants",
-            expect=403,
+            expect=status,
             json={"participants": [{"pseudonym": "P1", "name": "X"}]},
         )
     await Api(http, OPERATOR).get(f"/cases/{case_number}/participants")
@@ -451,6 +457,14 @@ async def test_messages_to_a_case_and_withdrawal(http: httpx.AsyncClient) -> Non
         {"description": "Nye beskeder", "reopen_assessment": False},
         expect=202,
     )
+    # Issue 15, finding 4: a task goes only to known staff with its role at the school.
+    for stranger in ("laerer2", "skoleleder1", "ingen-kender-mig"):  # other school, role, unknown
+        refused = await leader.post(
+            f"/cases/{case_number}/tasks/assess.uncover/reassign",
+            {"assignee": stranger},
+            expect=422,
+        )
+        assert "kendt medarbejder med rollen case_owner" in refused["detail"]
     await leader.post(
         f"/cases/{case_number}/tasks/assess.uncover/reassign",
         {"assignee": "kontaktlaerer7b"},
@@ -769,3 +783,29 @@ async def shared_case(api: Api) -> str:
     if "case" not in _SHARED:
         _SHARED["case"] = await open_case(api)
     return _SHARED["case"]
+
+
+@pytest.mark.slow
+async def test_communications_cannot_grant_itself_reading_by_a_press_inquiry(
+    http: httpx.AsyncClient,
+) -> None:
+    """Issue 15, finding 3: the communications department cannot open a press inquiry on any
+    case number and then read the case's press view. It answers as for no case (404) until
+    the school itself registered an inquiry; then it may forward one it got, and read."""
+    teacher, leader, comms = Api(http, TEACHER), Api(http, LEADER), Api(http, COMMS)
+    case_number = await open_case(teacher)
+    await teacher.wait_task(case_number, "assess.uncover")
+    inquiry = {"medium": "Lokalavisen", "summary": "Spørger til en sag på 7. årgang"}
+    await comms.post(f"/cases/{case_number}/press-inquiries", inquiry, expect=404)
+    await comms.get(f"/cases/{case_number}/press", expect=404)
+    nothing = await comms.post("/cases/FINDES-IKKE-7/press-inquiries", inquiry, expect=404)
+    hidden = await comms.get(f"/cases/{case_number}/press", expect=404)
+    assert hidden["detail"] == nothing["detail"].replace("FINDES-IKKE-7", case_number)
+
+    await leader.post(f"/cases/{case_number}/press-inquiries", inquiry, expect=202)
+    await comms.wait_task(case_number, "treat.press")
+    forwarded = {"medium": "TV2 Lorry", "summary": "Samme spørgsmål"}
+    await comms.post(f"/cases/{case_number}/press-inquiries", forwarded, expect=202)
+    view = await comms.get(f"/cases/{case_number}/press")
+    assert view["inquiries"][0]["text"].startswith("Pressehenvendelse fra Lokalavisen")
+    await comms.get(f"/cases/{case_number}", expect=403)  # the press view only

@@ -326,3 +326,16 @@ async def test_the_api_takes_an_oidc_token_end_to_end(keys, jwks_url, tmp_path: 
         ]
     finally:
         await store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("alg", "kid", "signer"), [("RS256", "ec1", "rsa"), ("ES256", "rsa1", "ec")]
+)
+async def test_a_token_naming_a_key_of_another_type_is_refused_not_an_error(
+    keys, jwks_url, alg: str, kid: str, signer: str
+) -> None:
+    """Issue 15, finding 1: an RS256 header with the EC key's kid (or the reverse) raised a
+    TypeError inside the library — a 500 on /me and /codec — instead of a 401."""
+    token = jwt.encode(claims(), keys[signer], algorithm=alg, headers={"kid": kid})
+    with pytest.raises(Unauthenticated, match="passer ikke"):
+        await authenticator(jwks_url).authenticate(token)

@@ -428,18 +428,12 @@ async def test_task_list_is_the_inbox_by_role_and_assignee(platform: Platform) -
     assert table.code == 0, table.output
     assert "assess.uncover" in table.stdout and "assess.involve_custody" not in table.stdout
 
-    moved = await platform.sagsflow(
-        "task",
-        "reassign",
-        number,
-        "assess.uncover",
-        "--by",
-        "ako",
-        "--role",
-        "leadership",
-        "--assignee",
-        "kl7b",
-    )
+    reassign = ("task", "reassign", number, "assess.uncover", "--by", "ako", "--role")
+    # Issue 15, finding 4: only to staff the directory knows with the role at the school.
+    unknown = await platform.sagsflow(*reassign, "leadership", "--assignee", "kl7b")
+    assert unknown.code == 1 and "kendt medarbejder med rollen case_owner" in unknown.stderr
+    await platform.store.remember_staff("kl7b", ["case_owner"], [case.school_id])
+    moved = await platform.sagsflow(*reassign, "leadership", "--assignee", "kl7b")
     assert moved.code == 0, moved.output
     for _ in range(100):
         rows = await platform.store.list_tasks(workflow_id=f"case-{number}")

@@ -465,3 +465,23 @@ def test_cors_origins_come_from_the_environment() -> None:
     for bad in ("*", "temporal-ui.kommune.dk", "https://ui.example/"):
         with pytest.raises(ValueError, match="SAGSFLOW_CODEC_CORS_ORIGINS"):
             ApiSettings.from_env({"SAGSFLOW_CODEC_CORS_ORIGINS": bad})
+
+
+@pytest.mark.slow
+async def test_malformed_sealed_payloads_are_a_422_never_a_500(http: httpx.AsyncClient) -> None:
+    """Issue 15, finding 1: a key id that is not UTF-8, and data empty or shorter than a nonce
+    and a tag under binary/encrypted, are the caller's mistake (422), not a server error."""
+
+    def sealed(key_id: bytes, data: bytes) -> dict[str, Any]:
+        metadata = {"encoding": ENCODING, "encryption-key-id": key_id}
+        return json_format.MessageToDict(Payloads(payloads=[Payload(metadata=metadata, data=data)]))
+
+    for body in (
+        sealed(b"\xff\xfe", b"x" * 40),
+        sealed(b"k1", b""),
+        sealed(b"k1", b"short"),
+        sealed(b"k1", b"\x00" * 27),
+    ):
+        answer = await http.post("/codec/decode", json=body, headers=codec_headers(OPERATOR))
+        assert answer.status_code == 422, (answer.status_code, answer.text)
+        assert "\ufffd" not in answer.text

@@ -16,6 +16,7 @@ from api.deps import (
     ServiceDep,
     case_access,
     case_params,
+    hidden,
     recorded,
     snapshot_of,
 )
@@ -221,14 +222,42 @@ async def read_timeline(
 
 
 async def _may_read_press(case: OnCase, service: CaseService) -> Denial:
-    """Those who may read the case may; the communications department only a case with a
-    press task, which the snapshot tells (kept for the route)."""
+    """Those who may read the case may; the communications department only a case whose school
+    registered a press inquiry (a press task it then works on), which the snapshot tells (kept
+    for the route). Any other case is, to the communications department, no case (404)."""
     staff = case.staff
     denial = policy.read_case(staff, case.facts.school_id)
     if denial is not None and StaffRole.COMMUNICATIONS not in staff.roles:
         return denial
     case.snapshot = await snapshot_of(service, case.case_number)
+    if denial is not None and not _school_press(case.snapshot):
+        await hidden(case)
     return policy.read_press(staff, case.facts.school_id, bool(_press_tasks(case.snapshot)))
+
+
+async def _may_register_press(
+    case: CaseRequest[CaseParams[PressInquiryRequest]], service: CaseService
+) -> Denial:
+    """The case's school staff register an inquiry they got; the communications department
+    may forward one it got, but only for a case whose school already registered one: an
+    inquiry of its own must not open a press task, and with it reading, on any case."""
+    staff = case.staff
+    denial = policy.act_on_case(staff, case.facts.school_id)
+    if denial is None or StaffRole.COMMUNICATIONS not in staff.roles:
+        return denial
+    if not _school_press(await snapshot_of(service, case.case_number)):
+        await hidden(case)
+    return None
+
+
+def _school_press(snapshot: CaseSnapshot) -> bool:
+    """Whether staff of the case's school registered a press inquiry on it."""
+    return any(
+        event.kind == EventKind.PRESS_INQUIRY
+        and event.actor is not None
+        and event.actor.role != StaffRole.COMMUNICATIONS
+        for event in snapshot.timeline
+    )
 
 
 def _press_tasks(snapshot: CaseSnapshot) -> list[TaskView]:
@@ -282,7 +311,7 @@ async def press_inquiry(
         CaseRequest[CaseParams[PressInquiryRequest]],
         Depends(
             case_access(
-                policy.press_inquiry,
+                check=_may_register_press,
                 action="press_inquiry",
                 params=case_params(PressInquiryRequest),
                 limited=True,

@@ -196,6 +196,7 @@ async def reassign_task(
     staff, task_id = case.staff, case.params.task_id
     async with case.running():
         row = await service.recorded_task(case.case_number, task_key_of(task_id), task_id)
+        await service.check_assignee(case.params.body.assignee, case.facts.school_id, row.role)
         role = (
             staff.preferred_role(StaffRole.LEADERSHIP, StaffRole.CASE_OWNER, StaffRole.OPERATOR)
             or StaffRole.OPERATOR
