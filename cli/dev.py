@@ -153,6 +153,18 @@ class _Started:
     extra_rows: list[tuple[str, str]]
 
 
+def _private(data_dir: Path) -> None:
+    """The data folder holds children's names (sagsflow.db), tokens and payload keys: only the
+    user who runs `sagsflow dev` may read it. Files this process and the Temporal server create
+    are 0600 (the umask), the folder 0700, and files from an earlier run are made so too."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.iterdir():
+        if path.is_file():
+            path.chmod(0o600)
+
+
 async def _start_everything(
     stack: AsyncExitStack,
     options: DevOptions,
@@ -160,6 +172,7 @@ async def _start_everything(
     stop: asyncio.Event,
     console: Console,
 ) -> _Started:
+    _private(options.data_dir)
     # Before anything starts: a broken key configuration stops here, with its reason.
     keys = dev_payload_keys(options)
     server = DevServer(

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 import urllib.parse
@@ -204,12 +205,24 @@ def test_the_readme_defaults_are_the_documented_ports() -> None:
     assert "make dev" in readme and ":8233" in readme
 
 
+def as_an_earlier_version_left_it(data_dir: Path) -> None:
+    data_dir.mkdir(mode=0o755)
+    (data_dir / "old.log").write_text("", encoding="utf-8")
+
+
+def modes(data_dir: Path) -> tuple[int, dict[str, int]]:
+    """The data folder's mode and each file's."""
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data_dir.iterdir()}
+    return stat.S_IMODE(data_dir.stat().st_mode), files
+
+
 @pytest.mark.slow
 async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
     data_dir: Path, environment: dict[str, str], sagsflow_cli: Zygote
 ) -> None:
     dev = Dev(data_dir, environment, (free_port(), free_port(), free_port()), sagsflow_cli)
     case_number = f"DEV-{uuid.uuid4().hex[:6].upper()}"
+    as_an_earlier_version_left_it(data_dir)
 
     with running(dev) as first:
         table = dev.text()
@@ -220,6 +233,12 @@ async def test_sagsflow_dev_runs_everything_and_a_case_survives_a_restart(
             "payload-keys.json  (ny / new)",
         ):
             assert row in table, table
+        # Issue 15, finding 6: the folder holds children's names (sagsflow.db), tokens and
+        # keys: 0700, and every file in it readable by its owner only.
+        folder, files = modes(data_dir)
+        assert folder == 0o700
+        assert "sagsflow.db" in files and "tokens.yaml" in files, files
+        assert {name: mode for name, mode in files.items() if mode & 0o077} == {}
         # A second `sagsflow dev` on the same ports says so and starts nothing.
         clash = dev.cli(
             "dev",
