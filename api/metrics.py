@@ -23,6 +23,7 @@ reverse proxy.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from sqlalchemy import case, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.models import TaskId
+from api.tokens import Unauthenticated
 from schemas.common import CaseNumber, StaffRole, TaskStatus
 from store import Store, TaskRow
 
@@ -197,6 +199,30 @@ def route_template(scope: Scope) -> str:
     return f"{scope.get('root_path', '')}{template}"
 
 
+async def _refused_scrape(request: Request) -> Response | None:
+    """/metrics tells how many tasks are open and overdue per role: not for everyone. The
+    scraper sends SAGSFLOW_METRICS_TOKEN as its bearer token, or (none configured) an
+    operator's token."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    configured = request.app.state.settings.metrics_token
+    if scheme.lower() == "bearer" and token:
+        if configured:
+            if hmac.compare_digest(token.encode(), configured.encode()):
+                return None
+        else:
+            try:
+                staff = await request.app.state.authenticator.authenticate(token)
+            except Unauthenticated:
+                staff = None
+            if staff is not None and staff.is_operator:
+                return None
+    return Response(
+        "Metrikker kræver et token / Metrics require a bearer token",
+        status_code=401,
+        headers={"WWW-Authenticate": "Bearer", "Content-Type": "text/plain; charset=utf-8"},
+    )
+
+
 def install_metrics(app: FastAPI) -> ApiMetrics:
     """Adds the request observer and `GET /metrics` (outside /api/v1 and the OpenAPI document)."""
     metrics = ApiMetrics()
@@ -205,6 +231,9 @@ def install_metrics(app: FastAPI) -> ApiMetrics:
 
     @app.get(METRICS_PATH, include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
+        refused = await _refused_scrape(request)
+        if refused is not None:
+            return refused
         store: Any = getattr(request.app.state, "store", None)
         if store is not None:
             try:

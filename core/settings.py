@@ -357,6 +357,14 @@ class ApiSettings(EnvironmentSettings):
         description="seals page tokens; the same for every API process",
         json_schema_extra={"secret": True, "documented_default": "random per process"},
     )
+    # Prometheus scrapes /metrics with this bearer token; empty: an operator's token.
+    metrics_token: str | None = Field(
+        None,
+        validation_alias="SAGSFLOW_METRICS_TOKEN",
+        repr=False,
+        description="bearer token for GET /metrics (Prometheus' authorization); else an operator's",
+        json_schema_extra={"secret": True, "documented_default": "an operator's token"},
+    )
     # Origins of the Temporal Web UI that may call the codec server (/codec) from a browser.
     codec_cors_origins: tuple[str, ...] = Field(
         DEFAULT_CODEC_CORS_ORIGINS,

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from core import environment
-from tests.apikit import TEACHER, new_case_body, write_tokens
+from tests.apikit import OPERATOR, TEACHER, new_case_body, write_tokens
 from tests.test_dev_server import DevServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -399,7 +399,7 @@ async def test_worker_and_api_from_the_clean_venv_serve_a_case_and_stop_cleanly(
             assert asyncio.get_running_loop().time() < deadline, "\n".join(worker.lines()[-40:])
             await asyncio.sleep(0.3)
 
-        api_metrics = (await http.get(f"{base}/metrics")).text
+        api_metrics = (await http.get(f"{base}/metrics", headers=OPERATOR.headers)).text
         sdk_metrics = (await http.get(f"http://127.0.0.1:{worker_metrics}/metrics")).text
     assert re.search(r'^sagsflow_open_tasks\{role="case_owner"\} [1-9]', api_metrics, re.M)
     assert (

@@ -26,7 +26,7 @@ from schemas.common import StaffRole, TaskStatus
 from store import Store
 from tests import storekit as kit
 from tests.activity_probe_workflow import InboxProbeWorkflow
-from tests.apikit import write_tokens
+from tests.apikit import OPERATOR, TEACHER, write_tokens
 from tests.test_dev_server import free_port
 from workers.worker import run_worker
 
@@ -96,10 +96,12 @@ async def test_api_metrics_count_requests_by_route_template_never_by_case(
     assert (await http.get(f"/api/v1/cases/{CASE}")).status_code == 401  # no token
     assert (await http.get("/no/such/page")).status_code == 404
 
-    response = await http.get("/metrics")
+    response = await http.get("/metrics", headers=OPERATOR.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    openmetrics = await http.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    openmetrics = await http.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text", **OPERATOR.headers}
+    )
     assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
     text = response.text
     parsed = samples(text)
@@ -154,7 +156,7 @@ async def test_api_metrics_count_requests_by_route_template_never_by_case(
 async def test_api_metrics_report_open_and_overdue_tasks_from_the_store(
     http: httpx.AsyncClient,
 ) -> None:
-    parsed = samples((await http.get("/metrics")).text)
+    parsed = samples((await http.get("/metrics", headers=OPERATOR.headers)).text)
     open_tasks = {role: value(parsed, "sagsflow_open_tasks", role=role.value) for role in StaffRole}
     overdue = {role: value(parsed, "sagsflow_overdue_tasks", role=role.value) for role in StaffRole}
     assert open_tasks[StaffRole.CASE_OWNER] == 3
@@ -180,7 +182,7 @@ async def test_a_failing_store_still_answers_the_scrape(
         raise ConnectionError("database down")
 
     monkeypatch.setattr("api.metrics.count_tasks", down)
-    response = await http.get("/metrics")
+    response = await http.get("/metrics", headers=OPERATOR.headers)
     assert response.status_code == 200
     parsed = samples(response.text)
     assert value(parsed, "sagsflow_store_up") == 0
@@ -294,3 +296,23 @@ def _scrape(url: str) -> str:
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=10) as r:
         assert r.status == 200
         return r.read().decode()
+
+
+async def test_metrics_need_an_operators_token_or_the_scrape_token(
+    http: httpx.AsyncClient, store: Store, tmp_path: Path
+) -> None:
+    """Issue 15, finding 6: /metrics (open and overdue tasks per role) answered anyone."""
+    for headers in ({}, TEACHER.headers, {"Authorization": "Bearer wrong"}):
+        refused = await http.get("/metrics", headers=headers)
+        assert refused.status_code == 401 and "sagsflow_open_tasks" not in refused.text
+    assert (await http.get("/metrics", headers=OPERATOR.headers)).status_code == 200
+    tokens = tmp_path / "scrape-tokens.yaml"
+    write_tokens(tokens)
+    scraped = create_app(
+        ApiSettings(tokens_file=tokens, metrics_token="prom-" + "x" * 32), store=store
+    )
+    transport = httpx.ASGITransport(app=scraped)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        assert (await client.get("/metrics", headers=OPERATOR.headers)).status_code == 401
+        ok = await client.get("/metrics", headers={"Authorization": "Bearer prom-" + "x" * 32})
+        assert ok.status_code == 200 and "sagsflow_open_tasks" in ok.text
