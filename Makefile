@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	else \
 	  $(PYTHON) -m venv --clear $(VENV) && $(BIN)/pip install --quiet -e '.[test]'; \
 	fi
+	# The browser tests drive Debian's chromium (never a downloaded browser).
+	command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)

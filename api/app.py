@@ -15,7 +15,9 @@ from api.access import AccessLog
 from api.auth import Authenticator, StaffDirectory, build_authenticator
 from api.codec import CODEC_PREFIX, install_codec
 from api.codec import MAX_BODY_BYTES as CODEC_MAX_BODY_BYTES
+from api.docs_page import install_docs_page
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.metrics import install_metrics
 from api.openapi import install_openapi
@@ -91,7 +93,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # The docs page is sagsflow's own (api.docs_page): Swagger UI's comes from a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -114,4 +117,6 @@ def create_app(
     install_codec(app, settings)
     install_metrics(app)
     install_openapi(app)
+    install_docs_page(app)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     return app

@@ -154,6 +154,15 @@ async def test_a_whole_case_is_driven_to_closing_through_the_api(
     assert "Tryghed og Kriminalitetsforebyggelse" in markdown_note
     assert "43 57 75 55" in markdown_note  # the municipality's contacts, from the procedure
     printable = await teacher.get(f"/cases/{case_number}/notes/course", params={"format": "html"})
+    raw = await http.get(
+        f"/api/v1/cases/{case_number}/notes/course",
+        params={"format": "html"},
+        headers=TEACHER.headers,
+    )
+    # Issue 15, finding 6: the printable note is HTML: no script may run in it, none be framed.
+    assert "default-src 'none'" in raw.headers["content-security-policy"]
+    assert raw.headers["x-content-type-options"] == "nosniff"
+    assert raw.headers["x-frame-options"] == "DENY"
     assert printable.startswith("<!DOCTYPE html>") and "Notat om forløbet" in printable
     assert "Tryghed og Kriminalitetsforebyggelse" in printable and "43 57 75 55" in printable
     assert "<script" not in printable and "<a " not in printable  # no markup, no links
@@ -683,7 +692,13 @@ async def test_authentication_health_and_the_openapi_document(http: httpx.AsyncC
     undescribed = sorted(name for name, schema in schemas.items() if not schema.get("description"))
     assert undescribed == []
     docs = await http.get("/api/v1/docs")
-    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert docs.status_code == 200
+    # Issue 15, finding 6: sagsflow's own page, every operation on it, nothing from elsewhere.
+    for method, path, _ in operations:
+        assert f"<code>{path}</code>" in docs.text, (method, path)
+    assert "<script" not in docs.text and "cdn" not in docs.text.lower()
+    assert "default-src 'none'" in docs.headers["content-security-policy"]
+    assert docs.headers["x-content-type-options"] == "nosniff"
 
 
 def test_tokens_for_sagsflow_dev_are_created_once(
