@@ -24,6 +24,8 @@ CORS (for the Web UI's origin, SAGSFLOW_CODEC_CORS_ORIGINS) applies to /codec on
 from __future__ import annotations
 
 import html
+import secrets
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -142,7 +144,17 @@ async def _staff_of(request: Request) -> Staff:
                 "Send 'Authorization: Bearer <token>' / Send 'Authorization: Bearer <token>'"
             )
     else:
-        token = request.cookies.get(SESSION_COOKIE, "")
+        session = request.cookies.get(SESSION_COOKIE, "")
+        if session:
+            staff = _sessions(request).staff(session)
+            if staff is None:
+                raise Unauthenticated(
+                    f"Sessionen er udløbet eller logget ud: log ind igen på {CODEC_PREFIX}/session"
+                    f" / The session has expired or was signed out: sign in again at "
+                    f"{CODEC_PREFIX}/session"
+                )
+            return staff
+        token = ""
     if not token.strip():
         raise Unauthenticated(
             "Log ind: send 'Authorization: Bearer <token>' (temporal --codec-auth) eller log ind "
@@ -228,8 +240,9 @@ async def session_form() -> HTMLResponse:
 
 @router.post("/session")
 async def sign_in(request: Request) -> Response:
-    """Checks the token (operators only, logged as `codec_session`) and keeps it in an
-    HttpOnly, SameSite=Strict cookie for /codec: the dev UI sends it with its codec requests."""
+    """Checks the token (operators only, logged as `codec_session`) and starts a session: a
+    random id in an HttpOnly, SameSite=Strict cookie for /codec (the dev UI sends it with its
+    codec requests), the operator and the expiry here. The token itself is never a cookie."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     try:
@@ -257,7 +270,7 @@ async def sign_in(request: Request) -> Response:
     )
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        _sessions(request).start(staff),
         max_age=SESSION_SECONDS,
         path=CODEC_PREFIX,
         httponly=True,
@@ -268,7 +281,8 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/session/end")
-async def sign_out() -> Response:
+async def sign_out(request: Request) -> Response:
+    _sessions(request).end(request.cookies.get(SESSION_COOKIE, ""))
     response = _page("<p>Logget ud / Signed out.</p>")
     response.delete_cookie(SESSION_COOKIE, path=CODEC_PREFIX, httponly=True, samesite="strict")
     return response
@@ -299,7 +313,41 @@ class CodecCORSMiddleware:
             await self.app(scope, receive, send)
 
 
+class CodecSessions:
+    """The codec's browser sessions, server-side: a random id (the cookie) → the operator and
+    when it expires. Signing out or the expiry ends it at once; a stolen cookie is worth only
+    the rest of its session, and never the operator's token. Kept in the API process: after a
+    restart the operator signs in again."""
+
+    def __init__(self, seconds: float = SESSION_SECONDS) -> None:
+        self.seconds = seconds
+        self._sessions: dict[str, tuple[Staff, float]] = {}
+
+    def start(self, staff: Staff) -> str:
+        now = time.monotonic()
+        self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
+        session = secrets.token_urlsafe(32)
+        self._sessions[session] = (staff, now + self.seconds)
+        return session
+
+    def staff(self, session: str) -> Staff | None:
+        found = self._sessions.get(session)
+        if found is None or found[1] <= time.monotonic():
+            self._sessions.pop(session, None)
+            return None
+        return found[0]
+
+    def end(self, session: str) -> None:
+        self._sessions.pop(session, None)
+
+
+def _sessions(request: Request) -> CodecSessions:
+    sessions: CodecSessions = request.app.state.codec_sessions
+    return sessions
+
+
 def install_codec(app: FastAPI, settings: ApiSettings) -> None:
     """Mounts the codec server on `app` at /codec, with CORS for the UI's origins."""
+    app.state.codec_sessions = CodecSessions()
     app.include_router(router)
     app.add_middleware(CodecCORSMiddleware, origins=settings.codec_cors_origins)

@@ -418,8 +418,9 @@ async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     assert "drift1" in signed_in.text
 
     # What the Web UI sends with "include cross-origin credentials": the cookie, no token.
-    token = http.cookies.get("sagsflow_codec")
-    assert token == OPERATOR.token
+    # Issue 15, finding 6: the cookie is a random session id, never the operator's token.
+    session = http.cookies.get("sagsflow_codec")
+    assert session and session != OPERATOR.token and OPERATOR.token not in cookie
     decoded = await http.post(
         "/codec/decode", json=body, headers={"Origin": UI_ORIGIN, "X-Namespace": "default"}
     )
@@ -431,6 +432,15 @@ async def test_a_browser_signs_in_once_and_the_web_ui_decodes_with_the_cookie(
     assert "sagsflow_codec" not in http.cookies
     after = await http.post("/codec/decode", json=body, headers=codec_headers(None))
     assert after.status_code == 401
+    # Signed out is ended on the server: the old cookie, replayed, opens nothing; nor does a
+    # cookie holding a token.
+    for replayed in (session, OPERATOR.token):
+        again = await http.post(
+            "/codec/decode",
+            json=body,
+            headers=codec_headers(None) | {"Cookie": f"sagsflow_codec={replayed}"},
+        )
+        assert again.status_code == 401, replayed
 
 
 async def test_without_payload_keys_the_codec_says_so() -> None:
