@@ -1,7 +1,7 @@
 """Property-based fuzzing of the HTTP API from its own OpenAPI document (schemathesis),
 against the REAL dev server and worker: no request may cause a 500, and every response (its
 status code and body) must match the document. Bounded: a few examples per operation, as an
-operator or a teacher; with SAGSFLOW_FUZZ_COVERAGE=1 (`make fuzz`) also every boundary case of
+every demo role; with SAGSFLOW_FUZZ_COVERAGE=1 (`make fuzz`) also every boundary case of
 the document."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from schemathesis.checks import (
 from api.app import create_app
 from core.settings import ApiSettings
 from tests.apikit import (
-    OPERATOR,
+    ALL_STAFF,
     TEACHER,
     ApiPlatform,
     new_case_body,
@@ -88,13 +88,10 @@ def test_no_server_errors_and_every_response_matches_the_document(
     known_case: str,  # noqa: F811
 ) -> None:
     parameters = case.path_parameters or {}
-    # Every other example as a teacher (the access rules' refusals must match the document
-    # too), the rest as an operator, who may reach everything (deterministically).
-    who = (
-        TEACHER
-        if zlib.crc32(repr((case.path, case.query, parameters)).encode()) % 2
-        else (OPERATOR)
-    )
+    # Each example as one of the demo roles, deterministically (the access rules' refusals
+    # must match the document too): teacher, leadership, TK, communications, operator, a
+    # teacher of another school and a class teacher.
+    who = ALL_STAFF[zlib.crc32(repr((case.path, case.query, parameters)).encode()) % len(ALL_STAFF)]
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {who.token}"}
     # Half of the generated case numbers are swapped for the real case (deterministically).
     if "case_number" in parameters and zlib.crc32(str(parameters["case_number"]).encode()) % 2:
