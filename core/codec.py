@@ -31,7 +31,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
-from workflows.inbound import UNKNOWN_KEY, undecodable
+from workflows.inbound import PLAINTEXT_MARK, UNKNOWN_KEY, undecodable
 
 _log = logging.getLogger("sagsflow.codec")
 
@@ -181,6 +181,14 @@ class MarkingCodec(PayloadCodec):
             return list(payloads)
         opened = []
         for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING:
+                # Unencrypted although keys are configured: from before they were, or sent past
+                # the API and the codec server. Marked, for a case to refuse a message so sent.
+                marked = Payload()
+                marked.CopyFrom(payload)
+                marked.metadata[PLAINTEXT_MARK] = b"1"
+                opened.append(marked)
+                continue
             try:
                 [plain] = await self._inner.decode([payload])
             except PayloadKeyError as exc:
@@ -198,6 +206,14 @@ class MarkingCodec(PayloadCodec):
         return opened
 
 
+def seals(converter: DataConverter) -> bool:
+    """Whether payloads written with `converter` are encrypted."""
+    codec = converter.payload_codec
+    if isinstance(codec, MarkingCodec):
+        codec = codec._inner
+    return isinstance(codec, EncryptionCodec)
+
+
 def data_converter(keys: PayloadKeys | None) -> DataConverter:
     """The one data converter of sagsflow: pydantic, encrypted when keys are configured."""
     if keys is None:
@@ -207,7 +223,8 @@ def data_converter(keys: PayloadKeys | None) -> DataConverter:
 
 def worker_data_converter(converter: DataConverter) -> DataConverter:
     """`converter` as the worker (and a replayer of its histories) must use it: payloads that
-    cannot be opened are marked for the workflow to refuse (MarkingCodec)."""
+    cannot be opened are marked for the workflow to refuse, and so are those that came in
+    unencrypted while keys are configured (MarkingCodec)."""
     if isinstance(converter.payload_codec, MarkingCodec):
         return converter
     return dataclasses.replace(converter, payload_codec=MarkingCodec(converter.payload_codec))

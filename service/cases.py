@@ -31,6 +31,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.codec import seals
 from core.task_queue import TASK_QUEUE
 from core.timeouts import QUERY_TIMEOUT_SECONDS, UPDATE_TIMEOUT_SECONDS
 from schemas.case import CaseInput
@@ -60,6 +61,7 @@ from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
 from workflows.case import DigitalViolationCase
+from workflows.inbound import SEALED_MEMO
 
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
@@ -396,6 +398,9 @@ class CaseService:
     async def reassign(self, case_number: str, change: Reassignment) -> None:
         await self._signal(case_number, "reassign_task", change)
 
+    def _sealed(self) -> bool:
+        return seals(self.client.data_converter)
+
     async def check_assignee(self, assignee: str, school_id: str, role: str) -> None:
         """A task goes only to a member of staff the directory knows (the API's tokens) with
         the task's role at the case's school: else it would sit in no one's inbox."""
@@ -534,6 +539,8 @@ class CaseService:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=static_summary(case),
                 static_details=static_details(case),
+                # The case takes messages only encrypted when its own start was (issue 15).
+                memo={SEALED_MEMO: True} if self._sealed() else None,
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(sa.CASE_NUMBER, case.case_number),

@@ -9,6 +9,7 @@ import base64
 import json
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from core.settings import ApiSettings
 from schemas.common import StaffRole
 from store.models import AccessLogRow
 from tests.apikit import OPERATOR, TEACHER, ApiPlatform, ApiUser, new_case_body
+from tests.casekit import decision
 from tests.conftest import binary
 
 TEMPORAL = binary("temporal")
@@ -495,3 +497,68 @@ async def test_malformed_sealed_payloads_are_a_422_never_a_500(http: httpx.Async
         answer = await http.post("/codec/decode", json=body, headers=codec_headers(OPERATOR))
         assert answer.status_code == 422, (answer.status_code, answer.text)
         assert "\ufffd" not in answer.text
+
+
+@pytest.mark.slow
+async def test_a_plaintext_message_past_the_api_is_refused_and_recorded(
+    platform: ApiPlatform, http: httpx.AsyncClient
+) -> None:
+    """Issue 15, finding 5: with the stock CLI and no codec, a plaintext `complete_task` signal
+    (or `submit_task` update) naming whoever the sender likes completed a task with no entry in
+    the access log. A case that runs encrypted refuses it: the signal's refusal is in the
+    timeline, the update is refused, and the task stays open."""
+    body = new_case_body()
+    opened = await http.post("/api/v1/cases", json=body, headers=TEACHER.headers)
+    assert opened.status_code == 201, opened.text
+    case_number = body["case_number"]
+    for _ in range(100):
+        inbox = (await http.get("/api/v1/inbox", headers=TEACHER.headers)).json()
+        if any(
+            t["case_number"] == case_number and t["key"] == "assess.uncover" for t in inbox["tasks"]
+        ):
+            break
+        await asyncio.sleep(0.1)
+    forged = json.dumps(
+        {
+            "task_key": "assess.uncover",
+            "actor": {"id": "skoleleder1", "role": "operator"},
+            "decision": decision("assess.uncover", datetime.now(UTC)),
+        }
+    )
+    plain = ("--workflow-id", f"case-{case_number}", "--address", platform.address)
+    signalled = await asyncio.to_thread(
+        subprocess.run,
+        [TEMPORAL, "workflow", "signal", "--name", "complete_task", "--input", forged, *plain],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert signalled.returncode == 0, signalled.stderr
+    updated = await asyncio.to_thread(
+        subprocess.run,
+        [
+            TEMPORAL,
+            "workflow",
+            "update",
+            "execute",
+            "--name",
+            "submit_task",
+            "--input",
+            forged,
+            *plain,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert updated.returncode != 0 and "ikke krypteret" in updated.stderr + updated.stdout
+    for _ in range(100):
+        snapshot = (await http.get(f"/api/v1/cases/{case_number}", headers=TEACHER.headers)).json()
+        rejected = [e for e in snapshot["timeline"] if e["kind"] == "rejected"]
+        if rejected:
+            break
+        await asyncio.sleep(0.1)
+    assert rejected and "ikke krypteret" in rejected[0]["reason"], snapshot["timeline"]
+    assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}

@@ -24,6 +24,7 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
+from temporalio.common import RawValue
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -54,12 +55,12 @@ class AcceptedInTheLostTask(DigitalViolationCase):
         return await super().run(case)
 
     @workflow.update(name="submit_task")
-    async def submit_task(self, *args: Any) -> Any:
-        result = super().submit_task(*args)
+    async def submit_task(self, raw: RawValue) -> Any:
+        result = super().submit_task(raw)
         return await result if inspect.isawaitable(result) else result
 
     @submit_task.validator
-    def _accept_as_seen(self, *args: Any) -> None:
+    def _accept_as_seen(self, raw: RawValue) -> None:
         return None
 
 

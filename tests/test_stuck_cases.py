@@ -132,7 +132,7 @@ async def wait_gauge(http: httpx.AsyncClient, expected: float, timeout: float = 
     deadline = time.monotonic() + timeout
     seen = None
     while time.monotonic() < deadline:
-        response = await http.get("/metrics")
+        response = await http.get("/metrics", headers=OPERATOR.headers)
         assert response.status_code == 200
         seen = not_progressing_gauge(response.text)
         if seen == expected:

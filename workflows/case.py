@@ -18,6 +18,7 @@ from temporalio.common import RawValue
 with workflow.unsafe.imports_passed_through():
     from schemas.case import CaseInput
     from schemas.snapshot import CarriedCase, CaseOutcome, CaseSnapshot, TaskView
+    from workflows import inbound
     from workflows.core import CaseCore
     from workflows.legacy_v1 import LegacyCase
 
@@ -68,13 +69,25 @@ class DigitalViolationCase:
     async def _message(self, name: str, args: Sequence[RawValue]) -> None:
         await self._chosen().message(name, args)
 
+    # One raw argument: converted here, so that the case can tell one that came in unencrypted
+    # (the worker's codec marks it). A call with more or fewer arguments fails in the validator:
+    # refused, never a failed workflow task.
     @workflow.update(name="submit_task")
-    async def submit_task(self, *args: Any) -> TaskView:
-        return await self._chosen().submit_task(*args)
+    async def submit_task(self, raw: RawValue) -> TaskView:
+        core = self._chosen()
+        value, unsealed = _update_argument(raw)
+        if isinstance(core, CaseCore):
+            return await core.submit_task(value, unsealed=unsealed)
+        return await core.submit_task(value)
 
     @submit_task.validator
-    def _validate_submit_task(self, *args: Any) -> None:
-        self._ready().validate_submit_task(*args)
+    def _validate_submit_task(self, raw: RawValue) -> None:
+        core = self._ready()
+        value, unsealed = _update_argument(raw)
+        if isinstance(core, CaseCore):
+            core.validate_submit_task(value, unsealed=unsealed)
+        else:
+            core.validate_submit_task(value)
 
     @workflow.query(name="snapshot")
     def snapshot(self) -> CaseSnapshot:
@@ -86,3 +99,13 @@ class DigitalViolationCase:
         if self._core is None:
             raise RuntimeError("the case has not started yet")
         return self._core
+
+
+def _update_argument(raw: RawValue) -> tuple[Any, bool]:
+    """The update's value, as the SDK would have converted it, and whether it came in
+    unencrypted (the worker's codec marks such a payload), for the case to decide on."""
+    try:
+        value = workflow.payload_converter().from_payload(raw.payload)
+    except Exception:  # noqa: BLE001 - not JSON: refused by the case like any malformed call
+        value = None
+    return value, bool(raw.payload.metadata.get(inbound.PLAINTEXT_MARK))

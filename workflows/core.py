@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.labels import PHASE_HEADING_DA
     from schemas.snapshot import CarriedCase, CaseOutcome, EventKind, TaskView
-    from workflows import continuation, texts
+    from workflows import continuation, inbound, texts
     from workflows.clock import CaseClock
     from workflows.handlers import CaseMessages
     from workflows.state import CaseState
@@ -139,7 +139,11 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         except Continuing:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             await self._wind_down(mailroom, background)
-            workflow.continue_as_new(args=[case], memo={"carried": continuation.carried(s)})
+            sealed = workflow.memo_value(inbound.SEALED_MEMO, False, type_hint=bool)
+            workflow.continue_as_new(
+                args=[case],
+                memo={"carried": continuation.carried(s), inbound.SEALED_MEMO: sealed},
+            )
         except Withdrawn:
             await self._settle(self._round_jobs + self._case_jobs + [press])
             for view in s.open_tasks():

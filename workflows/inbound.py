@@ -25,18 +25,37 @@ READABLE_ENCODINGS = (b"json/plain", b"binary/null")
 UNKNOWN_KEY = "unknown-key"
 
 
+# The worker's codec puts this on a payload that came in unencrypted while payload keys are
+# configured (core/codec.py MarkingCodec): sent past the API and the codec server, so by no one
+# the access log knows of.
+PLAINTEXT_MARK = "sagsflow-plaintext"
+# The memo a case is started with when the service seals its payloads (core/codec.py).
+SEALED_MEMO = "sealed"
+UNSEALED = (
+    "Beskeden er ikke krypteret med sagens nøgler: beskeder til en sag sendes gennem API'et "
+    "(eller kodes af codec-serveren), hvor de logges / The message is not encrypted with the "
+    "case's keys: messages to a case go through the API (or the codec server), where they are "
+    "logged"
+)
+
+
 def undecodable(reason: str) -> Payload:
     return Payload(metadata={"encoding": UNDECODABLE_ENCODING}, data=reason.encode()[:200])
 
 
-def read_one(payloads: Sequence[Payload], converter: PayloadConverter) -> Any:
-    """The one value of a message, or a Rejection saying why it cannot be used."""
+def read_one(
+    payloads: Sequence[Payload], converter: PayloadConverter, *, sealed_only: bool = False
+) -> Any:
+    """The one value of a message, or a Rejection saying why it cannot be used.
+    `sealed_only`: the case runs encrypted, so a message that came in unencrypted is refused."""
     if len(payloads) != 1:
         raise Rejection(
             f"Beskeden skal indeholde præcis én værdi, ikke {len(payloads)} / "
             f"The message must carry exactly one value, not {len(payloads)}"
         )
     [payload] = payloads
+    if sealed_only and payload.metadata.get(PLAINTEXT_MARK):
+        raise Rejection(UNSEALED)
     encoding = payload.metadata.get("encoding", b"")
     if encoding == UNDECODABLE_ENCODING:
         if payload.data == UNKNOWN_KEY.encode():
