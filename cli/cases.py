@@ -344,8 +344,19 @@ def _signal(
     from cli import render
 
     config = settings(ctx, address, namespace)
-    # With the store: a text naming a participant is refused before the case sees it.
-    run(config, lambda service: getattr(service, send)(case_number, message), with_store=True)
+    actor = next(
+        getattr(message, field)
+        for field in ("author", "by", "received_by", "reported_by")
+        if hasattr(message, field)
+    )
+
+    async def work(service: CaseService) -> None:
+        # With the store: in the access log (an operator's action outside the API), and a
+        # text naming a participant is refused before the case sees it.
+        await service.log_operator_action(actor.id, send, case_number)
+        await getattr(service, send)(case_number, message)
+
+    run(config, work, with_store=True)
     render.console().print(done)
     render.console().print(
         "Signaler besvares ikke: en afvist besked står i tidslinjen / signals do not answer: "

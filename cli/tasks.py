@@ -188,6 +188,7 @@ def complete(
         try:
             row = await service.recorded_task(case_number, task_key, task_id)
             completion["task_id"] = row.task_id
+            await service.log_operator_action(actor, "complete_task", case_number)
             # The workflow validates (and names every bad field): one set of rules, one answer.
             return await service.submit_task(case_number, completion)
         except TaskRejected as exc:
@@ -253,6 +254,7 @@ def reassign(
         except TaskRejected as exc:
             fail(f"Afvist / rejected: {exc}", EXIT_FAILED)
         await service.check_assignee(assignee, facts.school_id, row.role)
+        await service.log_operator_action(by, "reassign_task", case_number)
         await service.reassign(case_number, change.model_copy(update={"task_id": row.task_id}))
 
     run(config, work, with_store=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -64,6 +64,8 @@ from workflows.case import DigitalViolationCase
 from workflows.inbound import SEALED_MEMO
 
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# The access log's purpose for what operators do with the `sagsflow` CLI.
+CLI_PURPOSE = "drift: sagsflow-CLI uden om API'et"
 
 # Running cases whose workflow tasks keep failing. Temporal sets the system search attribute
 # once a workflow task has failed the number of times in the dynamic config value
@@ -397,6 +399,22 @@ class CaseService:
 
     async def reassign(self, case_number: str, change: Reassignment) -> None:
         await self._signal(case_number, "reassign_task", change)
+
+    async def log_operator_action(self, actor_id: str, action: str, case_number: str) -> None:
+        """An action taken outside the API (the `sagsflow` CLI, with the keys and the store):
+        in the access log as an operator's, before it is carried out, as the API logs its
+        own. No store: nothing to log in (and nothing to read names from either)."""
+        if self.store is None:
+            return
+        await self.store.record_access(
+            at=datetime.now(UTC),
+            actor_id=actor_id,
+            actor_roles=[StaffRole.OPERATOR.value],
+            action=f"cli_{action}",
+            case_number=case_number,
+            purpose=CLI_PURPOSE,
+            outcome="allowed",
+        )
 
     def _sealed(self) -> bool:
         return seals(self.client.data_converter)

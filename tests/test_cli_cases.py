@@ -507,6 +507,13 @@ async def test_note_incident_and_withdraw_end_the_case(platform: Platform) -> No
     )
     assert noted.code == 0, noted.output
     assert incident.code == 0, incident.output
+    # Issue 15, finding 5: what an operator does with the CLI, past the API, is in the access
+    # log as an operator's action.
+    logged = await platform.store.list_access(number)
+    assert sorted((e.actor_id, e.actor_roles, e.action, e.outcome) for e in logged) == [
+        ("lhj", "operator", "cli_add_note", "allowed"),
+        ("lhj", "operator", "cli_new_incident", "allowed"),
+    ]
     await platform.wait_for(
         number,
         lambda s: {EventKind.NOTE_ADDED, EventKind.NEW_INCIDENT} <= {e.kind for e in s.timeline},
