@@ -1,11 +1,10 @@
-"""The card's rule, enforced on every text the system takes in: no evidence material.
+"""The evidence guard as cases started before "card-round-three" were judged by it. Frozen.
 
-"Gem aldrig materiale fra sagen på egen telefon eller lignende." Sexual images of a minor are
-illegal to possess (straffeloven § 235), so sagsflow must never hold images, video or
-screenshots — not even smuggled into a note as a data URI or an encoded blob. The evidence
-register holds metadata only (kind, who holds it, when it was secured).
-
-Pure functions: used by the contract's validation, inside workflows as well.
+A running case replays the messages it took in: one this guard accepted must stay accepted
+(and one it refused, refused), or the case would replay differently. So the messages to such a
+case are still judged here (schemas.common.EARLIER_GUARD); every other text is judged by
+schemas.evidence, which replaced this one (it let encoded images through when spaced out, and
+refused ordinary Danish such as "Data: klasse/årgang 7.b"). Nothing here is to be changed.
 """
 
 from __future__ import annotations
