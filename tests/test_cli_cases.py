@@ -14,7 +14,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,6 +299,28 @@ async def test_reported_at_in_the_future_or_long_ago_is_refused_as_the_api_refus
 # ------------------------------------------------------------------------ task complete
 
 
+def complete_uncover(
+    platform: Platform,
+    number: str,
+    decided: dict[str, Any],
+    actor: str = "lhj",
+    role: str = "case_owner",
+) -> Awaitable[Ran]:
+    """`sagsflow task complete <number> assess.uncover` with this decision."""
+    return platform.sagsflow(
+        "task",
+        "complete",
+        number,
+        "assess.uncover",
+        "--actor",
+        actor,
+        "--role",
+        role,
+        "--decision",
+        json.dumps(decided),
+    )
+
+
 @pytest.mark.slow
 async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
     platform: Platform, tmp_path: Path
@@ -309,30 +331,8 @@ async def test_task_complete_shows_the_rejection_then_moves_the_case_on(
     await platform.wait_inbox(number, "assess.uncover")
 
     missing, wrong_role = await asyncio.gather(
-        platform.sagsflow(
-            "task",
-            "complete",
-            number,
-            "assess.uncover",
-            "--actor",
-            "lhj",
-            "--role",
-            "case_owner",
-            "--decision",
-            json.dumps({"what": "P2 skrev grimt om P1"}),
-        ),
-        platform.sagsflow(
-            "task",
-            "complete",
-            number,
-            "assess.uncover",
-            "--actor",
-            "ako",
-            "--role",
-            "leadership",
-            "--decision",
-            json.dumps(GOOD_UNCOVER),
-        ),
+        complete_uncover(platform, number, {"what": "P2 skrev grimt om P1"}),
+        complete_uncover(platform, number, GOOD_UNCOVER, actor="ako", role="leadership"),
     )
     assert missing.code == 1, missing.output
     assert "Afvist / rejected" in missing.stderr
@@ -625,18 +625,7 @@ async def test_a_participants_name_is_refused_through_the_cli(platform: Platform
     staff = ("--by", "lhj", "--role", "case_owner")
     refused = await asyncio.gather(
         platform.sagsflow("case", "note", number, *staff, "--text", "Astrid græd i timen"),
-        platform.sagsflow(
-            "task",
-            "complete",
-            number,
-            "assess.uncover",
-            "--actor",
-            "lhj",
-            "--role",
-            "case_owner",
-            "--decision",
-            json.dumps({**GOOD_UNCOVER, "what": "BERTRAM delte billedet"}),
-        ),
+        complete_uncover(platform, number, {**GOOD_UNCOVER, "what": "BERTRAM delte billedet"}),
         platform.sagsflow(
             "case", "incident", number, *staff, "--description", "Prøvesen har skrevet igen"
         ),
