@@ -145,16 +145,16 @@ async def _staff_of(request: Request) -> Staff:
             )
     else:
         session = request.cookies.get(SESSION_COOKIE, "")
-        if session:
-            staff = _sessions(request).staff(session)
-            if staff is None:
-                raise Unauthenticated(
-                    f"Sessionen er udløbet eller logget ud: log ind igen på {CODEC_PREFIX}/session"
-                    f" / The session has expired or was signed out: sign in again at "
-                    f"{CODEC_PREFIX}/session"
-                )
-            return staff
-        token = ""
+        kept = _sessions(request).token(session) if session else ""
+        if kept is None:
+            raise Unauthenticated(
+                f"Sessionen er udløbet eller logget ud: log ind igen på {CODEC_PREFIX}/session / "
+                f"The session has expired or was signed out: sign in again at "
+                f"{CODEC_PREFIX}/session"
+            )
+        # The session's token is checked again below, on every request: one revoked or
+        # expired since sign-in opens nothing.
+        token = kept
     if not token.strip():
         raise Unauthenticated(
             "Log ind: send 'Authorization: Bearer <token>' (temporal --codec-auth) eller log ind "
@@ -270,7 +270,7 @@ async def sign_in(request: Request) -> Response:
     )
     response.set_cookie(
         SESSION_COOKIE,
-        _sessions(request).start(staff),
+        _sessions(request).start(token),
         max_age=SESSION_SECONDS,
         path=CODEC_PREFIX,
         httponly=True,
@@ -314,23 +314,24 @@ class CodecCORSMiddleware:
 
 
 class CodecSessions:
-    """The codec's browser sessions, server-side: a random id (the cookie) → the operator and
-    when it expires. Signing out or the expiry ends it at once; a stolen cookie is worth only
-    the rest of its session, and never the operator's token. Kept in the API process: after a
-    restart the operator signs in again."""
+    """The codec's browser sessions, server-side: a random id (the cookie) → the operator's
+    token and when the session expires. The token stays here, never in the browser, and is
+    checked again on every request (revoked or expired, it opens nothing); signing out or the
+    expiry ends the session at once. Kept in the API process: after a restart the operator signs
+    in again."""
 
     def __init__(self, seconds: float = SESSION_SECONDS) -> None:
         self.seconds = seconds
-        self._sessions: dict[str, tuple[Staff, float]] = {}
+        self._sessions: dict[str, tuple[str, float]] = {}
 
-    def start(self, staff: Staff) -> str:
+    def start(self, token: str) -> str:
         now = time.monotonic()
         self._sessions = {k: v for k, v in self._sessions.items() if v[1] > now}
         session = secrets.token_urlsafe(32)
-        self._sessions[session] = (staff, now + self.seconds)
+        self._sessions[session] = (token, now + self.seconds)
         return session
 
-    def staff(self, session: str) -> Staff | None:
+    def token(self, session: str) -> str | None:
         found = self._sessions.get(session)
         if found is None or found[1] <= time.monotonic():
             self._sessions.pop(session, None)

@@ -16,15 +16,16 @@ from typing import Annotated, Any, Generic, NoReturn, Protocol, TypeVar, get_arg
 from fastapi import Depends, Path, Request
 from pydantic import StringConstraints
 
+from api import policy
 from api.access import AccessDenied, AccessLogUnavailable, Audit, AuditDep
 from api.errors import CaseEnded
 from api.limits import admit_message
 from api.policy import Denial
 from api.staff import Staff
 from core.timeouts import QUERY_TIMEOUT_SECONDS
-from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber, StaffRole
+from schemas.common import TASK_ID_MAX, TASK_ID_PATTERN, CaseNumber
 from schemas.snapshot import CaseSnapshot
-from service.cases import CaseFacts, CaseNotFound, CaseNotProgressing, CaseService
+from service.cases import CaseFacts, CaseNotFound, CaseNotProgressing, CaseService, NameInText
 from store import Store, TaskRow
 
 CASE_NUMBER_PATTERN = next(
@@ -208,7 +209,14 @@ class CaseRequest(Generic[In]):
         being processed (503) gets nothing."""
         async with self.recorded(detail):
             require_running(self.facts)
-            yield
+            try:
+                yield
+            except NameInText as refused:
+                if policy.participants(self.staff, self.facts.school_id) is None:
+                    raise
+                # Refused all the same, but without the pseudonym: to a caller who may not see
+                # names, naming the child a guessed name belongs to would tell them.
+                raise NameInText([]) from refused
 
 
 CaseCheck = Callable[[CaseRequest[Any], CaseService], Awaitable[Denial]]
@@ -296,11 +304,14 @@ async def hidden(case: CaseRequest[Any]) -> NoReturn:
 
 
 def _not_theirs(staff: Staff, school_id: str) -> bool:
-    """A case of a school the caller does not work at. Communications handles press for every
-    school (its refusals stay refusals, 403); operators see everything."""
-    if staff.is_operator or StaffRole.COMMUNICATIONS in staff.roles:
+    """A case the caller is not to learn of: one of a school they do not work at. Staff of
+    communications alone work at no school: a case they may not reach is, to them, no case.
+    Operators see everything."""
+    if staff.is_operator:
         return False
-    return not staff.works_at(school_id)
+    if staff.school_roles():
+        return not staff.works_at(school_id)
+    return True
 
 
 OnCase = CaseRequest[CaseParams[None]]

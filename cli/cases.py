@@ -344,11 +344,9 @@ def _signal(
     from cli import render
 
     config = settings(ctx, address, namespace)
-    actor = next(
-        getattr(message, field)
-        for field in ("author", "by", "received_by", "reported_by")
-        if hasattr(message, field)
-    )
+    from schemas.personal import ACTOR_FIELDS
+
+    actor = next(getattr(message, field) for field in ACTOR_FIELDS if hasattr(message, field))
 
     async def work(service: CaseService) -> None:
         # With the store: in the access log (an operator's action outside the API), and a

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
@@ -152,7 +153,7 @@ class EncryptionCodec(PayloadCodec):
             try:
                 plain = cipher.decrypt(nonce, ciphertext, key_id.encode())
                 opened.append(Payload.FromString(plain))
-            except (InvalidTag, ValueError) as exc:  # DecodeError is a ValueError too
+            except (InvalidTag, ValueError, DecodeError) as exc:
                 raise PayloadKeyError(
                     f"payload sealed with key '{key_id}' failed authentication"
                 ) from exc

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -79,10 +80,26 @@ def task_key_of(task_id: str) -> str:
 # A procedure (card) version, e.g. 'ishoj-2026.1'.
 PROCEDURE_VERSION_MAX = 40
 
+
+def _no_cpr_number(text: str, info: ValidationInfo) -> str:
+    """Staff's free text never holds a CPR number (identifiers are not free text: a case
+    number may look like one). Messages to a case started before "card-round-three" are
+    judged as they were, and a case's own records not at all (GUARD)."""
+    if (info.context or {}).get(GUARD) is None and cpr_number(text):
+        raise ValueError(CPR_RULE)
+    return text
+
+
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_TEXT_MAX),
+    AfterValidator(_no_cpr_number),
 ]
-LongText = Annotated[str, StringConstraints(min_length=1, max_length=LONG_TEXT_MAX)]
+LongText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=LONG_TEXT_MAX),
+    AfterValidator(_no_cpr_number),
+]
 
 
 # Validation context for texts a case has already accepted: `RECORDED` (its own records,
@@ -96,7 +113,8 @@ EARLIER_GUARD = {GUARD: "earlier"}
 
 class Model(BaseModel):
     """Base for every contract model: unknown fields are errors, not silently dropped, and no
-    text anywhere may carry evidence material (images, video, encoded blobs) or a CPR number."""
+    text anywhere may carry evidence material (images, video, encoded blobs). Free text
+    (ShortText, LongText) holds no CPR number either."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
 
@@ -111,8 +129,6 @@ class Model(BaseModel):
                 kind = evidence_earlier.material_kind(text)
             else:
                 kind = material_kind(text)
-                if kind is None and cpr_number(text):
-                    raise ValueError(CPR_RULE)
             if kind is not None:
                 # Name the kind, never echo the content.
                 raise ValueError(f"{RULE} ({kind})")

@@ -12,6 +12,7 @@ Pure functions.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -27,6 +28,11 @@ _CPR = re.compile(r"(?<![\d-])(\d{2})(\d{2})(\d{2})[- ]?\d{4}(?![\d-])")
 NAME_RULE = (
     "Teksten indeholder navnet på en deltager: skriv {pseudonyms} i stedet for navnet / "
     "The text contains a participant's name: write {pseudonyms} instead"
+)
+# The same, to a caller who may not see names: whose name it is is not said.
+NAME_RULE_UNSAID = (
+    "Teksten indeholder navnet på en deltager: skriv pseudonymet (P1, P2 …) i stedet for "
+    "navnet / The text contains a participant's name: write the pseudonym (P1, P2 …) instead"
 )
 CPR_RULE = (
     "CPR-numre må ikke skrives i sagen – brug pseudonymer (P1, P2 …) / "
@@ -49,7 +55,7 @@ def name_parts(name: str) -> list[str]:
 def names_in(texts: Iterable[str], names: Mapping[str, str]) -> list[str]:
     """The pseudonyms whose participant's name stands in any of `texts` (sorted)."""
     found = set()
-    joined = "\n".join(texts)
+    joined = _INVISIBLE.sub("", unicodedata.normalize("NFKC", "\n".join(texts)))
     if not joined:
         return []
     for pseudonym, name in names.items():
@@ -60,8 +66,11 @@ def names_in(texts: Iterable[str], names: Mapping[str, str]) -> list[str]:
     return sorted(found, key=lambda p: (len(p), p))
 
 
-# Who sent a message: a member of staff's id and role, not free text about the case.
-_ACTORS = frozenset({"actor", "author", "by", "received_by", "reported_by"})
+# Who sent a message: a member of staff's id and role, not free text about the case (the
+# fields of schemas.messages that hold an Actor).
+ACTOR_FIELDS = ("actor", "author", "by", "received_by", "reported_by")
+# Characters that hide a name from a plain search (zero-width, soft hyphen, joiners).
+_INVISIBLE = re.compile("[\u00ad\u034f\u200b-\u200f\u2060-\u2064\ufeff]")
 
 
 def free_texts(message: Any) -> list[str]:
@@ -72,7 +81,7 @@ def free_texts(message: Any) -> list[str]:
         return [
             text
             for key, value in message.items()
-            if key not in _ACTORS
+            if key not in ACTOR_FIELDS
             for text in free_texts(value)
         ]
     if isinstance(message, list | tuple):

@@ -182,3 +182,7 @@ class CarriedCase(Record):
     past_due: list[str] = Field(default_factory=list)
     closed: dict[str, tuple[datetime, str | None]] = Field(default_factory=dict)
     notified: list[str] = Field(default_factory=list)
+    # The rules the case started with (workflows/core.py's markers): a continued run keeps
+    # them, rather than asking the markers again as if it were a new case. None: carried by a
+    # build before this field, whose next run asks the markers (as it always did).
+    card_round: int | None = None

@@ -56,7 +56,7 @@ from schemas.messages import (
     TaskCompletion,
     Withdrawal,
 )
-from schemas.personal import NAME_RULE, free_texts, names_in
+from schemas.personal import NAME_RULE, NAME_RULE_UNSAID, free_texts, names_in
 from schemas.snapshot import CaseSnapshot, EventKind, TaskView, TimelineEvent
 from store import Store, TaskRow
 from workflows import search_attributes as sa
@@ -95,11 +95,15 @@ class TaskRejected(CaseError):
 
 
 class NameInText(CaseError):
-    """A text for a case names one of its participants: pseudonyms only (DESIGN.md)."""
+    """A text for a case names one of its participants: pseudonyms only (DESIGN.md). Without
+    `pseudonyms`, the refusal does not say whose name it is."""
 
     def __init__(self, pseudonyms: list[str]) -> None:
         self.pseudonyms = pseudonyms
-        super().__init__(NAME_RULE.format(pseudonyms=", ".join(pseudonyms)))
+        if pseudonyms:
+            super().__init__(NAME_RULE.format(pseudonyms=", ".join(pseudonyms)))
+        else:
+            super().__init__(NAME_RULE_UNSAID)
 
 
 class UnknownAssignee(CaseError):
@@ -427,7 +431,9 @@ class CaseService:
         member = await self.store.staff_member(assignee)
         if member is not None:
             roles, schools = member.roles.split(","), member.schools.split(",")
-            if role in roles and (school_id in schools or "*" in schools):
+            # Communications handles press for every school: its staff work at none.
+            anywhere = role == StaffRole.COMMUNICATIONS.value
+            if role in roles and (anywhere or school_id in schools or "*" in schools):
                 return
         raise UnknownAssignee(role, school_id)
 

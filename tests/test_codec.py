@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 
 from core.codec import ENCODING, EncryptionCodec, PayloadKeyError, PayloadKeys, data_converter
@@ -65,3 +66,14 @@ def test_keys_from_environment_and_file(tmp_path: Path) -> None:
         PayloadKeys.from_file(path)
     with pytest.raises(PayloadKeyError, match="32 bytes"):
         PayloadKeys.from_env({"SAGSFLOW_PAYLOAD_KEYS": "a=" + base64.b64encode(b"short").decode()})
+
+
+async def test_a_sealed_payload_that_is_no_payload_inside_is_refused() -> None:
+    """Issue 15: authentic ciphertext holding bytes that are no protobuf Payload is refused
+    (PayloadKeyError: a 422 at the codec), not an unexpected error (a 500)."""
+    keys = PayloadKeys.generate("k1")
+    nonce = bytes(12)
+    data = nonce + AESGCM(keys.keys["k1"]).encrypt(nonce, b"\xff\xff\xff\xff", b"k1")
+    sealed = Payload(metadata={"encoding": ENCODING, "encryption-key-id": b"k1"}, data=data)
+    with pytest.raises(PayloadKeyError):
+        await EncryptionCodec(keys).decode([sealed])

@@ -23,7 +23,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
 from api.staff import Staff
-from core.codec import ENCODING, PayloadKeys
+from api.tokens import Unauthenticated
+from core.codec import ENCODING, PayloadKeys, data_converter
 from core.settings import ApiSettings
 from schemas.common import StaffRole
 from store.models import AccessLogRow
@@ -562,3 +563,42 @@ async def test_a_plaintext_message_past_the_api_is_refused_and_recorded(
         await asyncio.sleep(0.1)
     assert rejected and "ikke krypteret" in rejected[0]["reason"], snapshot["timeline"]
     assert "assess.uncover" in {t["key"] for t in snapshot["open_tasks"]}
+
+
+async def test_a_codec_session_ends_when_its_token_is_revoked() -> None:
+    """Issue 15 (review): the session keeps the operator's token server-side and checks it on
+    every request, so a token revoked (or expired) after sign-in opens nothing."""
+    valid = {"operator-token"}
+
+    class Revocable:
+        async def authenticate(self, token: str) -> Staff:
+            if token not in valid:
+                raise Unauthenticated("Ukendt token / Unknown token")
+            return Staff(id="drift1", name="Drift", roles=frozenset({StaffRole.OPERATOR}))
+
+    class Encrypting:  # a CaseService whose client seals payloads
+        class client:
+            namespace = "default"
+            data_converter = data_converter(PayloadKeys.generate("k1"))
+
+    app = create_app(ApiSettings(), service=Encrypting(), authenticator=Revocable())  # type: ignore[arg-type]
+    app.state.access_log = _NoLog()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        signed_in = await client.post(
+            "/codec/session",
+            content="token=operator-token",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        headers = {"Content-Type": "application/json", "X-Namespace": "default"}
+        before = await client.post("/codec/decode", json={"payloads": []}, headers=headers)
+        assert before.status_code == 200, before.text
+        valid.clear()
+        after = await client.post("/codec/decode", json={"payloads": []}, headers=headers)
+        assert after.status_code == 401
+
+
+class _NoLog:
+    async def record(self, *args: object, **kwargs: object) -> None:
+        return None

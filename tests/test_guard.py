@@ -8,6 +8,8 @@ tests/test_api.py and tests/test_cli_cases.py.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -66,6 +68,8 @@ NAMES = {"P1": "Åse Ærenlund-Østergaard", "P2": "Bo Mikkelsen", "P3": "Sofie"
     ("text", "named"),
     [
         ("Åse var ked af det i frikvarteret", ["P1"]),
+        ("Å\u200bse var ked af det (a zero-width space inside the name)", ["P1"]),
+        ("Ｍｉｋｋｅｌｓｅｎ skrev (fullwidth letters)", ["P2"]),
         ("ÅSE ÆRENLUND-ØSTERGAARD har fået hjælp", ["P1"]),
         ("Familien Østergaard er orienteret", ["P1"]),
         ("Ærenlund har selv fortalt det", ["P1"]),
@@ -151,3 +155,10 @@ async def test_media_in_a_decision_is_refused_by_the_update_and_by_a_raw_signal(
         )
         for text in texts:
             assert text.strip()[:24] not in stored
+
+
+def test_identifiers_that_look_like_a_cpr_number_are_not_free_text() -> None:
+    """A case number may be shaped like a CPR number (ddmmyy-nnnn): only staff's free text is
+    refused for one, so such a case opens, and replays."""
+    case = case_input(datetime(2026, 4, 15, tzinfo=UTC), case_number="260415-0001")
+    assert case.case_number == "260415-0001"

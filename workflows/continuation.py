@@ -38,11 +38,12 @@ def quiet(state: CaseState, case_jobs_done: bool, case_level: Collection[str]) -
     )
 
 
-def carried(state: CaseState) -> CarriedCase:
+def carried(state: CaseState, card_round: int) -> CarriedCase:
     s = state
     tail = s.timeline[-TAIL:]
     press = [e for e in s.timeline[:-TAIL] if e.kind == EventKind.PRESS_INQUIRY]
     return CarriedCase(
+        card_round=card_round,
         phase=s.phase,
         round=s.round,
         route=s.route,

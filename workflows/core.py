@@ -103,7 +103,10 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
         # Asked here, before the local activity, for the same reason (CARD_ROUND_TWO).
         # A case started by this build records only the newest marker, which implies the ones
         # before it; a case started earlier replays the one it recorded (or none).
-        if workflow.patched(CARD_ROUND_THREE):
+        if carried is not None and carried.card_round is not None:
+            # A continued case keeps the rules it started with (not a new case's).
+            self._card_round = carried.card_round
+        elif workflow.patched(CARD_ROUND_THREE):
             self._card_round = 3
         elif workflow.patched(CARD_ROUND_TWO):
             self._card_round = 2
@@ -142,7 +145,10 @@ class CaseCore(CaseSteps, CaseWriter, CaseClock, CaseMessages):
             sealed = workflow.memo_value(inbound.SEALED_MEMO, False, type_hint=bool)
             workflow.continue_as_new(
                 args=[case],
-                memo={"carried": continuation.carried(s), inbound.SEALED_MEMO: sealed},
+                memo={
+                    "carried": continuation.carried(s, self._card_round),
+                    inbound.SEALED_MEMO: sealed,
+                },
             )
         except Withdrawn:
             await self._settle(self._round_jobs + self._case_jobs + [press])
