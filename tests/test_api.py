@@ -782,6 +782,8 @@ async def test_a_participants_name_is_refused_in_every_text_and_nothing_is_recor
 @settings(
     max_examples=8,
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(text=material(FITS))
