@@ -273,9 +273,7 @@ def case_access(
             assert rule is not None
             denial = rule(audit.staff, facts.school_id)
         if denial is not None and _not_theirs(audit.staff, facts.school_id):
-            # The same 404 as for no case at all (no existence oracle); logged as denied.
-            await audit.refused(action, case.case_number, named)
-            raise not_found(case.case_number)
+            await hidden(case)  # the same 404 as for no case at all (no existence oracle)
         if not limited:
             await audit.check(denial, action, case.case_number, named)
             return case

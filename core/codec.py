@@ -172,6 +172,11 @@ class MarkingCodec(PayloadCodec):
     def __init__(self, inner: PayloadCodec | None) -> None:
         self._inner = inner
 
+    @property
+    def inner(self) -> PayloadCodec | None:
+        """The codec it wraps (None: no keys, payloads pass as they are)."""
+        return self._inner
+
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if self._inner is None:
             return list(payloads)
@@ -211,7 +216,7 @@ def seals(converter: DataConverter) -> bool:
     """Whether payloads written with `converter` are encrypted."""
     codec = converter.payload_codec
     if isinstance(codec, MarkingCodec):
-        codec = codec._inner
+        codec = codec.inner
     return isinstance(codec, EncryptionCodec)
 
 
