@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.snapshot import EventKind, Recommendation, TaskView
     from workflows import inbound, rejections, texts
     from workflows.records import CaseRecords
-    from workflows.rejections import Rejection
+    from workflows.rejections import M, Rejection
     from workflows.state import CaseState
 
 # A message naming a task waits this long for the case to open it: such a task can only appear
@@ -119,9 +119,9 @@ class CaseMessages(CaseRecords):
             return
         await handler(raw)
 
-    async def submit_task(self, *args: Any, unsealed: bool = False) -> TaskView:
+    async def submit_task(self, raw: Any, unsealed: bool = False) -> TaskView:
         try:
-            raw = self._opened(args[0] if args else None, unsealed)
+            raw = self._opened(raw, unsealed)
         except Rejection as rejection:
             raise ApplicationError(
                 str(rejection), type="TaskRejected", non_retryable=True
@@ -141,22 +141,19 @@ class CaseMessages(CaseRecords):
         await workflow.wait_condition(lambda: self.effects.settled(self.state.timeline))
         return view
 
-    def validate_submit_task(self, *args: Any, unsealed: bool = False) -> None:
+    def validate_submit_task(self, raw: Any, unsealed: bool = False) -> None:
+        """The update takes exactly one argument (workflows/case.py): a call with more or fewer
+        fails in the SDK before it reaches here, refused."""
         try:
-            if len(args) != 1:
-                raise Rejection(
-                    f"Beskeden skal indeholde præcis én værdi, ikke {len(args)} / "
-                    f"The message must carry exactly one value, not {len(args)}"
-                )
-            args = (self._opened(args[0], unsealed),)
-            if self._not_opened_yet(args[0]):
+            raw = self._opened(raw, unsealed)
+            if self._not_opened_yet(raw):
                 # Staff may see a task whose opening event is in this very activation (a
                 # workflow task retried after its worker died had already written the inbox
                 # row), and updates come before timers and results in an activation. Checked
                 # in its shape here, and in full by the handler once the task is there.
-                self._check_shape(args[0])
+                self._check_shape(raw)
                 return
-            _, view, _ = self._check_completion(args[0])
+            _, view, _ = self._check_completion(raw)
             if (
                 self.state.opened_in.get(view.task_id)
                 == workflow.info().get_current_history_length()
@@ -179,7 +176,7 @@ class CaseMessages(CaseRecords):
 
     def _check_shape(self, raw: Any) -> None:
         self._require_active()
-        completion = rejections.parse(TaskCompletion, raw, earlier_guard=self._card_round < 3)
+        completion = self._parse(TaskCompletion, raw)
         key = completion.task_key
         if completion.decision.task != key:
             raise rejections.wrong_decision(key, completion.decision.task)
@@ -200,7 +197,7 @@ class CaseMessages(CaseRecords):
     async def _on_press_inquiry(self, raw: Any) -> None:
         try:
             self._require_active()
-            inquiry = rejections.parse(PressInquiry, raw, earlier_guard=self._card_round < 3)
+            inquiry = self._parse(PressInquiry, raw)
         except Rejection as rejection:
             self._reject("press_inquiry", rejection, raw)
             return
@@ -215,7 +212,7 @@ class CaseMessages(CaseRecords):
     async def _on_new_incident(self, raw: Any) -> None:
         try:
             self._require_active()
-            incident = rejections.parse(NewIncident, raw, earlier_guard=self._card_round < 3)
+            incident = self._parse(NewIncident, raw)
         except Rejection as rejection:
             self._reject("new_incident", rejection, raw)
             return
@@ -229,7 +226,7 @@ class CaseMessages(CaseRecords):
 
     async def _on_add_note(self, raw: Any) -> None:
         try:
-            note = rejections.parse(CaseNote, raw, earlier_guard=self._card_round < 3)
+            note = self._parse(CaseNote, raw)
         except Rejection as rejection:
             self._reject("add_note", rejection, raw)
             return
@@ -238,7 +235,7 @@ class CaseMessages(CaseRecords):
     async def _on_withdraw_case(self, raw: Any) -> None:
         try:
             self._require_active()
-            withdrawal = rejections.parse(Withdrawal, raw, earlier_guard=self._card_round < 3)
+            withdrawal = self._parse(Withdrawal, raw)
             if withdrawal.by.role not in (
                 StaffRole.LEADERSHIP,
                 StaffRole.OPERATOR,
@@ -257,7 +254,7 @@ class CaseMessages(CaseRecords):
         await self._until_task_present(raw)
         try:
             self._require_active()
-            change = rejections.parse(Reassignment, raw, earlier_guard=self._card_round < 3)
+            change = self._parse(Reassignment, raw)
             view = self._resolve_open_task(change.task_key, change.task_id)
         except Rejection as rejection:
             self._reject("reassign_task", rejection, raw)
@@ -306,6 +303,10 @@ class CaseMessages(CaseRecords):
 
     # ----------------------------------------------------------- completion
 
+    def _parse(self, model: type[M], raw: Any) -> M:
+        """A message into its model, its texts judged by the guard the case started with."""
+        return rejections.parse(model, raw, earlier_guard=self._card_round < 3)
+
     def _sealed_only(self) -> bool:
         """A case started encrypted (its memo says so) by this build ("card-round-three")
         takes messages only encrypted: one sent unencrypted came past the API and the codec
@@ -334,7 +335,7 @@ class CaseMessages(CaseRecords):
             and raw["task_key"] not in DECISION_TYPES
         ):
             raise rejections.unknown_task(raw["task_key"])
-        completion = rejections.parse(TaskCompletion, raw, earlier_guard=self._card_round < 3)
+        completion = self._parse(TaskCompletion, raw)
         key = completion.task_key
         if key not in DECISION_TYPES:
             raise rejections.unknown_task(key)
