@@ -24,6 +24,7 @@ from api.openapi import install_openapi
 from api.paging import PageTokens
 from api.routes import cases, health, records, tasks
 from api.tokens import TokenFileAuthenticator
+from api.web.app import install_web
 from core.connection import connect_client
 from core.settings import ApiSettings, Settings
 from service.cases import CaseService
@@ -118,5 +119,6 @@ def create_app(
     install_metrics(app)
     install_openapi(app)
     install_docs_page(app)
+    install_web(app)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     return app

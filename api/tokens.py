@@ -213,3 +213,12 @@ def write_demo_tokens(path: Path) -> list[DemoStaff]:
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         out.write(text)
     return demo
+
+
+def signin_entries(path: Path) -> list[tuple[str, Staff]]:
+    """The staff of a tokens file whose token is written in it (not only its digest), with that
+    token: the demo staff `sagsflow dev`'s sign-in page lists. Raises TokensFileError."""
+    read_tokens_file(path)  # the same checks, the same errors
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = [_Entry.model_validate(entry) for entry in raw["staff"]]
+    return [(entry.token, entry.staff()) for entry in entries if entry.token is not None]

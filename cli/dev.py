@@ -295,6 +295,9 @@ async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
     settings = ApiSettings.from_env().with_overrides(
         tokens_file=tokens, port=context.options.api_port
     )
+    if settings.auth == "tokens":
+        # The inbox's sign-in page lists the demo staff: for this machine's developer only.
+        settings = settings.with_overrides(web_dev_signin=True)
     if not os.environ.get("SAGSFLOW_CODEC_CORS_ORIGINS", "").strip():
         # The dev server's own Web UI, on whichever --ui-port it runs.
         ui_port = context.server.ui_port
@@ -309,6 +312,7 @@ async def http_api(context: DevContext) -> AsyncIterator[list[tuple[str, str]]]:
     )
     async with serving(app, settings.host, settings.port) as url:
         yield [
+            ("Indbakke / web inbox", f"{url}/  (log ind som demo-medarbejder / demo staff)"),
             ("HTTP API", f"{url}/api/v1  (docs: {url}/api/v1/docs)"),
             (
                 "API-tokens / API tokens",

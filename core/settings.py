@@ -334,6 +334,36 @@ class ApiSettings(EnvironmentSettings):
         validation_alias="SAGSFLOW_OIDC_NAME_CLAIM",
         description="claim with the display name",
     )
+    # The web inbox's sign-in at the same identity provider (authorization code with PKCE).
+    oidc_client_id: str | None = Field(
+        None,
+        validation_alias="SAGSFLOW_OIDC_CLIENT_ID",
+        description="the web inbox's OIDC client id (its sign-in)",
+    )
+    oidc_client_secret: str | None = Field(
+        None,
+        validation_alias="SAGSFLOW_OIDC_CLIENT_SECRET",
+        repr=False,
+        description="the web inbox's OIDC client secret, for a confidential client",
+        json_schema_extra={"secret": True, "documented_default": "none (a public client)"},
+    )
+    oidc_scopes: str = Field(
+        "openid profile",
+        validation_alias="SAGSFLOW_OIDC_SCOPES",
+        description="scopes the web inbox asks for at sign-in",
+    )
+    web_base_url: str | None = Field(
+        None,
+        validation_alias="SAGSFLOW_WEB_BASE_URL",
+        description="the inbox's public address, for the OIDC redirect (behind a proxy)",
+        json_schema_extra={"documented_default": "the address the request came to"},
+    )
+    # Only `sagsflow dev` turns it on: a page that signs anyone in as any demo staff.
+    web_dev_signin: bool = Field(
+        False,
+        validation_alias="SAGSFLOW_WEB_DEV_SIGNIN",
+        description="the inbox's sign-in lists the tokens file's demo staff (sagsflow dev)",
+    )
     host: str = Field(
         "127.0.0.1",
         validation_alias="SAGSFLOW_API_HOST",
@@ -455,6 +485,8 @@ class ApiSettings(EnvironmentSettings):
             ]
             if missing:
                 raise ValueError(f"SAGSFLOW_AUTH=oidc needs {', '.join(missing)}")
+            if self.web_dev_signin:
+                raise ValueError("SAGSFLOW_WEB_DEV_SIGNIN is for sagsflow dev, not with OIDC")
         return self
 
 

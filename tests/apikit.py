@@ -80,9 +80,15 @@ class ApiPlatform:
     """Dev server + worker + API in a thread; `url` is the API's base URL, `address` the
     Temporal frontend's. With `payload_keys`, the client (worker, API, codec server) encrypts."""
 
-    def __init__(self, data_dir: Path, payload_keys: PayloadKeys | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        payload_keys: PayloadKeys | None = None,
+        **api_settings: Any,
+    ) -> None:
         self.data_dir = data_dir
         self.payload_keys = payload_keys
+        self.api_settings = api_settings  # ApiSettings beyond the tokens file and the port
         self.url = ""
         self.address = ""
         self.app: FastAPI | None = None
@@ -134,7 +140,9 @@ class ApiPlatform:
             await store.create_schema()
             try:
                 async with build_worker(client, store, task_queue):
-                    settings = ApiSettings(tokens_file=tokens, port=free_port())
+                    settings = ApiSettings(
+                        tokens_file=tokens, port=free_port(), **self.api_settings
+                    )
                     app = create_app(
                         settings,
                         service=CaseService(client, store, task_queue),

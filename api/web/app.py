@@ -1,0 +1,45 @@
+"""Mounts the web inbox on the API's application: its pages at `/`, its own styles and script
+at `/static/` (nothing from a CDN), and what a page does when its session is gone or a form
+was not sent by one of its own pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from api.web import pages, signin
+from api.web.pages import HERE, ForgedForm, SignInNeeded, go, page, session_of
+from api.web.sessions import WebSessions
+
+
+def install_web(app: FastAPI) -> None:
+    app.state.web_sessions = WebSessions()
+    app.include_router(signin.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
+
+    async def sign_in_again(request: Request, _: Exception) -> Response:
+        session = session_of(request)
+        if session.signed_in:  # the API no longer takes the session's token
+            pages.sessions(request).end(session)
+            session = pages.sessions(request).new()
+        return go(request, session, "/log-ind", "Log ind for at fortsætte.")
+
+    async def forged(request: Request, _: Exception) -> Response:
+        return page(
+            request,
+            session_of(request),
+            "refused.html",
+            status=403,
+            title="Formularen er udløbet",
+            error=pages.ApiError(
+                403,
+                "Formularen er udløbet eller ikke sendt fra sagsflow. Åbn siden igen og prøv "
+                "igen / The form has expired or was not sent from sagsflow. Open the page again "
+                "and retry",
+            ),
+        )
+
+    app.add_exception_handler(SignInNeeded, sign_in_again)
+    app.add_exception_handler(ForgedForm, forged)
