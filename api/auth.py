@@ -71,7 +71,7 @@ class OidcAuthenticator:
             )
         try:
             # PyJWKClient fetches over the network (cached): keep it off the event loop.
-            key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+            key = await asyncio.to_thread(signing_key, self._jwks, token)
         except jwt.PyJWKClientConnectionError as exc:
             raise AuthenticationUnavailable(
                 "Identitetsudbyderens nøgler kan ikke hentes / "
@@ -121,6 +121,18 @@ class OidcAuthenticator:
                 "Tokenets oplysninger om medarbejderen er ugyldige / "
                 "The token's staff claims are invalid"
             ) from exc
+
+
+def signing_key(jwks: jwt.PyJWKClient, token: str) -> jwt.PyJWK:
+    """The key of the provider's JWKS that signed `token`: the one its `kid` names; without a
+    `kid`, the provider's only signing key (OIDC Core 10.1 lets a provider with one key leave
+    the `kid` out). Fetches over the network (cached): call it off the event loop."""
+    if jwt.get_unverified_header(token).get("kid") is not None:
+        return jwks.get_signing_key_from_jwt(token)
+    keys = jwks.get_signing_keys()
+    if len(keys) != 1:
+        raise jwt.PyJWKClientError("the token names no key and the provider has several")
+    return keys[0]
 
 
 def _claim(claims: dict[str, Any], name: str) -> Any:

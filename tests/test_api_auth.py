@@ -144,6 +144,16 @@ async def test_only_rs256_and_es256_are_accepted(keys, jwks_url) -> None:
         await authenticator(jwks_url).authenticate(forged)
 
 
+async def test_a_token_naming_no_key_is_refused_when_the_provider_has_several(
+    keys, jwks_url
+) -> None:
+    """A provider with one key may leave `kid` out (the inbox's OIDC test signs in with such a
+    provider); with several, a token that names none is refused, never tried against each."""
+    token = jwt.encode(claims(), keys["rsa"], algorithm="RS256")
+    with pytest.raises(Unauthenticated, match="signeringsnøgle"):
+        await authenticator(jwks_url).authenticate(token)
+
+
 def test_oidc_needs_issuer_audience_and_jwks() -> None:
     with pytest.raises(ValueError, match="SAGSFLOW_OIDC_ISSUER"):
         ApiSettings.from_env({"SAGSFLOW_AUTH": "oidc"})

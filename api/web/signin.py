@@ -26,6 +26,7 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.auth import signing_key
 from api.tokens import TokensFileError, signin_entries
 from api.web.client import ApiClient, ApiError
 from api.web.pages import go, page, posted, session_of, sessions
@@ -191,7 +192,7 @@ async def oidc_start(request: Request) -> Response:
 def _id_token_claims(request: Request, discovery: dict[str, Any], id_token: str) -> dict[str, Any]:
     settings = request.app.state.settings
     keys = jwt.PyJWKClient(discovery.get("jwks_uri") or settings.oidc_jwks_url, timeout=10)
-    key = keys.get_signing_key_from_jwt(id_token)
+    key = signing_key(keys, id_token)
     claims: dict[str, Any] = jwt.decode(
         id_token,
         key.key,
