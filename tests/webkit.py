@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
-from tests.apikit import ApiPlatform
+from procedure.loader import load_spec
+from tests.apikit import LEADER, ApiPlatform
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():  # a clear failure, never a skip: the README says how
@@ -28,6 +30,7 @@ PHONE = {"width": 375, "height": 812}
 # Where the screenshots go: SAGSFLOW_WEB_SHOTS, else build/web-shots (git ignores build/).
 SHOTS = Path(os.environ.get("SAGSFLOW_WEB_SHOTS", "build/web-shots"))
 SERIOUS = {"serious", "critical"}
+TITLES = {key: task.title for key, task in load_spec(version="demo").tasks.items()}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +45,9 @@ def web_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiPlatfo
 
 
 class Inspector:
-    """Runs axe-core on each page it is shown, at desktop width and at 375 px, and saves a
-    screenshot of each; collects the serious and critical violations."""
+    """Runs axe-core on each page it is shown, at desktop width and at 375 px, checks that
+    nothing is wider than 375 px, and saves a screenshot of each page; collects the serious and
+    critical violations."""
 
     def __init__(self) -> None:
         self.axe = Axe()
@@ -62,8 +66,9 @@ class Inspector:
                     self.violations.append(
                         f"{name} ({label}): {violation['id']} [{violation['impact']}] {targets}"
                     )
-            await page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
-            if label == "375px":
+            if label == "desktop":  # one screenshot a page (the 375 px check is axe's and ours)
+                await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            else:
                 # Readable at 375 px: nothing wider than the screen.
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 if wide > size["width"]:
@@ -151,3 +156,11 @@ async def tab_to(page: Page, text: str, limit: int = 120) -> None:
         if text in focused:
             return
     raise AssertionError(f"Tab never reached {text!r}")
+
+
+async def entries(platform: ApiPlatform, case_number: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=platform.url) as http:
+        answer = await http.get(f"/api/v1/cases/{case_number}/access-log", headers=LEADER.headers)
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["entries"]
+    return found
