@@ -51,6 +51,19 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
     ]
     assert len(reads) == 2 and reads[0] == reads[1], reads
 
+    # A note with markup is shown as text, never run as markup.
+    await teacher.get_by_text("Tilføj en bemærkning").click()
+    await fill(teacher, {"note-text": "<img src=x onerror=alert(1)> P1 <b>græd</b>"})
+    await teacher.get_by_role("button", name="Tilføj bemærkning").click()
+    await expect(teacher.get_by_role("status")).to_have_text("Bemærkningen er sendt til sagen.")
+    for _ in range(50):
+        await teacher.reload()
+        if "græd" in await teacher.inner_text(".timeline"):
+            break
+        await asyncio.sleep(0.2)
+    await expect(teacher.locator(".timeline")).to_contain_text("<img src=x onerror=alert(1)>")
+    assert await teacher.locator(".timeline img, .timeline b").count() == 0
+
     # A note naming a child: refused beside the field, in Danish, naming the pseudonym.
     await teacher.get_by_text("Tilføj en bemærkning").click()
     await fill(teacher, {"note-text": "Astrid var ked af det i frikvarteret"})
@@ -91,6 +104,31 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
     )
     assert forged.status == 403
     assert "Formularen er udløbet" in await forged.text()
+
+    # A new case with a wrong age in the second row (the first left empty): the refusal stands
+    # beside that row's field, and no case is opened.
+    await teacher.goto(f"{platform.url}/ny-sag")
+    refused_number = f"{case_number}-X"
+    await fill(
+        teacher,
+        {
+            "case_number": refused_number,
+            "violation_types": ["harassment"],
+            "offender_known": False,
+            "participants-1-role": "victim",
+            "participants-1-age": "40",
+        },
+    )
+    await teacher.get_by_role("button", name="Opret sag").click()
+    row = teacher.locator("fieldset.row", has_text="Barn 2")
+    await expect(row.locator(".error")).to_contain_text("Højst 25")
+    await expect(
+        teacher.locator("fieldset.row", has_text="Barn 1").locator(".error")
+    ).to_have_count(0)
+    await inspector.check(teacher, "new-case-refused")
+    async with httpx.AsyncClient(base_url=platform.url) as http:
+        missing = await http.get(f"/api/v1/cases/{refused_number}", headers=TEACHER.headers)
+    assert missing.status_code == 404
 
     # Withdrawal, by the school leader, with a reason.
     leader = await person(browser, platform, "skoleleder1")

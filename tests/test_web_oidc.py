@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, Request, Route, expect
 
 from tests.apikit import ApiPlatform
-from tests.webkit import DESKTOP, browser  # noqa: F401 - the module's fixture
+from tests.webkit import DESKTOP, Inspector, browser  # noqa: F401 - the module's fixture
 
 CLIENT_ID = "sagsflow-web"
 TEACHER_CLAIMS = {
@@ -85,6 +85,9 @@ async def test_staff_sign_in_at_the_identity_provider_with_pkce(
 
     await page.goto(f"{oidc_platform.url}/opgaver")  # signed out: to the sign-in page
     await expect(page.get_by_role("heading", level=1)).to_have_text("Log ind")
+    inspector = Inspector()
+    await inspector.check(page, "signin-oidc")
+    assert inspector.violations == [], inspector.violations
     await page.get_by_role("link", name="Log ind med kommunens login").click()
     await page.locator("input[name=sub]").fill("laerer-oidc")
     await page.get_by_role("button", name="Authorize").click()

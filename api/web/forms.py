@@ -180,6 +180,7 @@ _DANISH = {
     "datetime_parsing": "Ugyldig dato og tid / Invalid date and time",
     "datetime_from_date_parsing": "Ugyldig dato og tid / Invalid date and time",
     "timezone_aware": "Ugyldig dato og tid / Invalid date and time",
+    "int_parsing": "Skriv et helt tal / Enter a whole number",
 }
 
 
@@ -190,6 +191,11 @@ def danish_error(error: Mapping[str, Any]) -> str:
     if kind == "string_too_long":
         limit = (error.get("ctx") or {}).get("max_length")
         return f"Teksten er for lang: højst {limit} tegn / The text is too long: at most {limit}"
+    context = error.get("ctx") or {}
+    if kind == "less_than_equal":
+        return f"Højst {context.get('le')} / At most {context.get('le')}"
+    if kind == "greater_than_equal":
+        return f"Mindst {context.get('ge')} / At least {context.get('ge')}"
     if kind == "too_long":
         limit = (error.get("ctx") or {}).get("max_length")
         return f"For mange: højst {limit} / Too many: at most {limit}"

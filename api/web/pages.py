@@ -87,7 +87,8 @@ def with_cookie(request: Request, response: Response, session: Session) -> Respo
         session.id,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https"
+        or str(request.app.state.settings.web_base_url or "").startswith("https://"),
         path="/",
     )
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -577,10 +578,12 @@ def _new_case_body(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     version = str(form.get("procedure_version", "")).strip()
     if version:
         body["procedure_version"] = version
+    rows: list[int] = []  # the form's row of each participant, for refusals beside it
     for index in range(NEW_CASE_ROWS):
         role = str(form.get(f"participants-{index}-role", "")).strip()
         if not role:
             continue
+        rows.append(index)
         person: dict[str, Any] = {
             "pseudonym": f"P{len(body['participants']) + 1}",
             "role": role,
@@ -592,6 +595,7 @@ def _new_case_body(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             if text:
                 person[optional] = text
         body["participants"].append(person)
+    values["_rows"] = rows
     return {k: v for k, v in body.items() if v is not None}, values
 
 
@@ -600,9 +604,15 @@ async def open_case(request: Request) -> Response:
     session, api = signed_in(request)
     form = await posted(request, session)
     body, values = _new_case_body(form)
-    errors = _model_errors(OpenCaseRequest, body, "new")
-    # A participant's refusal names its row on the form (participants-0-age), not the API's.
-    errors = {k.removeprefix("new-"): v for k, v in errors.items()}
+    rows = values.pop("_rows")
+    errors = {}
+    for name, text in _model_errors(OpenCaseRequest, body, "new").items():
+        # A participant's refusal goes beside its row on the form, which may not be its
+        # place in the list (empty rows are skipped).
+        parts = name.removeprefix("new-").split("-")
+        if parts[0] == "participants" and len(parts) > 2 and parts[1].isdigit():
+            parts[1] = str(rows[int(parts[1])])
+        errors["-".join(parts)] = text
     problems: list[str] = []
     if not errors:
         try:
