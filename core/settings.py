@@ -358,11 +358,11 @@ class ApiSettings(EnvironmentSettings):
         description="the inbox's public address, for the OIDC redirect (behind a proxy)",
         json_schema_extra={"documented_default": "the address the request came to"},
     )
-    # Only `sagsflow dev` turns it on: a page that signs anyone in as any demo staff.
+    # A page that signs anyone in as any demo staff of the tokens file: set in code by
+    # `sagsflow dev` only (never from the environment, so no deployment can switch it on), and
+    # honoured only while the API listens on a loopback address (api/web/signin.py).
     web_dev_signin: bool = Field(
-        False,
-        validation_alias="SAGSFLOW_WEB_DEV_SIGNIN",
-        description="the inbox's sign-in lists the tokens file's demo staff (sagsflow dev)",
+        False, description="the inbox's sign-in lists the tokens file's demo staff (sagsflow dev)"
     )
     host: str = Field(
         "127.0.0.1",

@@ -98,12 +98,33 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
         TITLES["assess.uncover"]
     )
 
-    # A form not sent by the inbox itself (no CSRF token) does nothing.
+    # A form not sent by the inbox itself (no CSRF token, or another one) does nothing.
     forged = await teacher.request.post(
         f"{case_url}/handling/withdraw", form={"withdraw-reason": "Forfalsket"}
     )
     assert forged.status == 403
     assert "Formularen er udløbet" in await forged.text()
+    uncover = teacher.locator("li.task", has_text=TITLES["assess.uncover"])
+    task_id = (await uncover.get_by_role("link").first.get_attribute("href") or "").split("/")[-1]
+    guessed = await teacher.request.post(
+        f"{case_url}/opgaver/{task_id}",
+        form={"csrf": "guessed-token", "task_key": "assess.uncover", "what": "Forfalsket"},
+    )
+    assert guessed.status == 403
+
+    # A new incident refused (a child's name): the form comes back as it was sent, "Ja" too.
+    await teacher.goto(case_url)
+    await teacher.get_by_text("Registrer en ny hændelse").click()
+    await fill(
+        teacher,
+        {"incident-description": "Bertram skrev igen", "incident-reopen_assessment": True},
+    )
+    await teacher.get_by_role("button", name="Registrer hændelsen").click()
+    await expect(teacher.locator("#incident-description")).to_have_attribute("aria-invalid", "true")
+    await expect(teacher.locator("#incident-description")).to_be_focused()
+    await expect(
+        teacher.locator("input[name='incident-reopen_assessment'][value='ja']")
+    ).to_be_checked()
 
     # A new case with a wrong age in the second row (the first left empty): the refusal stands
     # beside that row's field, and no case is opened.
@@ -117,11 +138,14 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
             "offender_known": False,
             "participants-1-role": "victim",
             "participants-1-age": "40",
+            "participants-2-age": "13",  # a child whose role was left out
         },
     )
     await teacher.get_by_role("button", name="Opret sag").click()
     row = teacher.locator("fieldset.row", has_text="Barn 2")
     await expect(row.locator(".error")).to_contain_text("Højst 25")
+    third = teacher.locator("fieldset.row", has_text="Barn 3")
+    await expect(third.locator(".error")).to_contain_text("Skal udfyldes")  # its role
     await expect(
         teacher.locator("fieldset.row", has_text="Barn 1").locator(".error")
     ).to_have_count(0)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.datastructures import FormData
 
-from api.web.forms import TIMEZONE, FormField, form_fields, read_form, validate
+from api.web.forms import TIMEZONE, FormField, form_fields, read_form, refused_fields, validate
 from driver.decisions import decision
 from schemas.decisions import DECISION_TYPES
 
@@ -85,3 +85,24 @@ def test_a_refusal_stands_beside_its_field_in_danish() -> None:
     assert errors["what"] == "Skal udfyldes / Required"
     assert errors["sexual_material_of_minor"] == "Skal udfyldes / Required"
     assert errors["involved"].startswith("Skriv pseudonymer som P1, P2")
+
+
+def test_a_refusal_in_the_evidence_register_stands_beside_the_row_it_is_about() -> None:
+    """The first row left empty, the second filled in without its holder: the refusal goes
+    beside the second row's field (the model numbers only the rows filled in) and is listed."""
+    model = DECISION_TYPES["document.preserve"]
+    fields = form_fields(model)
+    form = FormData(
+        [
+            ("evidence-1-kind", "screenshot"),
+            ("evidence-1-secured_at", "2026-12-02T10:00"),
+            ("evidence-1-usernames_noted", "ja"),
+            ("evidence-1-times_noted", "ja"),
+            ("staff_devices_clear", "ja"),
+        ]
+    )
+    data = {"task": "document.preserve", **read_form(fields, form)}
+    _, invalid = validate(model, fields, data)
+    assert invalid
+    listed = {f.name: f.error for f in refused_fields(fields)}
+    assert listed == {"evidence-1-held_by": "Skal udfyldes / Required"}

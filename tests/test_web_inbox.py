@@ -12,11 +12,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from api.web.forms import TIMEZONE
-from tests.apikit import OTHER_TEACHER, ApiPlatform
+from tests.apikit import LEADER, OTHER_TEACHER, ApiPlatform
 from tests.webkit import (  # noqa: F401 - the module's fixtures
     TITLES,
     Inspector,
@@ -32,7 +33,8 @@ from tests.webkit import (  # noqa: F401 - the module's fixtures
 
 
 def now_local() -> str:
-    return datetime.now(UTC).astimezone().strftime("%Y-%m-%dT%H:%M")
+    """Now, as the browser's date-and-time field holds it: Copenhagen time."""
+    return datetime.now(UTC).astimezone(TIMEZONE).strftime("%Y-%m-%dT%H:%M")
 
 
 async def complete(
@@ -251,9 +253,10 @@ async def test_three_people_take_a_case_from_opening_to_closing_in_the_browser(
     # The case page: the next timer (the evaluation, weeks later on the real card), and the
     # approved note, printable.
     await leader.goto(case_url)
-    await expect(leader.locator(".timer")).to_contain_text(
-        f"Evaluering {datetime.now(UTC).astimezone(TIMEZONE):%d.%m.%Y}"
-    )
+    async with httpx.AsyncClient(base_url=platform.url) as http:
+        snapshot = (await http.get(f"/api/v1/cases/{case_number}", headers=LEADER.headers)).json()
+    due = datetime.fromisoformat(snapshot["next_timer"]["at"]).astimezone(TIMEZONE)
+    await expect(leader.locator(".timer")).to_contain_text(f"Evaluering {due:%d.%m.%Y}")
     await inspector.check(leader, "case-treat")
     await leader.get_by_role("link", name=re.compile("Notat om forløbet")).click()
     await expect(leader.locator("body")).to_contain_text("P2 skrev krænkende beskeder")

@@ -116,9 +116,16 @@ async def person(browser: Browser, platform: ApiPlatform, staff_id: str) -> Page
     page = await context.new_page()
     await page.route("**/*", only_local)
     await page.goto(f"{platform.url}/log-ind")
+    before = await session_id(context)
     await page.get_by_role("button", name=f"Log ind som Test {staff_id}").click()
     await page.wait_for_url(f"{platform.url}/opgaver")
+    # Signing in gives a new session id: one planted before is worth nothing.
+    assert before and await session_id(context) not in (None, before)
     return page
+
+
+async def session_id(context: BrowserContext) -> str | None:
+    return next((c["value"] for c in await context.cookies() if c["name"] == "sagsflow_web"), None)
 
 
 async def fill(page: Page, values: dict[str, Any]) -> None:
@@ -142,8 +149,11 @@ async def open_task(page: Page, case_url: str, title: str, timeout: float = 40) 
     """From the case page, the open task with this title (reloading until the case opens it)."""
     deadline = asyncio.get_running_loop().time() + timeout
     link = page.get_by_role("link", name=re.compile("^" + re.escape(title)))
+    first = page.url == case_url  # just back on the case page: no need to load it again
     while True:
-        await page.goto(case_url)
+        if not first:
+            await page.goto(case_url)
+        first = False
         if await link.count():
             await link.first.click()
             await page.get_by_role("heading", level=1, name=re.compile(re.escape(title))).wait_for()

@@ -62,7 +62,7 @@ class ApiClient:
             transport=transport, base_url="http://sagsflow", headers=self._headers
         ) as http:
             answer = await http.request(method, f"{API}{path}", **kwargs)
-        if answer.status_code >= 400:
+        if not answer.is_success:  # a redirect too: every route the pages call answers 2xx
             try:
                 detail = str(answer.json().get("detail"))
             except ValueError:

@@ -40,6 +40,8 @@ class FormField:
     rows: list[list[FormField]] = field(default_factory=list)  # kind "rows": the rows' fields
     value: Any = None  # what the form shows: as posted, or the default
     error: str | None = None
+    filled: list[int] = field(default_factory=list)  # kind "rows": the rows posted filled in
+    in_row: bool = False  # a cell of a row: required only once its row is used
 
     @property
     def id(self) -> str:
@@ -69,6 +71,12 @@ def _longest(info: FieldInfo, annotation: Any) -> int | None:
 
 
 def _field(name: str, info: FieldInfo, prefix: str = "") -> FormField:
+    made = _made(name, info, prefix)
+    made.in_row = bool(prefix)
+    return made
+
+
+def _made(name: str, info: FieldInfo, prefix: str) -> FormField:
     label, help_text = FIELD_DA[name]
     annotation, optional = _without_none(info.annotation)
     required = info.is_required() and not optional
@@ -99,9 +107,6 @@ def _field(name: str, info: FieldInfo, prefix: str = "") -> FormField:
                 ]
                 for index in range(EVIDENCE_ROWS)
             ]
-            for row in rows:
-                for cell in row:
-                    cell.required = False  # a row is used only when it is filled in
             return FormField(form_name, "rows", label, help_text, required, rows=rows)
         return FormField(form_name, "pseudonyms", label, help_text, required)
     longest = _longest(info, annotation)
@@ -135,10 +140,12 @@ def _read(one: FormField, form: Mapping[str, Any], getlist: Any) -> Any:
         return one.value
     if one.kind == "rows":
         filled = []
-        for row in one.rows:
+        one.filled = []
+        for index, row in enumerate(one.rows):
             item = {cell.name.rsplit("-", 1)[1]: _read(cell, form, getlist) for cell in row}
             if any(value not in (None, "", []) for value in item.values()):
                 filled.append({k: v for k, v in item.items() if v is not None})
+                one.filled.append(index)  # a refusal of item n goes beside this row
         return filled
     raw = form.get(one.name)
     text = raw.strip() if isinstance(raw, str) else ""
@@ -215,6 +222,11 @@ def place_errors(
     elsewhere = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())][len(prefix) :]
+        owner = by_name.get(loc[0]) if loc else None
+        if owner is not None and owner.kind == "rows" and len(loc) > 1 and loc[1].isdigit():
+            item = int(loc[1])  # the n-th filled row, which empty rows before it may move
+            if item < len(owner.filled):
+                loc[1] = str(owner.filled[item])
         text = danish_error(error)
         target = None
         for length in range(len(loc), 0, -1):
@@ -226,6 +238,16 @@ def place_errors(
         elif target.error is None:
             target.error = text
     return elsewhere
+
+
+def refused_fields(fields: list[FormField]) -> list[FormField]:
+    """Every field with a refusal beside it, the evidence rows' cells included, in form order."""
+    found = []
+    for one in fields:
+        if one.error:
+            found.append(one)
+        found += [cell for row in one.rows for cell in row if cell.error]
+    return found
 
 
 def validate(

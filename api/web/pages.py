@@ -10,6 +10,7 @@ about where there is one. Forms carry the session's CSRF token and answer with a
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
 
+from api.deps import CASE_NUMBER_PATTERN
 from api.models import (
     NewIncidentRequest,
     OpenCaseRequest,
@@ -30,10 +32,18 @@ from api.models import (
 )
 from api.web import view
 from api.web.client import ApiClient, ApiError
-from api.web.forms import FormField, danish_error, form_fields, place_errors, read_form, validate
+from api.web.forms import (
+    FormField,
+    danish_error,
+    form_fields,
+    place_errors,
+    read_form,
+    refused_fields,
+    validate,
+)
 from api.web.sessions import COOKIE, Session, WebSessions, same_token
 from procedure.loader import packaged_cards
-from schemas.common import MAX_PARTICIPANTS, ParticipantRole, ViolationType
+from schemas.common import MAX_PARTICIPANTS, TASK_ID_PATTERN, ParticipantRole, ViolationType
 from schemas.decisions import DECISION_TYPES
 
 HERE = Path(__file__).parent
@@ -69,9 +79,12 @@ def sessions(request: Request) -> WebSessions:
 
 
 def session_of(request: Request) -> Session:
-    """The visitor's session; a new, signed-out one for a first visit."""
-    found = sessions(request).get(request.cookies.get(COOKIE))
-    return found if found is not None else sessions(request).new()
+    """The visitor's session; a new, signed-out one for a first visit (one per request)."""
+    known: Session | None = getattr(request.state, "web_session", None)
+    if known is None:
+        known = sessions(request).get(request.cookies.get(COOKIE)) or sessions(request).new()
+        request.state.web_session = known
+    return known
 
 
 def signed_in(request: Request) -> tuple[Session, ApiClient]:
@@ -120,12 +133,17 @@ def refused(request: Request, session: Session, error: ApiError) -> Response:
     or not available right now — in the API's words."""
     if error.status == 401:
         raise SignInNeeded
-    titles = {404: "Sagen findes ikke", 403: "Ingen adgang", 409: "Sagen er afsluttet"}
+    titles = {
+        404: "Sagen findes ikke",
+        403: "Ingen adgang",
+        409: "Sagen er afsluttet",
+        429: "For mange beskeder lige nu",
+    }
     return page(
         request,
         session,
         "refused.html",
-        status=error.status if error.status in (403, 404, 409, 422) else 503,
+        status=error.status if error.status in (403, 404, 409, 422, 429) else 503,
         title=titles.get(error.status, "Ikke muligt lige nu"),
         error=error,
     )
@@ -142,6 +160,20 @@ async def posted(request: Request, session: Session) -> Any:
 
 class ForgedForm(Exception):
     """A form without the session's CSRF token."""
+
+
+_CASE_NUMBER = re.compile(str(CASE_NUMBER_PATTERN))
+_TASK_ID = re.compile(TASK_ID_PATTERN)
+
+
+def no_such_case(
+    request: Request, session: Session, case_number: str, task_id: str = ""
+) -> Response | None:
+    """A case number or task id that cannot be one gets the page of a case that does not exist
+    (and never reaches the API as a path of another shape)."""
+    if _CASE_NUMBER.fullmatch(case_number) and (not task_id or _TASK_ID.fullmatch(task_id)):
+        return None
+    return refused(request, session, ApiError(404, "Sagen findes ikke / No such case"))
 
 
 def case_url(case_number: str, *rest: str) -> str:
@@ -248,6 +280,8 @@ async def _case_page(
 @router.get("/sager/{case_number}", response_class=HTMLResponse)
 async def case_page(request: Request, case_number: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number)) is not None:
+        return bad
     return await _case_page(request, session, api, case_number)
 
 
@@ -272,6 +306,8 @@ async def _press_page(
 @router.get("/sager/{case_number}/presse", response_class=HTMLResponse)
 async def press_page(request: Request, case_number: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number)) is not None:
+        return bad
     return await _press_page(request, session, api, case_number)
 
 
@@ -279,6 +315,10 @@ async def press_page(request: Request, case_number: str) -> Response:
 async def printable_note(request: Request, case_number: str, kind: str) -> Response:
     """The API's printable note (its own HTML and policy: no scripts, no links)."""
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number)) is not None:
+        return bad
+    if kind not in NOTE_KINDS_DA:
+        return refused(request, session, ApiError(404, "Notatet findes ikke / No such note"))
     try:
         answer = await api.text(
             f"/cases/{quote(case_number, safe='')}/notes/{quote(kind, safe='')}", format="html"
@@ -326,6 +366,8 @@ def _model_errors(model: type[BaseModel], body: dict[str, Any], prefix: str) -> 
 @router.post("/sager/{case_number}/handling/{form_name}")
 async def case_action(request: Request, case_number: str, form_name: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number)) is not None:
+        return bad
     form = await posted(request, session)
     if form_name not in CASE_FORMS:
         return go(request, session, case_url(case_number))
@@ -335,9 +377,11 @@ async def case_action(request: Request, case_number: str, form_name: str) -> Res
         for name in model.model_fields
         if form.get(f"{form_name}-{name}") not in (None, "")
     }
-    if "reopen_assessment" in model.model_fields:
-        body["reopen_assessment"] = form.get(f"{form_name}-reopen_assessment") == "ja"
     values = {f"{form_name}-{name}": str(value) for name, value in body.items()}
+    if "reopen_assessment" in model.model_fields:
+        reopen = form.get(f"{form_name}-reopen_assessment") == "ja"
+        body["reopen_assessment"] = reopen
+        values[f"{form_name}-reopen_assessment"] = "ja" if reopen else "nej"
     errors = _model_errors(model, body, form_name)
     if not errors:
         try:
@@ -363,6 +407,8 @@ async def case_action(request: Request, case_number: str, form_name: str) -> Res
 @router.post("/sager/{case_number}/opgaver/{task_id}/giv-videre")
 async def reassign(request: Request, case_number: str, task_id: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
+        return bad
     form = await posted(request, session)
     assignee = str(form.get("assignee", "")).strip()
     name = f"reassign-{task_id}"
@@ -455,6 +501,7 @@ async def _task_page(
         reason=reason,
         reason_error=reason_error,
         problems=problems or [],
+        invalid=refused_fields(fields) if fields is not None else [],
         back=case_url(case_number, "presse") if session.press_only else case_url(case_number),
     )
 
@@ -462,12 +509,16 @@ async def _task_page(
 @router.get("/sager/{case_number}/opgaver/{task_id}", response_class=HTMLResponse)
 async def task_form(request: Request, case_number: str, task_id: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
+        return bad
     return await _task_page(request, session, api, case_number, task_id)
 
 
 @router.post("/sager/{case_number}/opgaver/{task_id}")
 async def complete_task(request: Request, case_number: str, task_id: str) -> Response:
     session, api = signed_in(request)
+    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
+        return bad
     form = await posted(request, session)
     key = str(form.get("task_key", ""))
     if key not in DECISION_TYPES:
@@ -528,6 +579,31 @@ def _versions(request: Request) -> list[str]:
     return found
 
 
+NEW_CASE_LABELS = {
+    "case_number": "Sagsnummer",
+    "school_id": "Skole",
+    "reported_at": "Hvornår",
+    "violation_types": "Slags krænkelse",
+    "offender_known": "Kendes krænkeren?",
+    "parents_suspected": "Er forældrene mistænkt?",
+    "participants": "Involverede børn",
+    "role": "rolle",
+    "age": "alder",
+    "same_school": "går på skolen",
+    "name": "navn",
+    "contact": "kontakt",
+    "procedure_version": "Handlekort",
+}
+
+
+def new_case_label(name: str) -> str:
+    """The field a refusal on the new-case form is about, for its error summary."""
+    parts = name.split("-")
+    if parts[0] == "participants" and len(parts) == 3 and parts[1].isdigit():
+        return f"Barn {int(parts[1]) + 1}: {NEW_CASE_LABELS.get(parts[2], parts[2])}"
+    return NEW_CASE_LABELS.get(parts[0], parts[0])
+
+
 def _new_case_page(
     request: Request,
     session: Session,
@@ -552,6 +628,7 @@ def _new_case_page(
         roles=[(r.value, view.danish(r, "participant_role")) for r in ParticipantRole],
         rows=range(min(NEW_CASE_ROWS, MAX_PARTICIPANTS)),
         versions=_versions(request),
+        label_of=new_case_label,
     )
 
 
@@ -581,8 +658,12 @@ def _new_case_body(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     rows: list[int] = []  # the form's row of each participant, for refusals beside it
     for index in range(NEW_CASE_ROWS):
         role = str(form.get(f"participants-{index}-role", "")).strip()
-        if not role:
-            continue
+        filled = role or any(
+            str(form.get(f"participants-{index}-{part}", "")).strip()
+            for part in ("age", "name", "contact")
+        )
+        if not filled:
+            continue  # an empty row: no child
         rows.append(index)
         person: dict[str, Any] = {
             "pseudonym": f"P{len(body['participants']) + 1}",
@@ -594,7 +675,8 @@ def _new_case_body(form: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             text = str(form.get(f"participants-{index}-{optional}", "")).strip()
             if text:
                 person[optional] = text
-        body["participants"].append(person)
+        # Left out, not empty: the model then says what is missing ("Skal udfyldes").
+        body["participants"].append({k: v for k, v in person.items() if v not in (None, "")})
     values["_rows"] = rows
     return {k: v for k, v in body.items() if v is not None}, values
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 COOKIE = "sagsflow_web"
 IDLE_SECONDS = 30 * 60
 LIFETIME_SECONDS = 8 * 60 * 60
+MAX_SIGNED_OUT = 10_000  # sessions of visitors who have not signed in, at most
+SWEEP_SECONDS = 60.0
 
 
 @dataclass
@@ -47,18 +50,44 @@ class Session:
 
 
 class WebSessions:
-    def __init__(self, idle: float = IDLE_SECONDS, lifetime: float = LIFETIME_SECONDS) -> None:
+    """The sessions, by id. A visitor who has not signed in gets a session too (the sign-in
+    form's CSRF token, an OIDC sign-in under way), but such sessions are capped: a flood of
+    visits evicts the oldest signed-out ones (who then start their sign-in again), never a
+    signed-in member of staff's. Expired sessions are swept at most every `sweep` seconds."""
+
+    def __init__(
+        self,
+        idle: float = IDLE_SECONDS,
+        lifetime: float = LIFETIME_SECONDS,
+        max_signed_out: int = MAX_SIGNED_OUT,
+        sweep: float = SWEEP_SECONDS,
+    ) -> None:
         self.idle = idle
         self.lifetime = lifetime
+        self.max_signed_out = max_signed_out
+        self.sweep = sweep
         self._sessions: dict[str, Session] = {}
+        self._signed_out: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._swept = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     def new(self) -> Session:
         now = time.monotonic()
-        self._sessions = {k: v for k, v in self._sessions.items() if self._alive(v, now)}
+        if now - self._swept >= self.sweep:
+            self._sessions = {k: v for k, v in self._sessions.items() if self._alive(v, now)}
+            for gone in [k for k in self._signed_out if k not in self._sessions]:
+                del self._signed_out[gone]
+            self._swept = now
         session = Session(
             id=secrets.token_urlsafe(32), csrf=secrets.token_urlsafe(32), started=now, seen=now
         )
         self._sessions[session.id] = session
+        self._signed_out[session.id] = None
+        while len(self._signed_out) > self.max_signed_out:
+            oldest, _ = self._signed_out.popitem(last=False)
+            self._sessions.pop(oldest, None)
         return session
 
     def get(self, session_id: str | None) -> Session | None:
@@ -67,14 +96,15 @@ class WebSessions:
         session = self._sessions.get(session_id)
         now = time.monotonic()
         if session is None or not self._alive(session, now):
-            self._sessions.pop(session_id, None)
+            self._forget(session_id)
             return None
         session.seen = now
         return session
 
     def renew(self, session: Session) -> Session:
-        """The same session under a new id and CSRF token (on signing in)."""
-        self._sessions.pop(session.id, None)
+        """The same session under a new id and CSRF token, signed in (no longer among the
+        signed-out ones a flood may evict)."""
+        self._forget(session.id)
         session.id = secrets.token_urlsafe(32)
         session.csrf = secrets.token_urlsafe(32)
         now = time.monotonic()
@@ -83,7 +113,11 @@ class WebSessions:
         return session
 
     def end(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
+        self._forget(session.id)
+
+    def _forget(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+        self._signed_out.pop(session_id, None)
 
     def _alive(self, session: Session, now: float) -> bool:
         return now - session.seen < self.idle and now - session.started < self.lifetime

@@ -44,11 +44,15 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 def _mode(request: Request) -> str:
     settings = request.app.state.settings
     if settings.auth == "oidc":
         return "oidc"
-    return "dev" if settings.web_dev_signin else "token"
+    # The list signs anyone in as anyone: only for the developer at this machine.
+    return "dev" if settings.web_dev_signin and settings.host in LOOPBACK else "token"
 
 
 def _demo_staff(request: Request) -> list[dict[str, Any]]:
@@ -123,7 +127,8 @@ async def signin(request: Request) -> Response:
 @router.post("/log-ud")
 async def signout(request: Request) -> Response:
     session = session_of(request)
-    await posted(request, session)
+    if session.signed_in:  # a session that has already ended has nothing to sign out of
+        await posted(request, session)
     sessions(request).end(session)
     fresh = sessions(request).new()
     return go(request, fresh, "/log-ind", "Du er logget ud.")
@@ -143,6 +148,9 @@ async def _discovery(request: Request) -> dict[str, Any]:
         answer = await http.get(f"{issuer}/.well-known/openid-configuration")
         answer.raise_for_status()
         document: dict[str, Any] = answer.json()
+    if str(document.get("issuer", "")).rstrip("/") != issuer:
+        # OIDC Discovery 4.3: the document must be the configured issuer's own.
+        raise ValueError("the discovery document names another issuer")
     state.oidc_discovery = (time.monotonic(), document)
     return document
 
@@ -152,6 +160,10 @@ def _redirect_uri(request: Request) -> str:
     return f"{base.rstrip('/')}{CALLBACK}" if base else str(request.url_for("oidc_callback"))
 
 
+NOT_SET_UP = (
+    "Kommunens login er ikke sat op til indbakken (SAGSFLOW_OIDC_CLIENT_ID) / "
+    "The municipality's sign-in is not set up for the inbox (SAGSFLOW_OIDC_CLIENT_ID)"
+)
 UNAVAILABLE = (
     "Kommunens login svarer ikke lige nu. Prøv igen om lidt / "
     "The municipality's sign-in does not answer right now. Try again shortly"
@@ -162,8 +174,10 @@ UNAVAILABLE = (
 async def oidc_start(request: Request) -> Response:
     session = session_of(request)
     settings = request.app.state.settings
-    if _mode(request) != "oidc" or not settings.oidc_client_id:
+    if _mode(request) != "oidc":
         return go(request, session, "/log-ind")
+    if not settings.oidc_client_id:
+        return _signin_page(request, session, NOT_SET_UP)
     try:
         discovery = await _discovery(request)
     except (httpx.HTTPError, ValueError):
@@ -200,7 +214,11 @@ def _id_token_claims(request: Request, discovery: dict[str, Any], id_token: str)
         audience=settings.oidc_client_id,
         issuer=settings.oidc_issuer,
         leeway=30,
+        options={"require": ["exp", "iat", "iss", "aud", "sub"]},
     )
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != settings.oidc_client_id:
+        raise jwt.InvalidAudienceError("the token was issued to another party (azp)")
     return claims
 
 

@@ -29,6 +29,9 @@
     update();
   }
   document.querySelectorAll("form.decision").forEach(setUp);
+  // After a refusal, focus goes to what was refused: the summary, or the refused field of a
+  // small form (which has no summary of its own).
   var summary = document.querySelector(".error-summary");
-  if (summary) { summary.focus(); }
+  var refused = document.querySelector("[aria-invalid=true]");
+  if (summary) { summary.focus(); } else if (refused) { refused.focus(); }
 })();
