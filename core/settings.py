@@ -486,7 +486,7 @@ class ApiSettings(EnvironmentSettings):
             if missing:
                 raise ValueError(f"SAGSFLOW_AUTH=oidc needs {', '.join(missing)}")
             if self.web_dev_signin:
-                raise ValueError("SAGSFLOW_WEB_DEV_SIGNIN is for sagsflow dev, not with OIDC")
+                raise ValueError("the dev sign-in is for sagsflow dev with a tokens file, not OIDC")
         return self
 
 

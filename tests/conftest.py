@@ -199,7 +199,6 @@ INTEGRATION_FIXTURES = frozenset(
 # while the other worker idles. Only the order changes; a stale entry costs time, nothing else.
 LONGEST_FILES = (
     "test_web_inbox.py",
-    "test_web_actions.py",
     "test_cli_cases.py",
     "test_stuck_cases.py",
     "test_start_and_recovery.py",

@@ -160,7 +160,7 @@ async def open_task(page: Page, case_url: str, title: str, timeout: float = 40) 
             return
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"the task {title!r} never opened in {case_url}")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)  # a timer's task: a reload costs the browser more than waiting
 
 
 async def tab_to(page: Page, text: str, limit: int = 120) -> None:

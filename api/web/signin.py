@@ -4,7 +4,7 @@
   flow with PKCE (S256), state and nonce, at the identity provider the API already trusts (its
   discovery document at the issuer). The token the session then holds is checked by the API
   like any bearer token on every page.
-- `sagsflow dev` (SAGSFLOW_WEB_DEV_SIGNIN, which only `sagsflow dev` sets): a page that lists the
+- `sagsflow dev` (`web_dev_signin`, set in code by `sagsflow dev` alone): a page that lists the
   demo staff of the tokens file; choosing one signs in with that person's token.
 - Otherwise (a tokens file in production): the member of staff pastes their own token.
 
