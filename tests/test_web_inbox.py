@@ -8,7 +8,6 @@ the inbox and a SQLite store; the demo card, whose timers run in seconds.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import uuid
@@ -30,6 +29,7 @@ from tests.webkit import (  # noqa: F401 - the module's fixtures
     inspector,
     open_task,
     person,
+    reload_until,
     tab_to,
     web_platform,
 )
@@ -373,11 +373,7 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
     await fill(teacher, {"note-text": "<img src=x onerror=alert(1)> P1 <b>græd</b>"})
     await teacher.get_by_role("button", name="Tilføj bemærkning").click()
     await expect(teacher.get_by_role("status")).to_have_text("Bemærkningen er sendt til sagen.")
-    for _ in range(50):
-        await teacher.reload()
-        if "græd" in await teacher.inner_text(".timeline"):
-            break
-        await asyncio.sleep(0.5)
+    await reload_until(teacher, ".timeline", "græd")
     await expect(teacher.locator(".timeline")).to_contain_text("<img src=x onerror=alert(1)>")
     assert await teacher.locator(".timeline img, .timeline b").count() == 0
 
@@ -406,11 +402,7 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
     await task.get_by_role("button", name="Giv videre").click()
     await expect(teacher.get_by_role("status")).to_have_text("Opgaven er givet videre.")
     class_teacher = await person(browser, platform, "kontaktlaerer7b")
-    for _ in range(50):
-        await class_teacher.reload()
-        if case_number in await class_teacher.inner_text("main"):
-            break
-        await asyncio.sleep(0.5)
+    await reload_until(class_teacher, "main", case_number)
     await expect(class_teacher.locator("li.task", has_text=case_number).first).to_contain_text(
         TITLES["assess.uncover"]
     )
@@ -478,12 +470,7 @@ async def test_the_small_forms_act_through_the_api_and_refuse_in_danish_beside_t
     await fill(leader, {"withdraw-reason": "Sagen viste sig at være grundløs"})
     await leader.get_by_role("button", name="Træk sagen tilbage").click()
     await expect(leader.get_by_role("status")).to_have_text("Sagen er trukket tilbage.")
-    for _ in range(50):
-        await leader.reload()
-        if "trukket tilbage" in await leader.inner_text(".case-facts"):
-            break
-        await asyncio.sleep(0.5)
-    await expect(leader.locator(".case-facts")).to_contain_text("trukket tilbage")
+    await reload_until(leader, ".case-facts", "trukket tilbage")
 
     done = {
         (e["actor_id"], e["action"], e["outcome"]) for e in await entries(platform, case_number)

@@ -163,6 +163,17 @@ async def open_task(page: Page, case_url: str, title: str, timeout: float = 40) 
         await asyncio.sleep(1.0)  # a timer's task: a reload costs the browser more than waiting
 
 
+async def reload_until(page: Page, where: str, text: str, timeout: float = 25) -> None:
+    """Reloads the page until `where` shows `text`: what the case has recorded once a message
+    it takes in its own time (a signal) is processed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text not in await page.inner_text(where):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{text!r} never showed in {where} of {page.url}")
+        await asyncio.sleep(0.5)
+        await page.reload()
+
+
 async def tab_to(page: Page, text: str, limit: int = 120) -> None:
     """Presses Tab until the focused element's text (or label) holds `text`: keyboard only."""
     for _ in range(limit):

@@ -11,6 +11,7 @@ about where there is one. Forms carry the session's CSRF token and answer with a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -363,6 +364,52 @@ def _model_errors(model: type[BaseModel], body: dict[str, Any], prefix: str) -> 
     return {}
 
 
+@dataclass(frozen=True)
+class CaseForm:
+    """A small form on the case page, read: where it goes under the case, what it sends, the
+    model's refusals, and the field the API's own refusal is shown beside."""
+
+    path: str
+    body: dict[str, Any]
+    errors: dict[str, str]
+    refusal_beside: str
+
+
+async def _send_case_form(
+    request: Request,
+    session: Session,
+    api: ApiClient,
+    case_number: str,
+    sent: CaseForm,
+    *,
+    values: dict[str, str],
+    done: str,
+    open_form: str | None = None,
+) -> Response:
+    """Sends a valid small form to the API; a refusal (the model's or the API's) shows the
+    case page again with the form as it was sent, the refusal beside its field."""
+    errors = sent.errors
+    if not errors:
+        try:
+            await api.post(f"/cases/{quote(case_number, safe='')}/{sent.path}", sent.body)
+        except ApiError as error:
+            if error.status in (401, 403, 404):
+                return refused(request, session, error)
+            errors = {sent.refusal_beside: error.detail}
+    if errors:
+        return await _case_page(
+            request,
+            session,
+            api,
+            case_number,
+            status=422,
+            errors=errors,
+            values=values,
+            open_form=open_form,
+        )
+    return go(request, session, case_url(case_number), done)
+
+
 @router.post("/sager/{case_number}/handling/{form_name}")
 async def case_action(request: Request, case_number: str, form_name: str) -> Response:
     session, api = signed_in(request)
@@ -382,26 +429,16 @@ async def case_action(request: Request, case_number: str, form_name: str) -> Res
         reopen = form.get(f"{form_name}-reopen_assessment") == "ja"
         body["reopen_assessment"] = reopen
         values[f"{form_name}-reopen_assessment"] = "ja" if reopen else "nej"
-    errors = _model_errors(model, body, form_name)
-    if not errors:
-        try:
-            await api.post(f"/cases/{quote(case_number, safe='')}/{path}", body)
-        except ApiError as error:
-            if error.status in (401, 403, 404):
-                return refused(request, session, error)
-            errors = {f"{form_name}-{main_field}": error.detail}
-    if errors:
-        return await _case_page(
-            request,
-            session,
-            api,
-            case_number,
-            status=422,
-            errors=errors,
-            values=values,
-            open_form=form_name,
-        )
-    return go(request, session, case_url(case_number), DONE_DA[form_name])
+    return await _send_case_form(
+        request,
+        session,
+        api,
+        case_number,
+        CaseForm(path, body, _model_errors(model, body, form_name), f"{form_name}-{main_field}"),
+        values=values,
+        open_form=form_name,
+        done=DONE_DA[form_name],
+    )
 
 
 @router.post("/sager/{case_number}/opgaver/{task_id}/giv-videre")
@@ -412,28 +449,21 @@ async def reassign(request: Request, case_number: str, task_id: str) -> Response
     form = await posted(request, session)
     assignee = str(form.get("assignee", "")).strip()
     name = f"reassign-{task_id}"
-    errors = _model_errors(ReassignRequest, {"assignee": assignee}, name)
-    if not errors:
-        try:
-            await api.post(
-                f"/cases/{quote(case_number, safe='')}/tasks/{quote(task_id, safe='')}/reassign",
-                {"assignee": assignee},
-            )
-        except ApiError as error:
-            if error.status in (401, 403, 404):
-                return refused(request, session, error)
-            errors = {f"{name}-assignee": error.detail}
-    if errors:
-        return await _case_page(
-            request,
-            session,
-            api,
-            case_number,
-            status=422,
-            errors=errors,
-            values={f"{name}-assignee": assignee},
-        )
-    return go(request, session, case_url(case_number), DONE_DA["reassign"])
+    body = {"assignee": assignee}
+    return await _send_case_form(
+        request,
+        session,
+        api,
+        case_number,
+        CaseForm(
+            f"tasks/{quote(task_id, safe='')}/reassign",
+            body,
+            _model_errors(ReassignRequest, body, name),
+            f"{name}-assignee",
+        ),
+        values={f"{name}-assignee": assignee},
+        done=DONE_DA["reassign"],
+    )
 
 
 # --- Udfør opgave ---------------------------------------------------------------------------
