@@ -8,22 +8,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages, signin
-from api.web.pages import HERE, ForgedForm, SignInNeeded, go, page, session_of
+from api.web import new_case, pages, signin, tasks
+from api.web.base import HERE, ForgedForm, SignInNeeded, go, page, session_of, sessions
+from api.web.client import ApiError
 from api.web.sessions import WebSessions
 
 
 def install_web(app: FastAPI) -> None:
     app.state.web_sessions = WebSessions()
     app.include_router(signin.router)
-    app.include_router(pages.router)
+    for routes in (pages, tasks, new_case):
+        app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="web-static")
 
     async def sign_in_again(request: Request, _: Exception) -> Response:
         session = session_of(request)
         if session.signed_in:  # the API no longer takes the session's token
-            pages.sessions(request).end(session)
-            session = pages.sessions(request).new()
+            sessions(request).end(session)
+            session = sessions(request).new()
         return go(request, session, "/log-ind", "Log ind for at fortsætte.")
 
     async def forged(request: Request, _: Exception) -> Response:
@@ -33,7 +35,7 @@ def install_web(app: FastAPI) -> None:
             "refused.html",
             status=403,
             title="Formularen er udløbet",
-            error=pages.ApiError(
+            error=ApiError(
                 403,
                 "Formularen er udløbet eller ikke sendt fra sagsflow. Åbn siden igen og prøv "
                 "igen / The form has expired or was not sent from sagsflow. Open the page again "

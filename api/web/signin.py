@@ -28,8 +28,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import signing_key
 from api.tokens import TokensFileError, signin_entries
+from api.web.base import go, page, posted, session_of, sessions
 from api.web.client import ApiClient, ApiError
-from api.web.pages import go, page, posted, session_of, sessions
 from api.web.sessions import Session, same_token
 
 router = APIRouter(include_in_schema=False)
