@@ -89,10 +89,15 @@ def wrong_decision(key: str, decision_task: str) -> Rejection:
     )
 
 
+# How the refusal of a departure without a reason begins: the web inbox shows it beside its
+# reason field.
+REASON_REQUIRED = "Beslutningen afviger fra anbefalingen og skal begrundes i feltet 'reason'"
+
+
 def reason_required(deviations: list[str]) -> Rejection:
     listed = " ".join(deviations)
     return Rejection(
-        f"Beslutningen afviger fra anbefalingen og skal begrundes i feltet 'reason': {listed} / "
+        f"{REASON_REQUIRED}: {listed} / "
         "The decision deviates from the recommendation: give a reason in the field 'reason'"
     )
 

@@ -2,10 +2,10 @@
 note, with the small forms on a case (note, new incident, press inquiry, withdrawal,
 reassignment). Udfør opgave is in api/web/tasks.py, Opret sag in api/web/new_case.py.
 
-Every page reads through the HTTP API and every form acts through it (api/web/client.py), signed in as
-the member of staff; a refusal is shown as the API gave it, in Danish, beside the field it is
-about where there is one. Forms carry the session's CSRF token and answer with a redirect
-(post/redirect/get), so a reload never sends an action twice.
+Every page reads through the HTTP API and every form acts through it (api/web/client.py),
+signed in as the member of staff; a refusal is shown as the API gave it, in Danish, beside the
+field it is about where there is one. Forms carry the session's CSRF token and answer with a
+redirect (post/redirect/get), so a reload never sends an action twice.
 """
 
 from __future__ import annotations

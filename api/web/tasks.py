@@ -29,8 +29,8 @@ from api.web.forms import (
 )
 from api.web.sessions import Session
 from schemas.decisions import DECISION_TYPES
+from workflows.rejections import REASON_REQUIRED
 
-REASON_RULE = "skal begrundes"  # the case's refusal of a departure without a reason
 router = APIRouter(include_in_schema=False)
 
 
@@ -61,6 +61,7 @@ async def _task_page(
     task_id: str,
     *,
     fields: list[FormField] | None = None,
+    posted_key: str | None = None,
     reason: str = "",
     reason_error: str | None = None,
     problems: list[str] | None = None,
@@ -81,6 +82,8 @@ async def _task_page(
             ),
         )
     model = DECISION_TYPES[task["key"]]
+    if posted_key != task["key"]:
+        fields = None  # a form posted for another task is not shown again as this one's
     spec = view.card(shown.get("procedure_version"))
     known = spec.tasks.get(task["key"])
     recommendation = shown.get("recommendation")
@@ -139,7 +142,7 @@ async def complete_task(request: Request, case_number: str, task_id: str) -> Res
         except ApiError as error:
             if error.status in (401, 403, 404, 409):
                 return refused(request, session, error)
-            if REASON_RULE in error.detail:
+            if REASON_REQUIRED in error.detail:
                 reason_error = error.detail
             else:
                 problems = [error.detail]
@@ -152,6 +155,7 @@ async def complete_task(request: Request, case_number: str, task_id: str) -> Res
             case_number,
             task_id,
             fields=fields,
+            posted_key=key,
             reason=reason,
             reason_error=reason_error,
             problems=problems,
