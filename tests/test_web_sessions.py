@@ -95,3 +95,21 @@ async def test_every_inbox_page_is_uncached_framed_by_nobody_and_runs_only_its_o
     assert answer.headers["cache-control"] == "no-store"
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+async def test_a_path_that_cannot_name_a_case_is_the_page_of_no_such_case(tmp_path: Path) -> None:
+    async with _inbox(tmp_path, web_dev_signin=True) as inbox:
+        form = await inbox.get("/log-ind")
+        signed = await inbox.post(
+            "/log-ind", data={"csrf": _csrf(form.text), "staff_id": "lhj"}, cookies=form.cookies
+        )
+        assert signed.status_code == 303, signed.text
+        cookies = signed.cookies
+        for path in (
+            "/sager/ikke%20et%20nummer",
+            "/sager/2026-0042/opgaver/%3Cx%3E",
+            "/sager/%2A/presse",
+        ):
+            answer = await inbox.get(path, cookies=cookies)
+            assert answer.status_code == 404, path
+            assert "Sagen findes ikke" in answer.text

@@ -9,7 +9,17 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web import new_case, pages, signin, tasks
-from api.web.base import HERE, ForgedForm, SignInNeeded, go, page, session_of, sessions
+from api.web.base import (
+    HERE,
+    ForgedForm,
+    NoSuchCase,
+    SignInNeeded,
+    go,
+    page,
+    refused,
+    session_of,
+    sessions,
+)
 from api.web.client import ApiError
 from api.web.sessions import WebSessions
 
@@ -43,5 +53,11 @@ def install_web(app: FastAPI) -> None:
             ),
         )
 
+    async def no_such_case(request: Request, _: Exception) -> Response:
+        return refused(
+            request, session_of(request), ApiError(404, "Sagen findes ikke / No such case")
+        )
+
     app.add_exception_handler(SignInNeeded, sign_in_again)
+    app.add_exception_handler(NoSuchCase, no_such_case)
     app.add_exception_handler(ForgedForm, forged)

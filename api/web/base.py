@@ -139,14 +139,18 @@ _CASE_NUMBER = re.compile(str(CASE_NUMBER_PATTERN))
 _TASK_ID = re.compile(TASK_ID_PATTERN)
 
 
-def no_such_case(
-    request: Request, session: Session, case_number: str, task_id: str = ""
-) -> Response | None:
-    """A case number or task id that cannot be one gets the page of a case that does not exist
-    (and never reaches the API as a path of another shape)."""
-    if _CASE_NUMBER.fullmatch(case_number) and (not task_id or _TASK_ID.fullmatch(task_id)):
-        return None
-    return refused(request, session, ApiError(404, "Sagen findes ikke / No such case"))
+class NoSuchCase(Exception):
+    """A path that cannot name a case or task: answered as a case that does not exist."""
+
+
+def on_case(request: Request, case_number: str, task_id: str = "") -> tuple[Session, ApiClient]:
+    """`signed_in` for a page on a case (or one of its tasks): a case number or task id that
+    cannot be one is the page of a case that does not exist, and never reaches the API as a path
+    of another shape."""
+    session, api = signed_in(request)
+    if not _CASE_NUMBER.fullmatch(case_number) or (task_id and not _TASK_ID.fullmatch(task_id)):
+        raise NoSuchCase
+    return session, api
 
 
 def case_url(case_number: str, *rest: str) -> str:

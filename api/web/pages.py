@@ -33,7 +33,7 @@ from api.web.base import (
     go,
     may_act,
     model_errors,
-    no_such_case,
+    on_case,
     page,
     posted,
     refused,
@@ -137,9 +137,7 @@ async def _case_page(
 
 @router.get("/sager/{case_number}", response_class=HTMLResponse)
 async def case_page(request: Request, case_number: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number)) is not None:
-        return bad
+    session, api = on_case(request, case_number)
     return await _case_page(request, session, api, case_number)
 
 
@@ -163,18 +161,14 @@ async def _press_page(
 
 @router.get("/sager/{case_number}/presse", response_class=HTMLResponse)
 async def press_page(request: Request, case_number: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number)) is not None:
-        return bad
+    session, api = on_case(request, case_number)
     return await _press_page(request, session, api, case_number)
 
 
 @router.get("/sager/{case_number}/notat/{kind}")
 async def printable_note(request: Request, case_number: str, kind: str) -> Response:
     """The API's printable note (its own HTML and policy: no scripts, no links)."""
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number)) is not None:
-        return bad
+    session, api = on_case(request, case_number)
     if kind not in NOTE_KINDS_DA:
         return refused(request, session, ApiError(404, "Notatet findes ikke / No such note"))
     try:
@@ -257,9 +251,7 @@ async def _send_case_form(
 
 @router.post("/sager/{case_number}/handling/{form_name}")
 async def case_action(request: Request, case_number: str, form_name: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number)) is not None:
-        return bad
+    session, api = on_case(request, case_number)
     form = await posted(request, session)
     if form_name not in CASE_FORMS:
         return go(request, session, case_url(case_number))
@@ -288,9 +280,7 @@ async def case_action(request: Request, case_number: str, form_name: str) -> Res
 
 @router.post("/sager/{case_number}/opgaver/{task_id}/giv-videre")
 async def reassign(request: Request, case_number: str, task_id: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
-        return bad
+    session, api = on_case(request, case_number, task_id)
     form = await posted(request, session)
     assignee = str(form.get("assignee", "")).strip()
     name = f"reassign-{task_id}"

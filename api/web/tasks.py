@@ -13,11 +13,10 @@ from api.web import view
 from api.web.base import (
     case_url,
     go,
-    no_such_case,
+    on_case,
     page,
     posted,
     refused,
-    signed_in,
 )
 from api.web.client import ApiClient, ApiError
 from api.web.forms import (
@@ -109,17 +108,13 @@ async def _task_page(
 
 @router.get("/sager/{case_number}/opgaver/{task_id}", response_class=HTMLResponse)
 async def task_form(request: Request, case_number: str, task_id: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
-        return bad
+    session, api = on_case(request, case_number, task_id)
     return await _task_page(request, session, api, case_number, task_id)
 
 
 @router.post("/sager/{case_number}/opgaver/{task_id}")
 async def complete_task(request: Request, case_number: str, task_id: str) -> Response:
-    session, api = signed_in(request)
-    if (bad := no_such_case(request, session, case_number, task_id)) is not None:
-        return bad
+    session, api = on_case(request, case_number, task_id)
     form = await posted(request, session)
     key = str(form.get("task_key", ""))
     if key not in DECISION_TYPES:
